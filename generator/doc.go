@@ -1,0 +1,9 @@
+// Package generator turns a strata configuration into Nomad jobs: one
+// *api.Job per (app, version), built from github.com/hashicorp/nomad/api's own
+// types with only the fields the configuration sets, then written as
+// canonical HCL2 (with hclwrite) and as API JSON (with encoding/json) of the
+// same values.
+//
+// Rendering is a pure function of the configuration: it never reads the
+// clock or the environment, so the same strata.yaml gives the same bytes.
+package generator

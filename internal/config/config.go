@@ -1,0 +1,155 @@
+package config
+
+import (
+	"time"
+)
+
+// Kind says how strata treats an application's versions.
+type Kind string
+
+const (
+	// KindWeb is an application that serves connections through HAProxy:
+	// its versions are pinned by cookie and retired once they hold no sessions.
+	KindWeb Kind = "web"
+	// KindWorker is a queue consumer with no connections: older versions are
+	// retired once the newest one is healthy and a hand-off grace has passed.
+	KindWorker Kind = "worker"
+)
+
+// Drivers strata can generate task configuration for.
+const (
+	DriverDocker  = "docker"
+	DriverExec    = "exec"
+	DriverRawExec = "raw_exec"
+)
+
+// VersionPlaceholder is replaced by the version in an app's image, command,
+// args and env values.
+const VersionPlaceholder = "{{version}}"
+
+// DefaultMaxVersions is how many versions of one app may be listed when the
+// app does not set max_versions.
+const DefaultMaxVersions = 8
+
+// DefaultShutdownDelay is the group shutdown_delay strata sets on an app with a
+// Consul service when the app does not set one. Nomad deregisters the service
+// first and waits this long before killing the task, so HAProxy re-renders
+// without the instance before it dies; Nomad warns about service groups that
+// have none.
+const DefaultShutdownDelay = 5 * time.Second
+
+// Default health check timing for a service check that does not set them
+// (Nomad has no default: an HTTP check without an interval is rejected).
+const (
+	DefaultCheckInterval = 5 * time.Second
+	DefaultCheckTimeout  = 2 * time.Second
+)
+
+// DefaultOutput is the output directory, relative to the configuration file.
+const DefaultOutput = "jobs"
+
+// Config is a loaded and validated strata.yaml with its overrides applied.
+type Config struct {
+	// File is the path the configuration was read from, as given.
+	File string
+	// Region, Namespace and Datacenters are set on every job when not empty;
+	// empty means Nomad's own default.
+	Region      string
+	Namespace   string
+	Datacenters []string
+	// Created is an RFC 3339 timestamp written into job meta as
+	// strata.created when set. It comes from the file, STRATA_CREATED or
+	// --created, never from the clock, so renders are reproducible.
+	Created string
+	// Output is the directory generated jobs are written to.
+	Output string
+	// Apps are the applications, sorted by name.
+	Apps []*App
+}
+
+// App is one application and the versions of it that run side by side.
+type App struct {
+	Name   string
+	Kind   Kind
+	Driver string
+	// Image (docker), Command and Args may contain VersionPlaceholder.
+	Image   string
+	Command string
+	Args    []string
+	// Ports are the network port labels, sorted by label.
+	Ports   []Port
+	Service *Service
+	// Count is the number of instances per version; nil means Nomad's default.
+	Count     *int
+	Resources *Resources
+	// Env values may contain VersionPlaceholder.
+	Env         map[string]string
+	Constraints []Constraint
+	NodePool    string
+	Update      *Update
+	// ShutdownDelay is the group shutdown_delay; KillTimeout the task's
+	// kill_timeout. Long-lived sessions need long ones.
+	ShutdownDelay *time.Duration
+	KillTimeout   *time.Duration
+	MaxVersions   int
+	// Versions are sorted naturally, oldest first.
+	Versions []string
+	// Live is the version new sessions get until Consul KV says otherwise.
+	// Empty only for workers that do not name one.
+	Live string
+}
+
+// Port is a network port label. Static is 0 for a dynamic port.
+type Port struct {
+	Label  string
+	Static int
+	To     int
+}
+
+// Service is the Consul service registered for each instance. Its name is the
+// app's name; strata adds its own tags before Tags.
+type Service struct {
+	Port  string
+	Tags  []string
+	Check *Check
+}
+
+// Check is an HTTP health check on the service's port.
+type Check struct {
+	Path     string
+	Interval time.Duration
+	Timeout  time.Duration
+}
+
+// Resources are a task's resource requests; nil fields are Nomad's defaults.
+type Resources struct {
+	CPU       *int
+	Memory    *int
+	MemoryMax *int
+}
+
+// Constraint is a Nomad placement constraint.
+type Constraint struct {
+	Attribute string
+	Operator  string
+	Value     string
+}
+
+// Update is the job's update policy; nil fields are Nomad's defaults.
+type Update struct {
+	MaxParallel      *int
+	MinHealthyTime   *time.Duration
+	HealthyDeadline  *time.Duration
+	ProgressDeadline *time.Duration
+	AutoRevert       *bool
+}
+
+// App returns the app with the given name, or nil.
+func (c *Config) App(name string) *App {
+	for _, a := range c.Apps {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}

@@ -1,0 +1,248 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// maxNodes bounds how many YAML nodes one document may expand to through
+// aliases, so a small file of nested aliases cannot make decoding explode.
+const maxNodes = 1 << 20
+
+// decoder walks a YAML node tree, decoding values and collecting every
+// problem with its file position and key path.
+type decoder struct {
+	file    string
+	errs    Errors
+	visited int
+}
+
+func (d *decoder) failAt(n *yaml.Node, key, format string, args ...any) {
+	e := &Error{Source: d.file, Key: key, Msg: fmt.Sprintf(format, args...)}
+	if n != nil && n.Line > 0 {
+		e.Source = fmt.Sprintf("%s:%d:%d", d.file, n.Line, n.Column)
+		e.line, e.col = n.Line, n.Column
+	}
+	d.errs = append(d.errs, e)
+}
+
+// resolve follows aliases and counts nodes against maxNodes.
+func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	d.visited++
+	return n
+}
+
+func (d *decoder) exhausted() bool { return d.visited > maxNodes }
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.DocumentNode:
+		return "a document"
+	}
+	return strconv.Quote(n.Value)
+}
+
+// field is a key of a mapping: its key node and its (alias-resolved) value.
+type field struct {
+	key   *yaml.Node
+	value *yaml.Node
+}
+
+// mapping returns the fields of a mapping node, in document order, reporting
+// duplicate keys and, when known is not nil, keys outside it. Merge keys
+// (<<: *anchor) are expanded; keys written in the mapping itself win.
+func (d *decoder) mapping(n *yaml.Node, path string, known []string) ([]field, bool) {
+	n = d.resolve(n)
+	if isNull(n) {
+		return nil, true
+	}
+	if n.Kind != yaml.MappingNode {
+		d.failAt(n, path, "expected a mapping, got %s", describe(n))
+		return nil, false
+	}
+	var own, merged []field
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], d.resolve(n.Content[i+1])
+		if d.exhausted() {
+			d.failAt(n, path, "the document expands to more than %d nodes through aliases", maxNodes)
+			return nil, false
+		}
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			merged = append(merged, d.mergeSources(v, path)...)
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			d.failAt(k, path, "keys must be plain strings, got %s", describe(k))
+			continue
+		}
+		if prev, ok := seen[k.Value]; ok {
+			d.failAt(k, join(path, k.Value), "duplicate key (first at line %d)", prev.Line)
+			continue
+		}
+		seen[k.Value] = k
+		if known != nil && !slices.Contains(known, k.Value) {
+			d.failAt(k, join(path, k.Value), "unknown key; expected one of: %s", strings.Join(known, ", "))
+			continue
+		}
+		own = append(own, field{k, v})
+	}
+	for _, f := range merged {
+		if _, ok := seen[f.key.Value]; ok {
+			continue
+		}
+		seen[f.key.Value] = f.key
+		if known != nil && !slices.Contains(known, f.key.Value) {
+			d.failAt(f.key, join(path, f.key.Value), "unknown key; expected one of: %s", strings.Join(known, ", "))
+			continue
+		}
+		own = append(own, f)
+	}
+	return own, true
+}
+
+// mergeSources returns the fields a merge key brings in: one mapping or a
+// list of them, earlier ones winning.
+func (d *decoder) mergeSources(v *yaml.Node, path string) []field {
+	var sources []*yaml.Node
+	switch v.Kind {
+	case yaml.MappingNode:
+		sources = []*yaml.Node{v}
+	case yaml.SequenceNode:
+		for _, s := range v.Content {
+			sources = append(sources, d.resolve(s))
+		}
+	default:
+		d.failAt(v, path, "a merge key (<<) needs a mapping or a list of mappings, got %s", describe(v))
+		return nil
+	}
+	var out []field
+	seen := map[string]bool{}
+	for _, s := range sources {
+		fs, ok := d.mapping(s, path, nil)
+		if !ok {
+			continue
+		}
+		for _, f := range fs {
+			if !seen[f.key.Value] {
+				seen[f.key.Value] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// sequence returns the items of a list node (alias-resolved).
+func (d *decoder) sequence(n *yaml.Node, path string) ([]*yaml.Node, bool) {
+	n = d.resolve(n)
+	if isNull(n) {
+		return nil, true
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.failAt(n, path, "expected a list, got %s", describe(n))
+		return nil, false
+	}
+	out := make([]*yaml.Node, len(n.Content))
+	for i, c := range n.Content {
+		out[i] = d.resolve(c)
+	}
+	if d.exhausted() {
+		d.failAt(n, path, "the document expands to more than %d nodes through aliases", maxNodes)
+		return nil, false
+	}
+	return out, true
+}
+
+// str decodes a scalar as the text the user wrote, so 1.10 stays "1.10" and
+// is not read as the number 1.1.
+func (d *decoder) str(n *yaml.Node, path string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || isNull(n) {
+		d.failAt(n, path, "expected a string, got %s", describeNull(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func describeNull(n *yaml.Node) string {
+	if isNull(n) {
+		return "nothing"
+	}
+	return describe(n)
+}
+
+func (d *decoder) strList(n *yaml.Node, path string) ([]string, bool) {
+	items, ok := d.sequence(n, path)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, 0, len(items))
+	for i, it := range items {
+		s, ok := d.str(it, index(path, i))
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
+}
+
+func (d *decoder) integer(n *yaml.Node, path string) (int, bool) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
+		var v int64
+		if err := n.Decode(&v); err == nil && v >= math.MinInt32 && v <= math.MaxInt32 {
+			return int(v), true
+		}
+	}
+	d.failAt(n, path, "%s is not a whole number", describeNull(n))
+	return 0, false
+}
+
+func (d *decoder) boolean(n *yaml.Node, path string) (bool, bool) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		var v bool
+		if err := n.Decode(&v); err == nil {
+			return v, true
+		}
+	}
+	d.failAt(n, path, "%s is not true or false", describeNull(n))
+	return false, false
+}
+
+// duration decodes a Go duration such as "30s" or "5m". Nomad's own
+// minimum of zero applies; callers check tighter bounds.
+func (d *decoder) duration(n *yaml.Node, path string) (time.Duration, bool) {
+	if n.Kind == yaml.ScalarNode && !isNull(n) {
+		if v, err := time.ParseDuration(n.Value); err == nil && v >= 0 {
+			return v, true
+		}
+	}
+	d.failAt(n, path, "%s is not a duration (like 30s, 5m or 1h30m)", describeNull(n))
+	return 0, false
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }

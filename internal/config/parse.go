@@ -1,0 +1,635 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/strata-dev/strata/internal/naming"
+)
+
+// Keys accepted at each level of strata.yaml, in the order the reference
+// documents them.
+var (
+	topKeys       = []string{"region", "datacenters", "namespace", "created", "output", "apps"}
+	appKeys       = []string{"kind", "driver", "image", "command", "args", "ports", "service", "count", "resources", "env", "constraints", "node_pool", "update", "shutdown_delay", "kill_timeout", "max_versions", "versions", "live"}
+	portKeys      = []string{"static", "to"}
+	serviceKeys   = []string{"port", "tags", "check"}
+	checkKeys     = []string{"path", "interval", "timeout"}
+	resourceKeys  = []string{"cpu", "memory", "memory_max"}
+	constraintKey = []string{"attribute", "operator", "value"}
+	updateKeys    = []string{"max_parallel", "min_healthy_time", "healthy_deadline", "progress_deadline", "auto_revert"}
+)
+
+var (
+	portLabelRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]{0,31}$`)
+	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	nodePoolRE  = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
+	tagRE       = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
+	pathRE      = regexp.MustCompile(`^/[\x21-\x7e]*$`)
+	// placeholderRE finds {{ … }} spellings of the version placeholder that
+	// are not exactly {{version}}, to catch "{{ version }}" and "{{Version}}".
+	placeholderRE = regexp.MustCompile(`\{\{\s*[A-Za-z_]+\s*\}\}`)
+)
+
+// ReservedApp is the app name strata keeps for its own jobs' IDs.
+const ReservedApp = "strata"
+
+// constraintOperators are the operators Nomad's constraint block accepts.
+var constraintOperators = []string{"=", "!=", ">", ">=", "<", "<=", "distinct_hosts", "distinct_property", "regexp", "set_contains", "set_contains_all", "set_contains_any", "version", "semver", "is_set", "is_not_set"}
+
+// parseApps decodes the apps mapping. Apps come back sorted by name.
+func (d *decoder) parseApps(n *yaml.Node) []*App {
+	fields, ok := d.mapping(n, "apps", nil)
+	if !ok {
+		return nil
+	}
+	var apps []*App
+	for _, f := range fields {
+		name := f.key.Value
+		path := join("apps", name)
+		if !naming.ValidApp(name) {
+			d.failAt(f.key, path, "%q is not a valid app name (%s)", name, naming.AppGrammar)
+			continue
+		}
+		if name == ReservedApp {
+			d.failAt(f.key, path, "%q is reserved for strata's own jobs (strata-haproxy, strata-sweeper)", name)
+			continue
+		}
+		if a := d.parseApp(name, f.value, path); a != nil {
+			apps = append(apps, a)
+		}
+	}
+	slices.SortFunc(apps, func(a, b *App) int { return strings.Compare(a.Name, b.Name) })
+	return apps
+}
+
+func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
+	if isNull(n) {
+		d.failAt(n, path, "empty app; it needs at least driver and versions")
+		return nil
+	}
+	fields, ok := d.mapping(n, path, appKeys)
+	if !ok {
+		return nil
+	}
+	a := &App{Name: name, Kind: KindWeb, MaxVersions: DefaultMaxVersions}
+	nodes := map[string]*yaml.Node{}
+	var versionNodes []*yaml.Node
+	for _, f := range fields {
+		key, v, p := f.key.Value, f.value, join(path, f.key.Value)
+		nodes[key] = f.key
+		if isNull(v) {
+			continue
+		}
+		switch key {
+		case "kind":
+			if s, ok := d.str(v, p); ok {
+				switch Kind(s) {
+				case KindWeb, KindWorker:
+					a.Kind = Kind(s)
+				default:
+					d.failAt(v, p, "%q is not a kind; expected web or worker", s)
+				}
+			}
+		case "driver":
+			if s, ok := d.str(v, p); ok {
+				switch s {
+				case DriverDocker, DriverExec, DriverRawExec:
+					a.Driver = s
+				default:
+					d.failAt(v, p, "%q is not a supported driver; expected docker, exec or raw_exec", s)
+				}
+			}
+		case "image":
+			a.Image, _ = d.str(v, p)
+			d.checkPlaceholders(v, p, a.Image)
+		case "command":
+			a.Command, _ = d.str(v, p)
+			d.checkPlaceholders(v, p, a.Command)
+		case "args":
+			if items, ok := d.sequence(v, p); ok {
+				for i, it := range items {
+					if s, ok := d.str(it, index(p, i)); ok {
+						d.checkPlaceholders(it, index(p, i), s)
+						a.Args = append(a.Args, s)
+					}
+				}
+			}
+		case "ports":
+			a.Ports = d.parsePorts(v, p)
+		case "service":
+			a.Service = d.parseService(v, p)
+		case "count":
+			if c, ok := d.integer(v, p); ok {
+				if c < 1 {
+					d.failAt(v, p, "%d instances; expected at least 1", c)
+				} else {
+					a.Count = &c
+				}
+			}
+		case "resources":
+			a.Resources = d.parseResources(v, p)
+		case "env":
+			a.Env = d.parseEnv(v, p)
+		case "constraints":
+			a.Constraints = d.parseConstraints(v, p)
+		case "node_pool":
+			if s, ok := d.str(v, p); ok {
+				if nodePoolRE.MatchString(s) {
+					a.NodePool = s
+				} else {
+					d.failAt(v, p, "%q is not a valid node pool name (letters, digits, '_', '-'; at most 128)", s)
+				}
+			}
+		case "update":
+			a.Update = d.parseUpdate(v, p)
+		case "shutdown_delay":
+			if t, ok := d.duration(v, p); ok {
+				a.ShutdownDelay = &t
+			}
+		case "kill_timeout":
+			if t, ok := d.duration(v, p); ok {
+				a.KillTimeout = &t
+			}
+		case "max_versions":
+			if m, ok := d.integer(v, p); ok {
+				if m < 1 {
+					d.failAt(v, p, "%d; expected at least 1", m)
+				} else {
+					a.MaxVersions = m
+				}
+			}
+		case "versions":
+			items, ok := d.sequence(v, p)
+			if !ok {
+				break
+			}
+			seen := map[string]int{}
+			for i, it := range items {
+				ip := index(p, i)
+				s, ok := d.str(it, ip)
+				if !ok {
+					continue
+				}
+				if !naming.ValidVersion(s) {
+					d.failAt(it, ip, "%q is not a valid version (%s)", s, naming.VersionGrammar)
+					continue
+				}
+				if first, dup := seen[s]; dup {
+					d.failAt(it, ip, "version %q is listed twice (also at %s)", s, index(p, first))
+					continue
+				}
+				seen[s] = i
+				a.Versions = append(a.Versions, s)
+				versionNodes = append(versionNodes, it)
+			}
+			nodes["versions"] = v
+		case "live":
+			if s, ok := d.str(v, p); ok {
+				a.Live = s
+				nodes["live"] = v
+			}
+		}
+	}
+	d.checkApp(a, n, path, nodes)
+	naming.SortVersions(a.Versions)
+	return a
+}
+
+// checkApp validates what depends on more than one key.
+func (d *decoder) checkApp(a *App, n *yaml.Node, path string, nodes map[string]*yaml.Node) {
+	at := func(key string) *yaml.Node {
+		if k, ok := nodes[key]; ok {
+			return k
+		}
+		return n
+	}
+	switch a.Driver {
+	case "":
+		d.failAt(n, join(path, "driver"), "missing; expected docker, exec or raw_exec")
+	case DriverDocker:
+		if a.Image == "" {
+			d.failAt(at("driver"), join(path, "image"), "missing; the docker driver needs an image, like registry.example.com/%s:%s", a.Name, VersionPlaceholder)
+		}
+	default:
+		if a.Image != "" {
+			d.failAt(at("image"), join(path, "image"), "only the docker driver takes an image; the %s driver runs command", a.Driver)
+		}
+		if a.Command == "" {
+			d.failAt(at("driver"), join(path, "command"), "missing; the %s driver needs a command to run", a.Driver)
+		}
+	}
+	if a.Driver != "" && !a.mentionsVersion() {
+		d.failAt(at("driver"), path, "no %s in image, command, args or env: every version would run the same thing", VersionPlaceholder)
+	}
+
+	labels := map[string]bool{}
+	for _, p := range a.Ports {
+		labels[p.Label] = true
+	}
+	if s := a.Service; s != nil {
+		if s.Port == "" {
+			if len(a.Ports) == 1 {
+				s.Port = a.Ports[0].Label
+			} else {
+				d.failAt(at("service"), join(path, "service.port"), "missing; name the port label the service uses (%s)", labelList(a.Ports))
+			}
+		} else if !labels[s.Port] {
+			d.failAt(at("service"), join(path, "service.port"), "%q is not a port label of this app (%s)", s.Port, labelList(a.Ports))
+		}
+	}
+	if a.Kind == KindWeb {
+		switch {
+		case a.Service == nil:
+			d.failAt(n, join(path, "service"), "missing; a web app needs a Consul service for HAProxy to route to (or set kind: worker)")
+		case a.Service.Check == nil:
+			d.failAt(at("service"), join(path, "service.check"), "missing; a web app needs an HTTP health check (only passing instances are routed)")
+		}
+	}
+	if a.Service != nil && a.ShutdownDelay == nil {
+		sd := DefaultShutdownDelay
+		a.ShutdownDelay = &sd
+	}
+	if r := a.Resources; r != nil && r.Memory != nil && r.MemoryMax != nil && *r.MemoryMax < *r.Memory {
+		d.failAt(at("resources"), join(path, "resources.memory_max"), "%d MB is less than memory (%d MB)", *r.MemoryMax, *r.Memory)
+	}
+	if u := a.Update; u != nil {
+		if u.MinHealthyTime != nil && u.HealthyDeadline != nil && *u.MinHealthyTime >= *u.HealthyDeadline {
+			d.failAt(at("update"), join(path, "update.min_healthy_time"), "%s must be shorter than healthy_deadline (%s)", *u.MinHealthyTime, *u.HealthyDeadline)
+		}
+		if u.HealthyDeadline != nil && u.ProgressDeadline != nil && *u.ProgressDeadline != 0 && *u.ProgressDeadline <= *u.HealthyDeadline {
+			d.failAt(at("update"), join(path, "update.progress_deadline"), "%s must be longer than healthy_deadline (%s)", *u.ProgressDeadline, *u.HealthyDeadline)
+		}
+	}
+
+	if _, ok := nodes["versions"]; !ok || len(a.Versions) == 0 {
+		if !ok {
+			d.failAt(n, join(path, "versions"), "missing; list the versions to run, like [v1, v2]")
+		} else if len(d.errsAt(join(path, "versions"))) == 0 {
+			d.failAt(nodes["versions"], join(path, "versions"), "empty; list at least one version")
+		}
+	}
+	if len(a.Versions) > a.MaxVersions {
+		d.failAt(at("versions"), join(path, "versions"), "%d versions listed, more than max_versions (%d); remove old ones or raise max_versions", len(a.Versions), a.MaxVersions)
+	}
+	switch {
+	case a.Live != "" && !slices.Contains(a.Versions, a.Live):
+		d.failAt(at("live"), join(path, "live"), "%q is not in versions (%s)", a.Live, strings.Join(a.Versions, ", "))
+	case a.Live == "" && a.Kind == KindWeb && len(a.Versions) > 0:
+		d.failAt(n, join(path, "live"), "missing; name the version new sessions get (one of %s)", strings.Join(a.Versions, ", "))
+	}
+}
+
+// errsAt returns the problems already recorded for a key path or below it.
+func (d *decoder) errsAt(path string) Errors {
+	var out Errors
+	for _, e := range d.errs {
+		if e.Key == path || strings.HasPrefix(e.Key, path+"[") || strings.HasPrefix(e.Key, path+".") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (a *App) mentionsVersion() bool {
+	if strings.Contains(a.Image, VersionPlaceholder) || strings.Contains(a.Command, VersionPlaceholder) {
+		return true
+	}
+	for _, s := range a.Args {
+		if strings.Contains(s, VersionPlaceholder) {
+			return true
+		}
+	}
+	for _, v := range a.Env {
+		if strings.Contains(v, VersionPlaceholder) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkPlaceholders rejects near-misses of {{version}}, which would
+// otherwise reach Nomad unreplaced.
+func (d *decoder) checkPlaceholders(n *yaml.Node, path, s string) {
+	for _, m := range placeholderRE.FindAllString(s, -1) {
+		if m != VersionPlaceholder {
+			d.failAt(n, path, "%q is not a placeholder strata knows; write %s", m, VersionPlaceholder)
+		}
+	}
+}
+
+func labelList(ports []Port) string {
+	if len(ports) == 0 {
+		return "no ports are declared"
+	}
+	ls := make([]string, len(ports))
+	for i, p := range ports {
+		ls[i] = p.Label
+	}
+	return "ports: " + strings.Join(ls, ", ")
+}
+
+func (d *decoder) parsePorts(n *yaml.Node, path string) []Port {
+	fields, _ := d.mapping(n, path, nil)
+	var out []Port
+	statics := map[int]string{}
+	for _, f := range fields {
+		label, p := f.key.Value, join(path, f.key.Value)
+		if !portLabelRE.MatchString(label) {
+			d.failAt(f.key, p, "%q is not a valid port label (a letter or '_', then letters, digits, '_'; at most 32)", label)
+			continue
+		}
+		port := Port{Label: label}
+		pf, ok := d.mapping(f.value, p, portKeys)
+		if !ok {
+			continue
+		}
+		for _, g := range pf {
+			gp := join(p, g.key.Value)
+			if isNull(g.value) {
+				continue
+			}
+			v, ok := d.integer(g.value, gp)
+			if !ok {
+				continue
+			}
+			if v < 1 || v > 65535 {
+				d.failAt(g.value, gp, "%d is not a port number (1-65535)", v)
+				continue
+			}
+			if g.key.Value == "static" {
+				if other, dup := statics[v]; dup {
+					d.failAt(g.value, gp, "static port %d is also used by port %q", v, other)
+					continue
+				}
+				statics[v] = label
+				port.Static = v
+			} else {
+				port.To = v
+			}
+		}
+		out = append(out, port)
+	}
+	slices.SortFunc(out, func(a, b Port) int { return strings.Compare(a.Label, b.Label) })
+	return out
+}
+
+func (d *decoder) parseService(n *yaml.Node, path string) *Service {
+	fields, ok := d.mapping(n, path, serviceKeys)
+	if !ok {
+		return nil
+	}
+	s := &Service{}
+	for _, f := range fields {
+		p := join(path, f.key.Value)
+		if isNull(f.value) {
+			continue
+		}
+		switch f.key.Value {
+		case "port":
+			s.Port, _ = d.str(f.value, p)
+		case "tags":
+			tags, _ := d.strList(f.value, p)
+			seen := map[string]bool{}
+			for i, t := range tags {
+				tp := index(p, i)
+				switch {
+				case !tagRE.MatchString(t):
+					d.failAt(f.value, tp, "%q is not a valid tag (printable ASCII without spaces, at most 255)", t)
+				case t == naming.TagManaged || strings.HasPrefix(t, naming.VersionTagPrefix):
+					d.failAt(f.value, tp, "%q is reserved: strata adds %q and %q itself", t, naming.TagManaged, naming.VersionTagPrefix+"<version>")
+				case seen[t]:
+					d.failAt(f.value, tp, "tag %q is listed twice", t)
+				default:
+					seen[t] = true
+					s.Tags = append(s.Tags, t)
+				}
+			}
+		case "check":
+			s.Check = d.parseCheck(f.value, p)
+		}
+	}
+	return s
+}
+
+func (d *decoder) parseCheck(n *yaml.Node, path string) *Check {
+	fields, ok := d.mapping(n, path, checkKeys)
+	if !ok {
+		return nil
+	}
+	c := &Check{Interval: DefaultCheckInterval, Timeout: DefaultCheckTimeout}
+	for _, f := range fields {
+		p := join(path, f.key.Value)
+		if isNull(f.value) {
+			continue
+		}
+		switch f.key.Value {
+		case "path":
+			if s, ok := d.str(f.value, p); ok {
+				if pathRE.MatchString(s) {
+					c.Path = s
+				} else {
+					d.failAt(f.value, p, "%q is not an HTTP path (it starts with '/' and has no spaces)", s)
+				}
+			}
+		case "interval", "timeout":
+			t, ok := d.duration(f.value, p)
+			if !ok {
+				continue
+			}
+			if t < time.Second {
+				d.failAt(f.value, p, "%s is shorter than Nomad's minimum of 1s", t)
+				continue
+			}
+			if f.key.Value == "interval" {
+				c.Interval = t
+			} else {
+				c.Timeout = t
+			}
+		}
+	}
+	if c.Path == "" && len(d.errsAt(join(path, "path"))) == 0 {
+		d.failAt(n, join(path, "path"), "missing; the HTTP path of the health check, like /healthz")
+	}
+	if c.Timeout > c.Interval {
+		d.failAt(n, join(path, "timeout"), "%s is longer than the interval (%s)", c.Timeout, c.Interval)
+	}
+	return c
+}
+
+func (d *decoder) parseResources(n *yaml.Node, path string) *Resources {
+	fields, ok := d.mapping(n, path, resourceKeys)
+	if !ok {
+		return nil
+	}
+	r := &Resources{}
+	for _, f := range fields {
+		p := join(path, f.key.Value)
+		if isNull(f.value) {
+			continue
+		}
+		v, ok := d.integer(f.value, p)
+		if !ok {
+			continue
+		}
+		switch f.key.Value {
+		case "cpu":
+			if v < 1 {
+				d.failAt(f.value, p, "%d MHz; expected a positive number of MHz", v)
+				continue
+			}
+			r.CPU = &v
+		case "memory", "memory_max":
+			if v < 10 {
+				d.failAt(f.value, p, "%d MB; expected at least 10 MB (Nomad's minimum)", v)
+				continue
+			}
+			if f.key.Value == "memory" {
+				r.Memory = &v
+			} else {
+				r.MemoryMax = &v
+			}
+		}
+	}
+	return r
+}
+
+func (d *decoder) parseEnv(n *yaml.Node, path string) map[string]string {
+	fields, ok := d.mapping(n, path, nil)
+	if !ok {
+		return nil
+	}
+	env := map[string]string{}
+	for _, f := range fields {
+		name, p := f.key.Value, join(path, f.key.Value)
+		if !envNameRE.MatchString(name) {
+			d.failAt(f.key, p, "%q is not a valid environment variable name (letters, digits, '_'; not starting with a digit)", name)
+			continue
+		}
+		if isNull(f.value) {
+			env[name] = ""
+			continue
+		}
+		if s, ok := d.str(f.value, p); ok {
+			d.checkPlaceholders(f.value, p, s)
+			env[name] = s
+		}
+	}
+	return env
+}
+
+func (d *decoder) parseConstraints(n *yaml.Node, path string) []Constraint {
+	items, ok := d.sequence(n, path)
+	if !ok {
+		return nil
+	}
+	var out []Constraint
+	for i, it := range items {
+		p := index(path, i)
+		fields, ok := d.mapping(it, p, constraintKey)
+		if !ok {
+			continue
+		}
+		var c Constraint
+		for _, f := range fields {
+			if isNull(f.value) {
+				continue
+			}
+			s, ok := d.str(f.value, join(p, f.key.Value))
+			if !ok {
+				continue
+			}
+			switch f.key.Value {
+			case "attribute":
+				c.Attribute = s
+			case "operator":
+				if !slices.Contains(constraintOperators, s) {
+					d.failAt(f.value, join(p, "operator"), "%q is not a Nomad constraint operator; expected one of %s", s, strings.Join(constraintOperators, " "))
+					continue
+				}
+				c.Operator = s
+			case "value":
+				c.Value = s
+			}
+		}
+		switch c.Operator {
+		case "distinct_hosts":
+		case "is_set", "is_not_set":
+			if c.Attribute == "" {
+				d.failAt(it, join(p, "attribute"), "missing; the %s operator needs an attribute", c.Operator)
+			}
+		default:
+			if c.Attribute == "" {
+				d.failAt(it, join(p, "attribute"), "missing; like ${attr.kernel.name} or ${node.class}")
+			}
+			if c.Value == "" && c.Operator != "distinct_property" {
+				d.failAt(it, join(p, "value"), "missing; the value to compare the attribute with")
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func (d *decoder) parseUpdate(n *yaml.Node, path string) *Update {
+	fields, ok := d.mapping(n, path, updateKeys)
+	if !ok {
+		return nil
+	}
+	u := &Update{}
+	for _, f := range fields {
+		p := join(path, f.key.Value)
+		if isNull(f.value) {
+			continue
+		}
+		switch f.key.Value {
+		case "max_parallel":
+			if v, ok := d.integer(f.value, p); ok {
+				if v < 0 {
+					d.failAt(f.value, p, "%d; expected 0 or more", v)
+				} else {
+					u.MaxParallel = &v
+				}
+			}
+		case "auto_revert":
+			if v, ok := d.boolean(f.value, p); ok {
+				u.AutoRevert = &v
+			}
+		default:
+			t, ok := d.duration(f.value, p)
+			if !ok {
+				continue
+			}
+			switch f.key.Value {
+			case "min_healthy_time":
+				u.MinHealthyTime = &t
+			case "healthy_deadline":
+				u.HealthyDeadline = &t
+			case "progress_deadline":
+				u.ProgressDeadline = &t
+			}
+		}
+	}
+	return u
+}
+
+// checkJobIDs reports two (app, version) pairs that would share a Nomad job
+// ID, such as app "web-a" version "v1" and app "web" version "a-v1".
+func (d *decoder) checkJobIDs(apps []*App) {
+	owner := map[string]string{}
+	for _, a := range apps {
+		for _, v := range a.Versions {
+			id := naming.JobID(a.Name, v)
+			if prev, ok := owner[id]; ok {
+				d.failAt(nil, join(join("apps", a.Name), "versions"), "version %q makes job ID %q, which %s already has", v, id, prev)
+				continue
+			}
+			owner[id] = fmt.Sprintf("apps.%s version %q", a.Name, v)
+		}
+	}
+}
