@@ -3,8 +3,11 @@ package generator
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
+	"runtime"
+	"sync"
 
 	"github.com/hashicorp/nomad/api"
 
@@ -16,16 +19,22 @@ import (
 // endpoint, which `nomad job run -json` also accepts. Output is indented and
 // deterministic: encoding/json sorts map keys.
 func JSON(job *api.Job) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
+	buf := compactBuffers.Get().(*bytes.Buffer)
+	defer compactBuffers.Put(buf)
+	buf.Reset()
+	enc := json.NewEncoder(buf)
 	// Keep <, > and & readable in commands and health check paths.
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(struct{ Job *api.Job }{job}); err != nil {
 		return nil, fmt.Errorf("generator: encoding job %s: %w", *job.ID, err)
 	}
-	return buf.Bytes(), nil
+	compact := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	out := indentJSON(make([]byte, 0, len(compact)*5/2), compact)
+	return append(out, '\n'), nil
 }
+
+// compactBuffers hold compact JSON on its way to being indented.
+var compactBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // File is one generated file; Path is relative to the output directory and
 // uses forward slashes.
@@ -42,23 +51,48 @@ func Paths(app, version string) (hcl, js string) {
 }
 
 // Render builds every job of cfg and writes them, in memory, as HCL and JSON
-// files under <app>/. It fails as a whole: either every file or an error.
+// files under <app>/, in the order of Jobs. It fails as a whole: either every
+// file or an error. Jobs are rendered on all CPUs; the result does not
+// depend on how many there are.
 func Render(cfg *config.Config) ([]File, error) {
-	var files []File
+	type unit struct {
+		app     *config.App
+		version string
+	}
+	var units []unit
 	for _, app := range cfg.Apps {
 		for _, v := range app.Versions {
-			job := Job(cfg, app, v)
-			h, err := HCL(job)
-			if err != nil {
-				return nil, err
-			}
-			j, err := JSON(job)
-			if err != nil {
-				return nil, err
-			}
-			hp, jp := Paths(app.Name, v)
-			files = append(files, File{Path: hp, JobID: *job.ID, Data: h}, File{Path: jp, JobID: *job.ID, Data: j})
+			units = append(units, unit{app, v})
 		}
+	}
+	files := make([]File, 2*len(units))
+	errs := make([]error, len(units))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(units)/64))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(units); i += workers {
+				u := units[i]
+				job := Job(cfg, u.app, u.version)
+				h, err := HCL(job)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				j, err := JSON(job)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				hp, jp := Paths(u.app.Name, u.version)
+				files[2*i] = File{Path: hp, JobID: *job.ID, Data: h}
+				files[2*i+1] = File{Path: jp, JobID: *job.ID, Data: j}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return files, nil
 }

@@ -24,44 +24,67 @@ var written = map[reflect.Type][]string{
 	reflect.TypeFor[api.Resources]():       {"CPU", "MemoryMB", "MemoryMaxMB"},
 }
 
+// fieldSplit is a struct type's field indices: those HCL writes (walked
+// into) and those it does not (which must be zero).
+type fieldSplit struct {
+	written, other []int
+}
+
+var splits = func() map[reflect.Type]fieldSplit {
+	out := map[reflect.Type]fieldSplit{}
+	for t, names := range written {
+		var s fieldSplit
+		for i := range t.NumField() {
+			if slices.Contains(names, t.Field(i).Name) {
+				s.written = append(s.written, i)
+			} else {
+				s.other = append(s.other, i)
+			}
+		}
+		out[t] = s
+	}
+	return out
+}()
+
 // unsupported returns an error naming the first field of job that HCL does
 // not write.
 func unsupported(job *api.Job) error {
-	return walkWritten(reflect.ValueOf(job), "Job")
+	if path := walkWritten(reflect.ValueOf(job)); path != "" {
+		return fmt.Errorf("generator: Job%s is set, but the HCL writer does not write it", path)
+	}
+	return nil
 }
 
-func walkWritten(v reflect.Value, path string) error {
+// walkWritten returns the path below v of the first field set that HCL does
+// not write, or "".
+func walkWritten(v reflect.Value) string {
 	switch v.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {
-			return nil
+			return ""
 		}
-		return walkWritten(v.Elem(), path)
+		return walkWritten(v.Elem())
 	case reflect.Slice:
 		for i := range v.Len() {
-			if err := walkWritten(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
+			if p := walkWritten(v.Index(i)); p != "" {
+				return fmt.Sprintf("[%d]%s", i, p)
 			}
 		}
-		return nil
 	case reflect.Struct:
-		fields, ok := written[v.Type()]
+		s, ok := splits[v.Type()]
 		if !ok {
-			return nil
+			return ""
 		}
-		for i := range v.NumField() {
-			name := v.Type().Field(i).Name
-			f := v.Field(i)
-			if !slices.Contains(fields, name) {
-				if !f.IsZero() {
-					return fmt.Errorf("generator: %s.%s is set, but the HCL writer does not write it", path, name)
-				}
-				continue
+		for _, i := range s.other {
+			if !v.Field(i).IsZero() {
+				return "." + v.Type().Field(i).Name
 			}
-			if err := walkWritten(f, path+"."+name); err != nil {
-				return err
+		}
+		for _, i := range s.written {
+			if p := walkWritten(v.Field(i)); p != "" {
+				return "." + v.Type().Field(i).Name + p
 			}
 		}
 	}
-	return nil
+	return ""
 }

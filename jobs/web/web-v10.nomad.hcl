@@ -25,8 +25,7 @@ job "web-v10" {
 
     network {
       mode = "host"
-      port "http" {
-      }
+      port "http" {}
     }
 
     service {

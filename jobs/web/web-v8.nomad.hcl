@@ -25,8 +25,7 @@ job "web-v8" {
 
     network {
       mode = "host"
-      port "http" {
-      }
+      port "http" {}
     }
 
     service {

@@ -25,8 +25,7 @@ job "web-v9" {
 
     network {
       mode = "host"
-      port "http" {
-      }
+      port "http" {}
     }
 
     service {

@@ -1,0 +1,116 @@
+package generator
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/naming"
+)
+
+var (
+	jobIDRE      = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,30}[a-z0-9])?-[a-z0-9]([a-z0-9.-]{0,30}[a-z0-9])?$`)
+	versionTagRE = regexp.MustCompile(`^strata-version=[a-z0-9]([a-z0-9.-]{0,30}[a-z0-9])?$`)
+)
+
+func noEnv(string) (string, bool) { return "", false }
+
+// checkAccepted renders every job of an accepted configuration and checks
+// what must hold for any input: HCL that parses and says exactly what the
+// JSON says, no block or attribute beyond the writer's own, and IDs and tags
+// inside the grammar.
+func checkAccepted(t *testing.T, cfg *config.Config) {
+	t.Helper()
+	if _, err := Render(cfg); err != nil {
+		t.Fatalf("an accepted configuration fails to render: %v", err)
+	}
+	for _, job := range Jobs(cfg) {
+		checkRoundTrip(t, job)
+		if !jobIDRE.MatchString(*job.ID) {
+			t.Fatalf("job ID %q is outside the grammar", *job.ID)
+		}
+		v := job.Meta[naming.MetaVersion]
+		if !naming.ValidVersion(v) || !naming.ValidApp(job.Meta[naming.MetaApp]) {
+			t.Fatalf("meta app/version %q/%q outside the grammar", job.Meta[naming.MetaApp], v)
+		}
+		for _, s := range job.TaskGroups[0].Services {
+			if len(s.Tags) < 2 || s.Tags[0] != naming.TagManaged || !versionTagRE.MatchString(s.Tags[1]) {
+				t.Fatalf("tags %q do not start with strata's own", s.Tags)
+			}
+			for _, tag := range s.Tags[2:] {
+				if strings.HasPrefix(tag, naming.VersionTagPrefix) || strings.ContainsAny(tag, " \t\n\r") {
+					t.Fatalf("user tag %q can pass for strata's or holds whitespace", tag)
+				}
+			}
+		}
+	}
+}
+
+// FuzzRenderValues puts arbitrary strings where users write free text and
+// versions, through YAML encoding so every string reaches the parser intact.
+func FuzzRenderValues(f *testing.F) {
+	f.Add("ghcr.io/acme/web:{{version}}", "--port=${NOMAD_PORT_http}", "x", "public", "v1", "/healthz", "dc1")
+	f.Add(`a"b\c`, "%{ if true }x%{ endif }", "$${x}", "traefik.http=1", "1.10.0", "/a?b=${c}", "*")
+	f.Add("img\n}\njob \"evil\" {", "\"\n  user = \"root", "\x00\x7f\u2028", "strata-version=v9", "V_2", "/", "dc-1")
+	f.Add("{{version}}", "}", "${", "a=b", "../v1", "/x y", "dc 1")
+	f.Fuzz(func(t *testing.T, image, arg, envValue, tag, version, checkPath, dc string) {
+		doc := map[string]any{
+			"datacenters": []string{dc},
+			"apps": map[string]any{
+				"web": map[string]any{
+					"driver":  "docker",
+					"image":   image,
+					"args":    []string{arg, "{{version}}"},
+					"ports":   map[string]any{"http": nil},
+					"service": map[string]any{"tags": []string{tag}, "check": map[string]any{"path": checkPath}},
+					"env":     map[string]any{"VALUE": envValue},
+					"versions": []string{
+						version, "v1",
+					},
+					"live": "v1",
+				},
+			},
+		}
+		text, err := yaml.Marshal(doc)
+		if err != nil {
+			t.Skip("not encodable as YAML")
+		}
+		cfg, err := config.Parse("fuzz.yaml", text, config.Options{LookupEnv: noEnv})
+		if err != nil {
+			return
+		}
+		checkAccepted(t, cfg)
+		// Free text reaches the job unchanged, but for {{version}}.
+		task := Jobs(cfg)[0].TaskGroups[0].Tasks[0]
+		if got, want := task.Env["VALUE"], strings.ReplaceAll(envValue, "{{version}}", cfg.Apps[0].Versions[0]); got != want {
+			t.Fatalf("env value %q became %q", want, got)
+		}
+	})
+}
+
+// FuzzRenderText parses arbitrary configuration text.
+func FuzzRenderText(f *testing.F) {
+	example, err := os.ReadFile("../strata.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(example))
+	for _, name := range goldenCases {
+		data, err := os.ReadFile("testdata/" + name + ".yaml")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(data))
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		cfg, err := config.Parse("fuzz.yaml", []byte(text), config.Options{LookupEnv: noEnv})
+		if err != nil {
+			return
+		}
+		checkAccepted(t, cfg)
+	})
+}
