@@ -21,6 +21,14 @@ type decoder struct {
 	file    string
 	errs    Errors
 	visited int
+	// merging holds the mappings whose merge keys are being expanded, to
+	// catch a mapping that merges itself.
+	merging map[*yaml.Node]bool
+	// exhaustedReported is set once the node budget has been reported.
+	exhaustedReported bool
+	// versionNodes remembers where each app's versions are, for problems
+	// found across apps.
+	versionNodes map[string]map[string]*yaml.Node
 }
 
 func (d *decoder) failAt(n *yaml.Node, key, format string, args ...any) {
@@ -42,6 +50,14 @@ func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
 }
 
 func (d *decoder) exhausted() bool { return d.visited > maxNodes }
+
+// reportExhausted reports the node budget running out, once per document.
+func (d *decoder) reportExhausted(n *yaml.Node, path string) {
+	if !d.exhaustedReported {
+		d.exhaustedReported = true
+		d.failAt(n, path, "the document expands to more than %d nodes through aliases", maxNodes)
+	}
+}
 
 func isNull(n *yaml.Node) bool {
 	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
@@ -82,11 +98,20 @@ func (d *decoder) mapping(n *yaml.Node, path string, known []string) ([]field, b
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], d.resolve(n.Content[i+1])
 		if d.exhausted() {
-			d.failAt(n, path, "the document expands to more than %d nodes through aliases", maxNodes)
+			d.reportExhausted(n, path)
 			return nil, false
 		}
 		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			if d.merging == nil {
+				d.merging = map[*yaml.Node]bool{}
+			}
+			if d.merging[n] {
+				d.failAt(k, path, "a merge key (<<) includes the mapping it is in")
+				return nil, false
+			}
+			d.merging[n] = true
 			merged = append(merged, d.mergeSources(v, path)...)
+			delete(d.merging, n)
 			continue
 		}
 		if k.Kind != yaml.ScalarNode {
@@ -165,7 +190,7 @@ func (d *decoder) sequence(n *yaml.Node, path string) ([]*yaml.Node, bool) {
 		out[i] = d.resolve(c)
 	}
 	if d.exhausted() {
-		d.failAt(n, path, "the document expands to more than %d nodes through aliases", maxNodes)
+		d.reportExhausted(n, path)
 		return nil, false
 	}
 	return out, true

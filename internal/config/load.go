@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -107,8 +109,17 @@ func Load(opts Options) (*Config, error) {
 func Parse(name string, data []byte, opts Options) (*Config, error) {
 	d := &decoder{file: name}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, Errors{{Source: name, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		line := extra.Line
+		if err != nil || line == 0 {
+			return nil, Errors{{Source: name, Msg: "holds more than one YAML document; strata reads exactly one"}}
+		}
+		return nil, Errors{{Source: fmt.Sprintf("%s:%d", name, line), Msg: "a second YAML document; strata reads exactly one"}}
 	}
 	if len(doc.Content) == 0 {
 		return nil, Errors{{Source: name, Msg: "empty; expected a mapping with at least apps"}}
@@ -173,22 +184,23 @@ func (d *decoder) layerGlobals(cfg *Config, file map[string]field, opts Options)
 			}
 			origin[g.key] = layer{node: f.value}
 		}
-		if s, ok := opts.lookupEnv(g.env); ok && s != "" {
-			if g.key == "datacenters" {
-				fromEnv[g.key] = splitList(s)
-			} else {
+		if s, ok := opts.lookupEnv(g.env); ok && strings.TrimSpace(s) != "" {
+			if g.key != "datacenters" {
 				fromEnv[g.key] = s
+				origin[g.key] = layer{source: g.env}
+			} else if l := splitList(s); len(l) > 0 {
+				fromEnv[g.key] = l
+				origin[g.key] = layer{source: g.env}
 			}
-			origin[g.key] = layer{source: g.env}
 		}
+		// An empty flag (--out=) is no override: it is not bound, so the
+		// layers below it stay in force.
 		if opts.Flags != nil {
-			if fl := opts.Flags.Lookup(g.flag); fl != nil {
+			if fl := opts.Flags.Lookup(g.flag); fl != nil && fl.Changed && !emptyFlag(fl) {
 				if err := v.BindPFlag(g.key, fl); err != nil {
 					panic(err) // only fails for a nil flag
 				}
-				if fl.Changed {
-					origin[g.key] = layer{source: "--" + g.flag}
-				}
+				origin[g.key] = layer{source: "--" + g.flag}
 			}
 		}
 	}
@@ -228,14 +240,21 @@ func (d *decoder) layerGlobals(cfg *Config, file map[string]field, opts Options)
 	cfg.Output = v.GetString("output")
 	if cfg.Output == "" {
 		cfg.Output = DefaultOutput
+		delete(origin, "output")
 	}
-	if _, ok := fromEnv["output"]; !ok && (opts.Flags == nil || opts.Flags.Lookup("out") == nil || !opts.Flags.Lookup("out").Changed) {
-		// A file's (or the default) output is relative to the file; a
-		// flag's or variable's is relative to where the user typed it.
-		if !filepath.IsAbs(cfg.Output) {
-			cfg.Output = filepath.Join(filepath.Dir(d.file), cfg.Output)
-		}
+	// A file's (or the default) output is relative to the file; a flag's or
+	// variable's is relative to where the user typed it.
+	if origin["output"].source == "" && !filepath.IsAbs(cfg.Output) {
+		cfg.Output = filepath.Join(filepath.Dir(d.file), cfg.Output)
 	}
+}
+
+// emptyFlag reports whether a flag was given an empty value.
+func emptyFlag(fl *pflag.Flag) bool {
+	if sv, ok := fl.Value.(pflag.SliceValue); ok {
+		return len(sv.GetSlice()) == 0
+	}
+	return fl.Value.String() == ""
 }
 
 func splitList(s string) []string {

@@ -78,11 +78,18 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 		return nil
 	}
 	a := &App{Name: name, Kind: KindWeb, MaxVersions: DefaultMaxVersions}
+	// nodes and values hold the key and value nodes of every key present,
+	// valid or not.
 	nodes := map[string]*yaml.Node{}
-	var versionNodes []*yaml.Node
+	values := map[string]*yaml.Node{}
+	kindKnown := true
+	if d.versionNodes == nil {
+		d.versionNodes = map[string]map[string]*yaml.Node{}
+	}
+	d.versionNodes[name] = map[string]*yaml.Node{}
 	for _, f := range fields {
 		key, v, p := f.key.Value, f.value, join(path, f.key.Value)
-		nodes[key] = f.key
+		nodes[key], values[key] = f.key, v
 		if isNull(v) {
 			continue
 		}
@@ -93,8 +100,11 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 				case KindWeb, KindWorker:
 					a.Kind = Kind(s)
 				default:
+					kindKnown = false
 					d.failAt(v, p, "%q is not a kind; expected web or worker", s)
 				}
+			} else {
+				kindKnown = false
 			}
 		case "driver":
 			if s, ok := d.str(v, p); ok {
@@ -186,45 +196,57 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 				}
 				seen[s] = i
 				a.Versions = append(a.Versions, s)
-				versionNodes = append(versionNodes, it)
+				d.versionNodes[name][s] = it
 			}
-			nodes["versions"] = v
 		case "live":
-			if s, ok := d.str(v, p); ok {
-				a.Live = s
-				nodes["live"] = v
-			}
+			a.Live, _ = d.str(v, p)
 		}
 	}
-	d.checkApp(a, n, path, nodes)
+	d.checkApp(a, n, path, nodes, values, kindKnown)
 	naming.SortVersions(a.Versions)
 	return a
 }
 
 // checkApp validates what depends on more than one key.
-func (d *decoder) checkApp(a *App, n *yaml.Node, path string, nodes map[string]*yaml.Node) {
+//
+// A key that is present but invalid has been reported already, so checks
+// here that a value is missing look at whether the key is present
+// (absent), not at whether a value was decoded.
+func (d *decoder) checkApp(a *App, n *yaml.Node, path string, nodes, values map[string]*yaml.Node, kindKnown bool) {
 	at := func(key string) *yaml.Node {
 		if k, ok := nodes[key]; ok {
 			return k
 		}
 		return n
 	}
+	atValue := func(key string) *yaml.Node {
+		if v, ok := values[key]; ok && !isNull(v) {
+			return v
+		}
+		return at(key)
+	}
+	absent := func(key string) bool {
+		v, ok := values[key]
+		return !ok || isNull(v)
+	}
 	switch a.Driver {
 	case "":
-		d.failAt(n, join(path, "driver"), "missing; expected docker, exec or raw_exec")
+		if absent("driver") {
+			d.failAt(n, join(path, "driver"), "missing; expected docker, exec or raw_exec")
+		}
 	case DriverDocker:
-		if a.Image == "" {
+		if absent("image") {
 			d.failAt(at("driver"), join(path, "image"), "missing; the docker driver needs an image, like registry.example.com/%s:%s", a.Name, VersionPlaceholder)
 		}
 	default:
 		if a.Image != "" {
 			d.failAt(at("image"), join(path, "image"), "only the docker driver takes an image; the %s driver runs command", a.Driver)
 		}
-		if a.Command == "" {
+		if absent("command") {
 			d.failAt(at("driver"), join(path, "command"), "missing; the %s driver needs a command to run", a.Driver)
 		}
 	}
-	if a.Driver != "" && !a.mentionsVersion() {
+	if a.Driver != "" && (a.Image != "" || a.Command != "") && !a.mentionsVersion() {
 		d.failAt(at("driver"), path, "no %s in image, command, args or env: every version would run the same thing", VersionPlaceholder)
 	}
 
@@ -243,7 +265,7 @@ func (d *decoder) checkApp(a *App, n *yaml.Node, path string, nodes map[string]*
 			d.failAt(at("service"), join(path, "service.port"), "%q is not a port label of this app (%s)", s.Port, labelList(a.Ports))
 		}
 	}
-	if a.Kind == KindWeb {
+	if a.Kind == KindWeb && kindKnown {
 		switch {
 		case a.Service == nil:
 			d.failAt(n, join(path, "service"), "missing; a web app needs a Consul service for HAProxy to route to (or set kind: worker)")
@@ -267,20 +289,20 @@ func (d *decoder) checkApp(a *App, n *yaml.Node, path string, nodes map[string]*
 		}
 	}
 
-	if _, ok := nodes["versions"]; !ok || len(a.Versions) == 0 {
-		if !ok {
+	if len(a.Versions) == 0 {
+		if _, present := nodes["versions"]; !present {
 			d.failAt(n, join(path, "versions"), "missing; list the versions to run, like [v1, v2]")
 		} else if len(d.errsAt(join(path, "versions"))) == 0 {
-			d.failAt(nodes["versions"], join(path, "versions"), "empty; list at least one version")
+			d.failAt(atValue("versions"), join(path, "versions"), "empty; list at least one version")
 		}
 	}
 	if len(a.Versions) > a.MaxVersions {
-		d.failAt(at("versions"), join(path, "versions"), "%d versions listed, more than max_versions (%d); remove old ones or raise max_versions", len(a.Versions), a.MaxVersions)
+		d.failAt(atValue("versions"), join(path, "versions"), "%d versions listed, more than max_versions (%d); remove old ones or raise max_versions", len(a.Versions), a.MaxVersions)
 	}
 	switch {
 	case a.Live != "" && !slices.Contains(a.Versions, a.Live):
-		d.failAt(at("live"), join(path, "live"), "%q is not in versions (%s)", a.Live, strings.Join(a.Versions, ", "))
-	case a.Live == "" && a.Kind == KindWeb && len(a.Versions) > 0:
+		d.failAt(atValue("live"), join(path, "live"), "%q is not in versions (%s)", a.Live, strings.Join(a.Versions, ", "))
+	case absent("live") && a.Kind == KindWeb && kindKnown && len(a.Versions) > 0:
 		d.failAt(n, join(path, "live"), "missing; name the version new sessions get (one of %s)", strings.Join(a.Versions, ", "))
 	}
 }
@@ -394,17 +416,19 @@ func (d *decoder) parseService(n *yaml.Node, path string) *Service {
 		case "port":
 			s.Port, _ = d.str(f.value, p)
 		case "tags":
-			tags, _ := d.strList(f.value, p)
+			items, _ := d.sequence(f.value, p)
 			seen := map[string]bool{}
-			for i, t := range tags {
+			for i, it := range items {
 				tp := index(p, i)
+				t, ok := d.str(it, tp)
 				switch {
+				case !ok:
 				case !tagRE.MatchString(t):
-					d.failAt(f.value, tp, "%q is not a valid tag (printable ASCII without spaces, at most 255)", t)
+					d.failAt(it, tp, "%q is not a valid tag (printable ASCII without spaces, at most 255)", t)
 				case t == naming.TagManaged || strings.HasPrefix(t, naming.VersionTagPrefix):
-					d.failAt(f.value, tp, "%q is reserved: strata adds %q and %q itself", t, naming.TagManaged, naming.VersionTagPrefix+"<version>")
+					d.failAt(it, tp, "%q is reserved: strata adds %q and %q itself", t, naming.TagManaged, naming.VersionTagPrefix+"<version>")
 				case seen[t]:
-					d.failAt(f.value, tp, "tag %q is listed twice", t)
+					d.failAt(it, tp, "tag %q is listed twice", t)
 				default:
 					seen[t] = true
 					s.Tags = append(s.Tags, t)
@@ -423,6 +447,7 @@ func (d *decoder) parseCheck(n *yaml.Node, path string) *Check {
 		return nil
 	}
 	c := &Check{Interval: DefaultCheckInterval, Timeout: DefaultCheckTimeout}
+	var timeoutNode *yaml.Node
 	for _, f := range fields {
 		p := join(path, f.key.Value)
 		if isNull(f.value) {
@@ -449,15 +474,19 @@ func (d *decoder) parseCheck(n *yaml.Node, path string) *Check {
 			if f.key.Value == "interval" {
 				c.Interval = t
 			} else {
-				c.Timeout = t
+				c.Timeout, timeoutNode = t, f.value
 			}
 		}
 	}
 	if c.Path == "" && len(d.errsAt(join(path, "path"))) == 0 {
 		d.failAt(n, join(path, "path"), "missing; the HTTP path of the health check, like /healthz")
 	}
-	if c.Timeout > c.Interval {
-		d.failAt(n, join(path, "timeout"), "%s is longer than the interval (%s)", c.Timeout, c.Interval)
+	switch {
+	case timeoutNode == nil:
+		// The default timeout never exceeds the interval the user chose.
+		c.Timeout = min(c.Timeout, c.Interval)
+	case c.Timeout > c.Interval:
+		d.failAt(timeoutNode, join(path, "timeout"), "%s is longer than the interval (%s)", c.Timeout, c.Interval)
 	}
 	return c
 }
@@ -626,7 +655,7 @@ func (d *decoder) checkJobIDs(apps []*App) {
 		for _, v := range a.Versions {
 			id := naming.JobID(a.Name, v)
 			if prev, ok := owner[id]; ok {
-				d.failAt(nil, join(join("apps", a.Name), "versions"), "version %q makes job ID %q, which %s already has", v, id, prev)
+				d.failAt(d.versionNodes[a.Name][v], join(join("apps", a.Name), "versions"), "version %q makes job ID %q, which %s already has", v, id, prev)
 				continue
 			}
 			owner[id] = fmt.Sprintf("apps.%s version %q", a.Name, v)
