@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -64,6 +65,10 @@ func (c *CLI) Run(args []string) int {
 	if errors.As(err, &cerr) {
 		fmt.Fprintln(c.Stderr, cerr)
 		return ExitError
+	}
+	// cobra reports an unknown subcommand with a plain error.
+	if strings.HasPrefix(err.Error(), "unknown command") {
+		err = usageError{fmt.Errorf("%w\nRun 'strata --help' for usage.", err)}
 	}
 	fmt.Fprintln(c.Stderr, "strata:", err)
 	if isUsage(err) {

@@ -300,6 +300,8 @@ func (d *decoder) checkApp(a *App, n *yaml.Node, path string, nodes, values map[
 		d.failAt(atValue("versions"), join(path, "versions"), "%d versions listed, more than max_versions (%d); remove old ones or raise max_versions", len(a.Versions), a.MaxVersions)
 	}
 	switch {
+	case len(d.errsAt(join(path, "versions"))) > 0:
+		// The live version may be one of those that were rejected.
 	case a.Live != "" && !slices.Contains(a.Versions, a.Live):
 		d.failAt(atValue("live"), join(path, "live"), "%q is not in versions (%s)", a.Live, strings.Join(a.Versions, ", "))
 	case absent("live") && a.Kind == KindWeb && kindKnown && len(a.Versions) > 0:
