@@ -143,6 +143,22 @@ func (d *decoder) mapping(n *yaml.Node, path string, known []string) ([]field, b
 	return own, true
 }
 
+// each calls fn for every key of a mapping node that has a value (null
+// values count as unset), with the key's path. It returns false when n is
+// not a mapping.
+func (d *decoder) each(n *yaml.Node, path string, known []string, fn func(key, path string, v *yaml.Node)) bool {
+	fields, ok := d.mapping(n, path, known)
+	if !ok {
+		return false
+	}
+	for _, f := range fields {
+		if !isNull(f.value) {
+			fn(f.key.Value, join(path, f.key.Value), f.value)
+		}
+	}
+	return true
+}
+
 // mergeSources returns the fields a merge key brings in: one mapping or a
 // list of them, earlier ones winning.
 func (d *decoder) mergeSources(v *yaml.Node, path string) []field {

@@ -404,21 +404,13 @@ func (d *decoder) parsePorts(n *yaml.Node, path string) []Port {
 }
 
 func (d *decoder) parseService(n *yaml.Node, path string) *Service {
-	fields, ok := d.mapping(n, path, serviceKeys)
-	if !ok {
-		return nil
-	}
 	s := &Service{}
-	for _, f := range fields {
-		p := join(path, f.key.Value)
-		if isNull(f.value) {
-			continue
-		}
-		switch f.key.Value {
+	ok := d.each(n, path, serviceKeys, func(key, p string, v *yaml.Node) {
+		switch key {
 		case "port":
-			s.Port, _ = d.str(f.value, p)
+			s.Port, _ = d.str(v, p)
 		case "tags":
-			items, _ := d.sequence(f.value, p)
+			items, _ := d.sequence(v, p)
 			seen := map[string]bool{}
 			for i, it := range items {
 				tp := index(p, i)
@@ -437,48 +429,43 @@ func (d *decoder) parseService(n *yaml.Node, path string) *Service {
 				}
 			}
 		case "check":
-			s.Check = d.parseCheck(f.value, p)
+			s.Check = d.parseCheck(v, p)
 		}
+	})
+	if !ok {
+		return nil
 	}
 	return s
 }
 
 func (d *decoder) parseCheck(n *yaml.Node, path string) *Check {
-	fields, ok := d.mapping(n, path, checkKeys)
-	if !ok {
-		return nil
-	}
 	c := &Check{Interval: DefaultCheckInterval, Timeout: DefaultCheckTimeout}
 	var timeoutNode *yaml.Node
-	for _, f := range fields {
-		p := join(path, f.key.Value)
-		if isNull(f.value) {
-			continue
-		}
-		switch f.key.Value {
+	ok := d.each(n, path, checkKeys, func(key, p string, v *yaml.Node) {
+		switch key {
 		case "path":
-			if s, ok := d.str(f.value, p); ok {
+			if s, ok := d.str(v, p); ok {
 				if pathRE.MatchString(s) {
 					c.Path = s
 				} else {
-					d.failAt(f.value, p, "%q is not an HTTP path (it starts with '/' and has no spaces)", s)
+					d.failAt(v, p, "%q is not an HTTP path (it starts with '/' and has no spaces)", s)
 				}
 			}
 		case "interval", "timeout":
-			t, ok := d.duration(f.value, p)
-			if !ok {
-				continue
-			}
-			if t < time.Second {
-				d.failAt(f.value, p, "%s is shorter than Nomad's minimum of 1s", t)
-				continue
-			}
-			if f.key.Value == "interval" {
+			t, ok := d.duration(v, p)
+			switch {
+			case !ok:
+			case t < time.Second:
+				d.failAt(v, p, "%s is shorter than Nomad's minimum of 1s", t)
+			case key == "interval":
 				c.Interval = t
-			} else {
-				c.Timeout, timeoutNode = t, f.value
+			default:
+				c.Timeout, timeoutNode = t, v
 			}
 		}
+	})
+	if !ok {
+		return nil
 	}
 	if c.Path == "" && len(d.errsAt(join(path, "path"))) == 0 {
 		d.failAt(n, join(path, "path"), "missing; the HTTP path of the health check, like /healthz")
@@ -494,38 +481,25 @@ func (d *decoder) parseCheck(n *yaml.Node, path string) *Check {
 }
 
 func (d *decoder) parseResources(n *yaml.Node, path string) *Resources {
-	fields, ok := d.mapping(n, path, resourceKeys)
+	r := &Resources{}
+	ok := d.each(n, path, resourceKeys, func(key, p string, node *yaml.Node) {
+		v, ok := d.integer(node, p)
+		switch {
+		case !ok:
+		case key == "cpu" && v < 1:
+			d.failAt(node, p, "%d MHz; expected a positive number of MHz", v)
+		case key == "cpu":
+			r.CPU = &v
+		case v < 10:
+			d.failAt(node, p, "%d MB; expected at least 10 MB (Nomad's minimum)", v)
+		case key == "memory":
+			r.Memory = &v
+		default:
+			r.MemoryMax = &v
+		}
+	})
 	if !ok {
 		return nil
-	}
-	r := &Resources{}
-	for _, f := range fields {
-		p := join(path, f.key.Value)
-		if isNull(f.value) {
-			continue
-		}
-		v, ok := d.integer(f.value, p)
-		if !ok {
-			continue
-		}
-		switch f.key.Value {
-		case "cpu":
-			if v < 1 {
-				d.failAt(f.value, p, "%d MHz; expected a positive number of MHz", v)
-				continue
-			}
-			r.CPU = &v
-		case "memory", "memory_max":
-			if v < 10 {
-				d.failAt(f.value, p, "%d MB; expected at least 10 MB (Nomad's minimum)", v)
-				continue
-			}
-			if f.key.Value == "memory" {
-				r.Memory = &v
-			} else {
-				r.MemoryMax = &v
-			}
-		}
 	}
 	return r
 }
@@ -608,35 +582,27 @@ func (d *decoder) parseConstraints(n *yaml.Node, path string) []Constraint {
 }
 
 func (d *decoder) parseUpdate(n *yaml.Node, path string) *Update {
-	fields, ok := d.mapping(n, path, updateKeys)
-	if !ok {
-		return nil
-	}
 	u := &Update{}
-	for _, f := range fields {
-		p := join(path, f.key.Value)
-		if isNull(f.value) {
-			continue
-		}
-		switch f.key.Value {
+	ok := d.each(n, path, updateKeys, func(key, p string, v *yaml.Node) {
+		switch key {
 		case "max_parallel":
-			if v, ok := d.integer(f.value, p); ok {
-				if v < 0 {
-					d.failAt(f.value, p, "%d; expected 0 or more", v)
+			if m, ok := d.integer(v, p); ok {
+				if m < 0 {
+					d.failAt(v, p, "%d; expected 0 or more", m)
 				} else {
-					u.MaxParallel = &v
+					u.MaxParallel = &m
 				}
 			}
 		case "auto_revert":
-			if v, ok := d.boolean(f.value, p); ok {
-				u.AutoRevert = &v
+			if b, ok := d.boolean(v, p); ok {
+				u.AutoRevert = &b
 			}
 		default:
-			t, ok := d.duration(f.value, p)
+			t, ok := d.duration(v, p)
 			if !ok {
-				continue
+				return
 			}
-			switch f.key.Value {
+			switch key {
 			case "min_healthy_time":
 				u.MinHealthyTime = &t
 			case "healthy_deadline":
@@ -645,6 +611,9 @@ func (d *decoder) parseUpdate(n *yaml.Node, path string) *Update {
 				u.ProgressDeadline = &t
 			}
 		}
+	})
+	if !ok {
+		return nil
 	}
 	return u
 }
