@@ -97,7 +97,39 @@ type App struct {
 	// Live is the version new sessions get until Consul KV says otherwise.
 	// Empty only for workers that do not name one.
 	Live string
+	// Routing is how HAProxy routes to a web app; nil when the app is not
+	// routed by strata's HAProxy.
+	Routing *Routing
 }
+
+// Routing is how HAProxy serves one web app.
+type Routing struct {
+	// Bind is the frontend's address, "host:port", ":port" or "*:port".
+	Bind string
+	// Host, when set, is the only Host header the frontend serves.
+	Host string
+	// Cookie pins a session to a version; ServerCookie to one server
+	// inside it.
+	Cookie       string
+	ServerCookie string
+	// CookieMaxAge is the version cookie's Max-Age; 0 makes it a browser
+	// session cookie.
+	CookieMaxAge time.Duration
+	// Secure adds the Secure attribute to the cookies HAProxy sets.
+	Secure bool
+	// PinPaths, when not empty, limits setting the version cookie on
+	// unpinned sessions to requests under these path prefixes.
+	PinPaths []string
+	// Header, when set, names a trusted request header that selects a
+	// version the way the cookie does, for middleware that knows the user.
+	Header string
+}
+
+// Routing defaults.
+const (
+	DefaultCookie       = "strata_version"
+	DefaultServerCookie = "strata_server"
+)
 
 // Port is a network port label. Static is 0 for a dynamic port.
 type Port struct {

@@ -29,6 +29,8 @@ type decoder struct {
 	// versionNodes remembers where each app's versions are, for problems
 	// found across apps.
 	versionNodes map[string]map[string]*yaml.Node
+	// bindNodes are the routing.bind values, for the same reason.
+	bindNodes map[string]*yaml.Node
 }
 
 func (d *decoder) failAt(n *yaml.Node, key, format string, args ...any) {

@@ -143,6 +143,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 		d.failAt(root, "apps", "no apps; define at least one under apps")
 	}
 	d.checkJobIDs(cfg.Apps)
+	d.checkBinds(cfg.Apps)
 	if len(d.errs) > 0 {
 		slices.SortStableFunc(d.errs, func(a, b *Error) int {
 			if a.line != b.line {

@@ -16,7 +16,8 @@ import (
 // documents them.
 var (
 	topKeys       = []string{"region", "datacenters", "namespace", "created", "output", "apps"}
-	appKeys       = []string{"kind", "driver", "image", "command", "args", "ports", "service", "count", "resources", "env", "constraints", "node_pool", "update", "shutdown_delay", "kill_timeout", "max_versions", "versions", "live"}
+	appKeys       = []string{"kind", "driver", "image", "command", "args", "ports", "service", "count", "resources", "env", "constraints", "node_pool", "update", "shutdown_delay", "kill_timeout", "max_versions", "versions", "live", "routing"}
+	routingKeys   = []string{"bind", "host", "cookie", "server_cookie", "cookie_max_age", "secure", "pin_paths", "header"}
 	portKeys      = []string{"static", "to"}
 	serviceKeys   = []string{"port", "tags", "check"}
 	checkKeys     = []string{"path", "interval", "timeout"}
@@ -200,6 +201,8 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 			}
 		case "live":
 			a.Live, _ = d.str(v, p)
+		case "routing":
+			a.Routing = d.parseRouting(v, p)
 		}
 	}
 	d.checkApp(a, n, path, nodes, values, kindKnown)
@@ -272,6 +275,9 @@ func (d *decoder) checkApp(a *App, n *yaml.Node, path string, nodes, values map[
 		case a.Service.Check == nil:
 			d.failAt(at("service"), join(path, "service.check"), "missing; a web app needs an HTTP health check (only passing instances are routed)")
 		}
+	}
+	if a.Routing != nil && a.Kind == KindWorker {
+		d.failAt(at("routing"), join(path, "routing"), "a worker has no connections to route; remove routing or set kind: web")
 	}
 	if a.Service != nil && a.ShutdownDelay == nil {
 		sd := DefaultShutdownDelay

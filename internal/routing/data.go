@@ -1,0 +1,96 @@
+package routing
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/templates"
+)
+
+// Data is the static part of the routing: what strata.yaml says. Templates
+// see it as $s.
+type Data struct {
+	// Dir is where the rendered files live (the map and the admin socket).
+	// In a Nomad task it is left empty and the templates use
+	// $NOMAD_TASK_DIR.
+	Dir string `json:"dir"`
+	// StatsBind is the stats and Prometheus listener; in a Nomad task
+	// $NOMAD_ADDR_stats takes precedence.
+	StatsBind string `json:"stats_bind"`
+	// Apps are the routed web apps, by name.
+	Apps []App `json:"apps"`
+}
+
+// App is one routed web app.
+type App struct {
+	Name         string   `json:"name"`
+	Bind         string   `json:"bind"`
+	Host         string   `json:"host,omitempty"`
+	Cookie       string   `json:"cookie"`
+	ServerCookie string   `json:"server_cookie"`
+	MaxAge       int64    `json:"max_age,omitempty"`
+	Secure       bool     `json:"secure,omitempty"`
+	PinPaths     []string `json:"pin_paths,omitempty"`
+	Header       string   `json:"header,omitempty"`
+	// Live is the configured live version, used until strata/<app>/live
+	// says otherwise.
+	Live string `json:"live"`
+	// NewestFirst are the configured versions, newest first: the order in
+	// which a live version without passing instances is replaced.
+	NewestFirst []string `json:"newest_first"`
+}
+
+// NewData collects the routing settings of every web app that has them.
+func NewData(cfg *config.Config, dir, statsBind string) Data {
+	d := Data{Dir: dir, StatsBind: statsBind, Apps: []App{}}
+	for _, a := range cfg.Apps {
+		r := a.Routing
+		if a.Kind != config.KindWeb || r == nil {
+			continue
+		}
+		newest := slices.Clone(a.Versions)
+		slices.Reverse(newest)
+		d.Apps = append(d.Apps, App{
+			Name: a.Name, Bind: r.Bind, Host: r.Host,
+			Cookie: r.Cookie, ServerCookie: r.ServerCookie,
+			MaxAge: int64(r.CookieMaxAge.Seconds()), Secure: r.Secure,
+			PinPaths: r.PinPaths, Header: r.Header,
+			Live: a.Live, NewestFirst: newest,
+		})
+	}
+	return d
+}
+
+// Template is a consul-template source ready to render.
+type Template struct {
+	// Name is the source's name in package templates.
+	Name string
+	// File is the rendered file's name: haproxy.cfg or versions.map.
+	File string
+	// Contents is the source with the $s line prepended.
+	Contents string
+}
+
+// Templates returns the sources with d bound, in render order.
+func Templates(d Data) ([]Template, error) {
+	js, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("routing: encoding template data: %w", err)
+	}
+	header := "{{- $s := parseJSON " + strconv.Quote(string(js)) + " -}}\n"
+	var out []Template
+	for _, t := range []struct{ name, file string }{
+		{templates.Versions, "versions.map"},
+		{templates.Config, "haproxy.cfg"},
+	} {
+		src, err := templates.FS.ReadFile(t.name)
+		if err != nil {
+			return nil, fmt.Errorf("routing: %w", err)
+		}
+		out = append(out, Template{Name: t.name, File: t.file, Contents: header + string(src)})
+	}
+	return out, nil
+}

@@ -1,0 +1,220 @@
+package routing
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	consulapi "github.com/hashicorp/consul/api"
+
+	"github.com/strata-dev/strata/internal/testenv"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// instance is a service instance registered the way Nomad registers one:
+// the service is named after the app, tagged strata and
+// strata-version=<version>, with an ID of Nomad's shape
+// (_nomad-task-<alloc>-<group>-<task>-<service>-<port label>).
+type instance struct {
+	app, version, alloc string
+	port                int
+	failing             bool
+}
+
+func (in instance) id() string {
+	return fmt.Sprintf("_nomad-task-%s-%s-%s-%s-http", in.alloc, in.app, in.app, in.app)
+}
+
+// register adds an instance with a TTL check in the state the test wants,
+// so catalog contents are exact and renders reproducible.
+func register(t *testing.T, c *testenv.Consul, in instance) {
+	t.Helper()
+	status := consulapi.HealthPassing
+	if in.failing {
+		status = consulapi.HealthCritical
+	}
+	err := c.Client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{
+		ID: in.id(), Name: in.app, Tags: []string{"strata", "strata-version=" + in.version},
+		Address: "127.0.0.1", Port: in.port,
+		Check: &consulapi.AgentServiceCheck{CheckID: in.id() + "-ttl", TTL: "1h", Status: status},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func putKV(t *testing.T, c *testenv.Consul, key, value string) {
+	t.Helper()
+	if _, err := c.Client.KV().Put(&consulapi.KVPair{Key: key, Value: []byte(value)}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// renderOnce renders d against c into a new directory and returns it.
+func renderOnce(t *testing.T, c *testenv.Consul, d Data) string {
+	t.Helper()
+	dir := t.TempDir()
+	d.Dir = dir
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := Render(ctx, d, Options{ConsulAddr: c.Addr, Dir: dir, Once: true}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// haproxyCheck runs haproxy -c on a rendered directory.
+func haproxyCheck(t *testing.T, dir string) {
+	t.Helper()
+	bin := testenv.RequireBinary(t, "haproxy")
+	out, err := exec.Command(bin, "-c", "-f", filepath.Join(dir, "haproxy.cfg")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("haproxy -c rejects the render: %v\n%s", err, out)
+	}
+}
+
+func web(live string, versions ...string) App {
+	newest := make([]string, len(versions))
+	for i, v := range versions {
+		newest[len(versions)-1-i] = v
+	}
+	return App{Name: "web", Bind: "127.0.0.1:18080", Cookie: "strata_version", ServerCookie: "strata_server", Live: live, NewestFirst: newest}
+}
+
+type seed struct {
+	instances []instance
+	kv        map[string]string
+}
+
+func TestGoldenRenders(t *testing.T) {
+	cases := []struct {
+		name string
+		data Data
+		seed seed
+	}{
+		{
+			name: "three versions with the configured live one",
+			data: Data{Apps: []App{web("v9", "v8", "v9", "v10")}},
+			seed: seed{instances: []instance{
+				{app: "web", version: "v8", alloc: "a1", port: 20001},
+				{app: "web", version: "v9", alloc: "a2", port: 20002},
+				{app: "web", version: "v9", alloc: "a3", port: 20003},
+				{app: "web", version: "v10", alloc: "a4", port: 20004},
+			}},
+		},
+		{
+			name: "live from KV and v10 newer than v9",
+			data: Data{Apps: []App{web("v9", "v9", "v10")}},
+			seed: seed{
+				instances: []instance{{app: "web", version: "v9", alloc: "b1", port: 20011}, {app: "web", version: "v10", alloc: "b2", port: 20012}},
+				kv:        map[string]string{"strata/web/live": "v10\n"},
+			},
+		},
+		{
+			name: "a live version without a passing instance falls back to the newest with one",
+			data: Data{Apps: []App{web("v11", "v9", "v10", "v11")}},
+			seed: seed{instances: []instance{
+				{app: "web", version: "v9", alloc: "c1", port: 20021},
+				{app: "web", version: "v10", alloc: "c2", port: 20022},
+				{app: "web", version: "v11", alloc: "c3", port: 20023, failing: true},
+			}},
+		},
+		{
+			name: "a draining version is dropped from the map but keeps its backend",
+			data: Data{Apps: []App{web("v3", "v1", "v2", "v3")}},
+			seed: seed{
+				instances: []instance{{app: "web", version: "v1", alloc: "d1", port: 20031}, {app: "web", version: "v2", alloc: "d2", port: 20032}, {app: "web", version: "v3", alloc: "d3", port: 20033}},
+				kv:        map[string]string{"strata/web/draining/v1": "2026-11-26T10:00:00Z"},
+			},
+		},
+		{
+			name: "cohorts with the invalid ones ignored",
+			data: Data{Apps: []App{web("v1", "v1", "v2")}},
+			seed: seed{
+				instances: []instance{{app: "web", version: "v1", alloc: "e1", port: 20041}, {app: "web", version: "v2", alloc: "e2", port: 20042}},
+				kv: map[string]string{
+					"strata/web/cohorts/pro":        `{"version":"v2","opt_in":"/trypro","opt_out":"/leavepro"}`,
+					"strata/web/cohorts/gone":       `{"version":"v7","opt_in":"/gone"}`,
+					"strata/web/cohorts/broken":     `{"version":`,
+					"strata/web/cohorts/badpath":    `{"version":"v2","opt_in":"/x } || { always_true","opt_out":"/ok"}`,
+					"strata/web/cohorts/Bad Name!":  `{"version":"v2","opt_in":"/bad"}`,
+					"strata/web/cohorts/injection":  `{"version":"v2\nbind :1","opt_in":"/inj"}`,
+					"strata/web/cohorts/not-object": `["v2"]`,
+				},
+			},
+		},
+		{
+			name: "invalid KV values fall back to strata.yaml",
+			data: Data{Apps: []App{web("v1", "v1", "v2")}},
+			seed: seed{
+				instances: []instance{{app: "web", version: "v1", alloc: "f1", port: 20051}, {app: "web", version: "v2", alloc: "f2", port: 20052}},
+				kv: map[string]string{
+					"strata/web/live":           "v2\n    bind :1",
+					"strata/web/draining/../v2": "x",
+				},
+			},
+		},
+		{
+			name: "no instance at all",
+			data: Data{Apps: []App{web("v1", "v1")}},
+		},
+		{
+			name: "two apps with every routing option",
+			data: Data{Apps: []App{
+				{Name: "api", Bind: "127.0.0.1:18081", Host: "api.example.com", Cookie: "api_v", ServerCookie: "api_s", MaxAge: 86400, Secure: true, PinPaths: []string{"/record", "/ws"}, Header: "X-Strata-Version", Live: "2.0.0", NewestFirst: []string{"2.0.0", "1.10.0", "1.9.2"}},
+				web("v1", "v1"),
+			}},
+			seed: seed{instances: []instance{
+				{app: "api", version: "1.9.2", alloc: "g1", port: 20061},
+				{app: "api", version: "1.10.0", alloc: "g2", port: 20062},
+				{app: "api", version: "2.0.0", alloc: "g3", port: 20063},
+				{app: "web", version: "v1", alloc: "g4", port: 20064},
+				{app: "web", version: "v0", alloc: "g5", port: 20065},
+			}},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testenv.StartConsul(t)
+			for _, in := range tc.seed.instances {
+				register(t, c, in)
+			}
+			for k, v := range tc.seed.kv {
+				putKV(t, c, k, v)
+			}
+			tc.data.StatsBind = "127.0.0.1:18404"
+			dir := renderOnce(t, c, tc.data)
+			haproxyCheck(t, dir)
+			for _, f := range []string{"haproxy.cfg", "versions.map"} {
+				got, err := os.ReadFile(filepath.Join(dir, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = bytes.ReplaceAll(got, []byte(dir), []byte("@DIR@"))
+				golden := filepath.Join("testdata", strings.ReplaceAll(tc.name, " ", "_"), f)
+				if *update {
+					os.MkdirAll(filepath.Dir(golden), 0o755)
+					if err := os.WriteFile(golden, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./internal/routing -update)", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s differs from %s (run with -update and review):\n%s", f, golden, got)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,24 @@
+// Package templates holds the consul-template sources strata renders into
+// HAProxy's configuration, embedded in the binary. Nomad's template block
+// renders them in production; the consul-template library renders the same
+// text in previews and tests (package routing).
+//
+// Each source starts with no data of its own: strata prepends one line that
+// binds $s to the static routing settings from strata.yaml (apps, binds,
+// cookie names, the configured live versions). Everything that changes at run
+// time comes from Consul: passing instances from the catalog, and the live
+// version, cohorts and draining versions from KV under strata/<app>/.
+package templates
+
+import "embed"
+
+// FS holds haproxy.cfg.ctmpl and versions.map.ctmpl.
+//
+//go:embed *.ctmpl
+var FS embed.FS
+
+// Names of the sources in FS.
+const (
+	Config   = "haproxy.cfg.ctmpl"
+	Versions = "versions.map.ctmpl"
+)
