@@ -135,6 +135,15 @@ func writeService(b *body, s *api.Service) {
 	if s.Tags != nil {
 		b.attr("tags", s.Tags)
 	}
+	if len(s.Meta) > 0 {
+		// Service meta keys are identifiers, so the block form Nomad
+		// documents for services works.
+		b.blank()
+		mb := b.block("meta")
+		for _, k := range slices.Sorted(maps.Keys(s.Meta)) {
+			mb.attr(k, s.Meta[k])
+		}
+	}
 	for _, c := range s.Checks {
 		b.blank()
 		cb := b.block("check")

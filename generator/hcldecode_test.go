@@ -98,6 +98,13 @@ func decodeGroup(gb *reader) *api.TaskGroup {
 	}
 	for _, sb := range gb.blocks("service", 0) {
 		s := &api.Service{Name: sb.str("name"), PortLabel: sb.str("port"), Tags: sb.strList("tags")}
+		for _, mb := range sb.blocks("meta", 0) {
+			s.Meta = map[string]string{}
+			for name := range mb.body.Attributes {
+				s.Meta[name] = mb.str(name)
+			}
+			sb.check(mb.finish())
+		}
 		for _, cb := range sb.blocks("check", 0) {
 			c := api.ServiceCheck{Type: cb.str("type"), Path: cb.str("path")}
 			if d := cb.durPtr("interval"); d != nil {

@@ -79,6 +79,14 @@ func group(app *config.App, version string) *api.TaskGroup {
 			Name:      app.Name,
 			PortLabel: s.Port,
 			Tags:      append([]string{naming.TagManaged, naming.VersionTag(version)}, s.Tags...),
+			// The routing templates sort versions by this key, and take the
+			// configured live version from it while strata/<app>/live is
+			// unset: changing either is an in-place service update, never a
+			// change to the HAProxy job.
+			Meta: map[string]string{naming.ServiceMetaOrder: naming.SortKey(version)},
+		}
+		if version == app.Live {
+			svc.Meta[naming.ServiceMetaLive] = "true"
 		}
 		if c := s.Check; c != nil {
 			svc.Checks = []api.ServiceCheck{{Type: "http", Path: c.Path, Interval: c.Interval, Timeout: c.Timeout}}

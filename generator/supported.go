@@ -18,7 +18,7 @@ var written = map[reflect.Type][]string{
 	reflect.TypeFor[api.TaskGroup]():       {"Name", "Count", "ShutdownDelay", "Networks", "Services", "Tasks"},
 	reflect.TypeFor[api.NetworkResource](): {"Mode", "ReservedPorts", "DynamicPorts"},
 	reflect.TypeFor[api.Port]():            {"Label", "Value", "To"},
-	reflect.TypeFor[api.Service]():         {"Name", "PortLabel", "Tags", "Checks"},
+	reflect.TypeFor[api.Service]():         {"Name", "PortLabel", "Tags", "Meta", "Checks"},
 	reflect.TypeFor[api.ServiceCheck]():    {"Type", "Path", "Interval", "Timeout"},
 	reflect.TypeFor[api.Task]():            {"Name", "Driver", "Config", "KillTimeout", "Env", "Resources"},
 	reflect.TypeFor[api.Resources]():       {"CPU", "MemoryMB", "MemoryMaxMB"},

@@ -49,6 +49,15 @@ const (
 	MetaCreated = "strata.created" // the configuration's created timestamp, when set
 )
 
+// Service meta keys strata writes on every version's Consul service.
+const (
+	// ServiceMetaOrder holds SortKey(version).
+	ServiceMetaOrder = "strata-order"
+	// ServiceMetaLive is "true" on the version strata.yaml names live: the
+	// version new sessions get while strata/<app>/live is not set.
+	ServiceMetaLive = "strata-live"
+)
+
 // TagManaged is the Consul tag on every service instance strata generates.
 const TagManaged = "strata"
 
@@ -97,6 +106,36 @@ func CompareVersions(a, b string) int {
 		return c
 	}
 	return strings.Compare(a, b)
+}
+
+// SortKey returns a string whose plain byte order is the natural order of
+// versions: "v9" sorts before "v10" as SortKey("v9") < SortKey("v10"). Each
+// run of digits is written as its length (two digits) and its value without
+// leading zeros; the version itself follows a '!' to order equal numbers
+// written differently (v01, v1) as CompareVersions does. strata puts it in
+// each version's Consul service meta, so templates that can only sort
+// strings find the newest version.
+func SortKey(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); {
+		if !isDigit(v[i]) {
+			b.WriteByte(v[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(v) && isDigit(v[j]) {
+			j++
+		}
+		n := strings.TrimLeft(v[i:j], "0")
+		b.WriteByte(byte('0' + len(n)/10))
+		b.WriteByte(byte('0' + len(n)%10))
+		b.WriteString(n)
+		i = j
+	}
+	b.WriteByte('!')
+	b.WriteString(v)
+	return b.String()
 }
 
 // SortVersions sorts versions in place, oldest first, by CompareVersions.

@@ -110,3 +110,32 @@ func TestDerivedNames(t *testing.T) {
 		t.Errorf("VersionTag = %q", got)
 	}
 }
+
+func TestSortKeyOrdersLikeCompareVersions(t *testing.T) {
+	vs := []string{"v10", "v9", "v1", "1.10.0", "1.9.2", "1.9.10", "v2-rc1", "v2", "v2-rc10", "v2-rc2", "v01", "v1.0", "v", "a", "0", "00", "9", "10"}
+	for _, a := range vs {
+		for _, b := range vs {
+			want := CompareVersions(a, b)
+			got := strings.Compare(SortKey(a), SortKey(b))
+			if got != want {
+				t.Errorf("%q vs %q: keys %q %q compare %d, versions %d", a, b, SortKey(a), SortKey(b), got, want)
+			}
+		}
+	}
+}
+
+func FuzzSortKey(f *testing.F) {
+	f.Add("v9", "v10")
+	f.Add("1.2.03", "1.2.3")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if !ValidVersion(a) || !ValidVersion(b) {
+			return
+		}
+		if got, want := strings.Compare(SortKey(a), SortKey(b)), CompareVersions(a, b); got != want {
+			t.Fatalf("%q vs %q: keys compare %d, versions %d", a, b, got, want)
+		}
+		if len(SortKey(a)) > 128 {
+			t.Fatalf("SortKey(%q) is %d bytes", a, len(SortKey(a)))
+		}
+	})
+}

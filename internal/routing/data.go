@@ -3,7 +3,6 @@ package routing
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"github.com/strata-dev/strata/internal/config"
@@ -24,7 +23,11 @@ type Data struct {
 	Apps []App `json:"apps"`
 }
 
-// App is one routed web app.
+// App is one routed web app. It holds only what changes the shape of the
+// configuration (addresses, cookie names): versions and the live version
+// reach the templates through Consul, so deploying or promoting a version
+// never changes the HAProxy job, whose replacement would cut every session
+// its allocation holds.
 type App struct {
 	Name         string   `json:"name"`
 	Bind         string   `json:"bind"`
@@ -35,12 +38,6 @@ type App struct {
 	Secure       bool     `json:"secure,omitempty"`
 	PinPaths     []string `json:"pin_paths,omitempty"`
 	Header       string   `json:"header,omitempty"`
-	// Live is the configured live version, used until strata/<app>/live
-	// says otherwise.
-	Live string `json:"live"`
-	// NewestFirst are the configured versions, newest first: the order in
-	// which a live version without passing instances is replaced.
-	NewestFirst []string `json:"newest_first"`
 }
 
 // NewData collects the routing settings of every web app that has them.
@@ -51,14 +48,11 @@ func NewData(cfg *config.Config, dir, statsBind string) Data {
 		if a.Kind != config.KindWeb || r == nil {
 			continue
 		}
-		newest := slices.Clone(a.Versions)
-		slices.Reverse(newest)
 		d.Apps = append(d.Apps, App{
 			Name: a.Name, Bind: r.Bind, Host: r.Host,
 			Cookie: r.Cookie, ServerCookie: r.ServerCookie,
 			MaxAge: int64(r.CookieMaxAge.Seconds()), Secure: r.Secure,
 			PinPaths: r.PinPaths, Header: r.Header,
-			Live: a.Live, NewestFirst: newest,
 		})
 	}
 	return d

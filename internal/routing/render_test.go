@@ -14,6 +14,7 @@ import (
 
 	consulapi "github.com/hashicorp/consul/api"
 
+	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/testenv"
 )
 
@@ -27,6 +28,8 @@ type instance struct {
 	app, version, alloc string
 	port                int
 	failing             bool
+	// live marks the version strata.yaml names live (service meta).
+	live bool
 }
 
 func (in instance) id() string {
@@ -41,9 +44,13 @@ func register(t *testing.T, c *testenv.Consul, in instance) {
 	if in.failing {
 		status = consulapi.HealthCritical
 	}
+	meta := map[string]string{naming.ServiceMetaOrder: naming.SortKey(in.version)}
+	if in.live {
+		meta[naming.ServiceMetaLive] = "true"
+	}
 	err := c.Client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{
 		ID: in.id(), Name: in.app, Tags: []string{"strata", "strata-version=" + in.version},
-		Address: "127.0.0.1", Port: in.port,
+		Address: "127.0.0.1", Port: in.port, Meta: meta,
 		Check: &consulapi.AgentServiceCheck{CheckID: in.id() + "-ttl", TTL: "1h", Status: status},
 	})
 	if err != nil {
@@ -81,12 +88,8 @@ func haproxyCheck(t *testing.T, dir string) {
 	}
 }
 
-func web(live string, versions ...string) App {
-	newest := make([]string, len(versions))
-	for i, v := range versions {
-		newest[len(versions)-1-i] = v
-	}
-	return App{Name: "web", Bind: "127.0.0.1:18080", Cookie: "strata_version", ServerCookie: "strata_server", Live: live, NewestFirst: newest}
+func web() App {
+	return App{Name: "web", Bind: "127.0.0.1:18080", Cookie: "strata_version", ServerCookie: "strata_server"}
 }
 
 type seed struct {
@@ -101,35 +104,35 @@ func TestGoldenRenders(t *testing.T) {
 		seed seed
 	}{
 		{
-			name: "three versions with the configured live one",
-			data: Data{Apps: []App{web("v9", "v8", "v9", "v10")}},
+			name: "three versions with the live one from strata.yaml",
+			data: Data{Apps: []App{web()}},
 			seed: seed{instances: []instance{
 				{app: "web", version: "v8", alloc: "a1", port: 20001},
-				{app: "web", version: "v9", alloc: "a2", port: 20002},
-				{app: "web", version: "v9", alloc: "a3", port: 20003},
+				{app: "web", version: "v9", alloc: "a2", port: 20002, live: true},
+				{app: "web", version: "v9", alloc: "a3", port: 20003, live: true},
 				{app: "web", version: "v10", alloc: "a4", port: 20004},
 			}},
 		},
 		{
 			name: "live from KV and v10 newer than v9",
-			data: Data{Apps: []App{web("v9", "v9", "v10")}},
+			data: Data{Apps: []App{web()}},
 			seed: seed{
-				instances: []instance{{app: "web", version: "v9", alloc: "b1", port: 20011}, {app: "web", version: "v10", alloc: "b2", port: 20012}},
+				instances: []instance{{app: "web", version: "v9", alloc: "b1", port: 20011, live: true}, {app: "web", version: "v10", alloc: "b2", port: 20012}},
 				kv:        map[string]string{"strata/web/live": "v10\n"},
 			},
 		},
 		{
 			name: "a live version without a passing instance falls back to the newest with one",
-			data: Data{Apps: []App{web("v11", "v9", "v10", "v11")}},
+			data: Data{Apps: []App{web()}},
 			seed: seed{instances: []instance{
 				{app: "web", version: "v9", alloc: "c1", port: 20021},
 				{app: "web", version: "v10", alloc: "c2", port: 20022},
-				{app: "web", version: "v11", alloc: "c3", port: 20023, failing: true},
+				{app: "web", version: "v11", alloc: "c3", port: 20023, failing: true, live: true},
 			}},
 		},
 		{
 			name: "a draining version is dropped from the map but keeps its backend",
-			data: Data{Apps: []App{web("v3", "v1", "v2", "v3")}},
+			data: Data{Apps: []App{web()}},
 			seed: seed{
 				instances: []instance{{app: "web", version: "v1", alloc: "d1", port: 20031}, {app: "web", version: "v2", alloc: "d2", port: 20032}, {app: "web", version: "v3", alloc: "d3", port: 20033}},
 				kv:        map[string]string{"strata/web/draining/v1": "2026-11-26T10:00:00Z"},
@@ -137,9 +140,9 @@ func TestGoldenRenders(t *testing.T) {
 		},
 		{
 			name: "cohorts with the invalid ones ignored",
-			data: Data{Apps: []App{web("v1", "v1", "v2")}},
+			data: Data{Apps: []App{web()}},
 			seed: seed{
-				instances: []instance{{app: "web", version: "v1", alloc: "e1", port: 20041}, {app: "web", version: "v2", alloc: "e2", port: 20042}},
+				instances: []instance{{app: "web", version: "v1", alloc: "e1", port: 20041, live: true}, {app: "web", version: "v2", alloc: "e2", port: 20042}},
 				kv: map[string]string{
 					"strata/web/cohorts/pro":        `{"version":"v2","opt_in":"/trypro","opt_out":"/leavepro"}`,
 					"strata/web/cohorts/gone":       `{"version":"v7","opt_in":"/gone"}`,
@@ -153,9 +156,9 @@ func TestGoldenRenders(t *testing.T) {
 		},
 		{
 			name: "invalid KV values fall back to strata.yaml",
-			data: Data{Apps: []App{web("v1", "v1", "v2")}},
+			data: Data{Apps: []App{web()}},
 			seed: seed{
-				instances: []instance{{app: "web", version: "v1", alloc: "f1", port: 20051}, {app: "web", version: "v2", alloc: "f2", port: 20052}},
+				instances: []instance{{app: "web", version: "v1", alloc: "f1", port: 20051, live: true}, {app: "web", version: "v2", alloc: "f2", port: 20052}},
 				kv: map[string]string{
 					"strata/web/live":           "v2\n    bind :1",
 					"strata/web/draining/../v2": "x",
@@ -163,20 +166,29 @@ func TestGoldenRenders(t *testing.T) {
 			},
 		},
 		{
+			name: "without strata.yaml's live version the newest takes new sessions",
+			seed: seed{instances: []instance{
+				{app: "web", version: "v9", alloc: "h1", port: 20071},
+				{app: "web", version: "v10", alloc: "h2", port: 20072},
+				{app: "web", version: "v2", alloc: "h3", port: 20073},
+			}},
+			data: Data{Apps: []App{web()}},
+		},
+		{
 			name: "no instance at all",
-			data: Data{Apps: []App{web("v1", "v1")}},
+			data: Data{Apps: []App{web()}},
 		},
 		{
 			name: "two apps with every routing option",
 			data: Data{Apps: []App{
-				{Name: "api", Bind: "127.0.0.1:18081", Host: "api.example.com", Cookie: "api_v", ServerCookie: "api_s", MaxAge: 86400, Secure: true, PinPaths: []string{"/record", "/ws"}, Header: "X-Strata-Version", Live: "2.0.0", NewestFirst: []string{"2.0.0", "1.10.0", "1.9.2"}},
-				web("v1", "v1"),
+				{Name: "api", Bind: "127.0.0.1:18081", Host: "api.example.com", Cookie: "api_v", ServerCookie: "api_s", MaxAge: 86400, Secure: true, PinPaths: []string{"/record", "/ws"}, Header: "X-Strata-Version"},
+				web(),
 			}},
 			seed: seed{instances: []instance{
 				{app: "api", version: "1.9.2", alloc: "g1", port: 20061},
 				{app: "api", version: "1.10.0", alloc: "g2", port: 20062},
-				{app: "api", version: "2.0.0", alloc: "g3", port: 20063},
-				{app: "web", version: "v1", alloc: "g4", port: 20064},
+				{app: "api", version: "2.0.0", alloc: "g3", port: 20063, live: true},
+				{app: "web", version: "v1", alloc: "g4", port: 20064, live: true},
 				{app: "web", version: "v0", alloc: "g5", port: 20065},
 			}},
 		},

@@ -33,6 +33,11 @@ job "web-v10" {
       port = "http"
       tags = ["strata", "strata-version=v10", "public"]
 
+      meta {
+        strata-live  = "true"
+        strata-order = "v0210!v10"
+      }
+
       check {
         type     = "http"
         path     = "/healthz"

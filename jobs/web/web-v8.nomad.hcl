@@ -33,6 +33,10 @@ job "web-v8" {
       port = "http"
       tags = ["strata", "strata-version=v8", "public"]
 
+      meta {
+        strata-order = "v018!v8"
+      }
+
       check {
         type     = "http"
         path     = "/healthz"

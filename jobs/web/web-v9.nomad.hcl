@@ -33,6 +33,10 @@ job "web-v9" {
       port = "http"
       tags = ["strata", "strata-version=v9", "public"]
 
+      meta {
+        strata-order = "v019!v9"
+      }
+
       check {
         type     = "http"
         path     = "/healthz"

@@ -27,6 +27,10 @@ job "web-v11" {
       port = "http"
       tags = ["strata", "strata-version=v11", "public"]
 
+      meta {
+        strata-order = "v0211!v11"
+      }
+
       check {
         type     = "http"
         path     = "/ready"

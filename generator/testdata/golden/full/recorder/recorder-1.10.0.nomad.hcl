@@ -60,6 +60,11 @@ job "recorder-1.10.0" {
       port = "http"
       tags = ["strata", "strata-version=1.10.0", "public", "traefik.enable=false", "urlprefix-/rec"]
 
+      meta {
+        strata-live  = "true"
+        strata-order = "011.0210.00!1.10.0"
+      }
+
       check {
         type     = "http"
         path     = "/healthz?deep=1&x=$${y}"

@@ -60,6 +60,10 @@ job "recorder-1.9.2" {
       port = "http"
       tags = ["strata", "strata-version=1.9.2", "public", "traefik.enable=false", "urlprefix-/rec"]
 
+      meta {
+        strata-order = "011.019.012!1.9.2"
+      }
+
       check {
         type     = "http"
         path     = "/healthz?deep=1&x=$${y}"

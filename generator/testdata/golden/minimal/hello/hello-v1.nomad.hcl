@@ -23,6 +23,11 @@ job "hello-v1" {
       port = "http"
       tags = ["strata", "strata-version=v1"]
 
+      meta {
+        strata-live  = "true"
+        strata-order = "v011!v1"
+      }
+
       check {
         type     = "http"
         path     = "/health"

@@ -26,6 +26,11 @@ job "api-2026.11.1" {
       port = "http"
       tags = ["strata", "strata-version=2026.11.1"]
 
+      meta {
+        strata-live  = "true"
+        strata-order = "042026.0211.011!2026.11.1"
+      }
+
       check {
         type     = "http"
         path     = "/healthz"

@@ -26,6 +26,10 @@ job "api-2026.11.2" {
       port = "http"
       tags = ["strata", "strata-version=2026.11.2"]
 
+      meta {
+        strata-order = "042026.0211.012!2026.11.2"
+      }
+
       check {
         type     = "http"
         path     = "/healthz"
