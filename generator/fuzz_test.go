@@ -28,6 +28,13 @@ func checkAccepted(t *testing.T, cfg *config.Config) {
 	if _, err := Render(cfg); err != nil {
 		t.Fatalf("an accepted configuration fails to render: %v", err)
 	}
+	own, err := HAProxyJob(cfg)
+	if err != nil {
+		t.Fatalf("an accepted configuration fails to build the HAProxy job: %v", err)
+	}
+	if own != nil {
+		checkRoundTrip(t, own)
+	}
 	for _, job := range Jobs(cfg) {
 		checkRoundTrip(t, job)
 		if !jobIDRE.MatchString(*job.ID) {

@@ -125,6 +125,11 @@ func TestHCLAndJSONDescribeTheSameJob(t *testing.T) {
 		for _, job := range Jobs(cfg) {
 			checkRoundTrip(t, job)
 		}
+		if own, err := HAProxyJob(cfg); err != nil {
+			t.Fatal(err)
+		} else if own != nil {
+			checkRoundTrip(t, own)
+		}
 	}
 }
 

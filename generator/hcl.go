@@ -182,6 +182,10 @@ func writeTask(b *body, t *api.Task) {
 			eb.attr(k, t.Env[k])
 		}
 	}
+	for _, tm := range t.Templates {
+		b.blank()
+		writeTemplate(b.block("template"), tm)
+	}
 	if r := t.Resources; r != nil {
 		b.blank()
 		rb := b.block("resources")
@@ -196,7 +200,35 @@ func writeTask(b *body, t *api.Task) {
 	}
 }
 
-var configKeyOrder = []string{"image", "command", "args", "ports"}
+func writeTemplate(b *body, t *api.Template) {
+	setString(b, "destination", t.DestPath, "")
+	setString(b, "change_mode", t.ChangeMode, "")
+	setDuration(b, "splay", t.Splay)
+	if w := t.Wait; w != nil {
+		b.blank()
+		wb := b.block("wait")
+		setDuration(wb, "min", w.Min)
+		setDuration(wb, "max", w.Max)
+	}
+	if cs := t.ChangeScript; cs != nil {
+		b.blank()
+		cb := b.block("change_script")
+		setString(cb, "command", cs.Command, "")
+		if cs.Args != nil {
+			cb.attr("args", cs.Args)
+		}
+		setDuration(cb, "timeout", cs.Timeout)
+		if cs.FailOnError != nil {
+			cb.attr("fail_on_error", *cs.FailOnError)
+		}
+	}
+	if t.EmbeddedTmpl != nil {
+		b.blank()
+		b.attr("data", heredoc(*t.EmbeddedTmpl))
+	}
+}
+
+var configKeyOrder = []string{"image", "command", "args", "ports", "network_mode"}
 
 func cmpConfigKey(k string) int {
 	if i := slices.Index(configKeyOrder, k); i >= 0 {

@@ -134,6 +134,25 @@ func decodeGroup(gb *reader) *api.TaskGroup {
 			}
 			tb.check(eb.finish())
 		}
+		for _, mb := range tb.blocks("template", 0) {
+			tm := &api.Template{
+				DestPath: mb.strPtr("destination"), ChangeMode: mb.strPtr("change_mode"),
+				Splay: mb.durPtr("splay"), EmbeddedTmpl: mb.strPtr("data"),
+			}
+			for _, wb := range mb.blocks("wait", 0) {
+				tm.Wait = &api.WaitConfig{Min: wb.durPtr("min"), Max: wb.durPtr("max")}
+				mb.check(wb.finish())
+			}
+			for _, cb := range mb.blocks("change_script", 0) {
+				tm.ChangeScript = &api.ChangeScript{
+					Command: cb.strPtr("command"), Args: cb.strList("args"),
+					Timeout: cb.durPtr("timeout"), FailOnError: cb.boolPtr("fail_on_error"),
+				}
+				mb.check(cb.finish())
+			}
+			t.Templates = append(t.Templates, tm)
+			tb.check(mb.finish())
+		}
 		for _, rb := range tb.blocks("resources", 0) {
 			t.Resources = &api.Resources{CPU: rb.intPtr("cpu"), MemoryMB: rb.intPtr("memory"), MemoryMaxMB: rb.intPtr("memory_max")}
 			tb.check(rb.finish())

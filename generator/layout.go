@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
@@ -54,8 +55,35 @@ func (b *body) block(typ string, labels ...string) *body {
 // lines; those lines do not take part in aligning the '=' of their
 // neighbours.
 func (it item) multiline() bool {
-	m, ok := it.value.(map[string]string)
-	return ok && len(m) > 0
+	switch v := it.value.(type) {
+	case map[string]string:
+		return len(v) > 0
+	case heredoc:
+		return true
+	}
+	return false
+}
+
+// heredoc is a string written as a heredoc, for long multi-line values such
+// as template data: <<EOT, the text, EOT.
+type heredoc string
+
+// heredocDelimiter returns a delimiter that is not a line of s.
+func heredocDelimiter(s string) string {
+	delim := "EOT"
+	for n := 0; ; n++ {
+		clash := false
+		for _, line := range strings.Split(s, "\n") {
+			if strings.TrimSpace(line) == delim {
+				clash = true
+				break
+			}
+		}
+		if !clash {
+			return delim
+		}
+		delim = "EOT" + strconv.Itoa(n)
+	}
 }
 
 // hclWriter lays out a body as hclwrite.Format would: two spaces of
@@ -159,6 +187,8 @@ func (w *hclWriter) value(v any, indent int) {
 		w.buf.WriteByte(']')
 	case map[string]string:
 		w.object(v, indent)
+	case heredoc:
+		w.heredoc(string(v))
 	default:
 		panic(fmt.Sprintf("generator: HCL value of type %T", v))
 	}
@@ -189,6 +219,24 @@ func (w *hclWriter) object(m map[string]string, indent int) {
 	}
 	w.pad(indent)
 	w.buf.WriteByte('}')
+}
+
+// heredoc writes s as <<DELIM … DELIM. A heredoc takes backslashes and
+// quotes literally but still reads ${ and %{ as template sequences, so
+// those are doubled here, as hclwrite does in quoted strings.
+func (w *hclWriter) heredoc(s string) {
+	if !strings.HasSuffix(s, "\n") {
+		// The newline before the closing delimiter is part of a heredoc's
+		// value; text without a final newline is written quoted.
+		w.str(s)
+		return
+	}
+	delim := heredocDelimiter(s)
+	s = strings.ReplaceAll(s, "${", "$${")
+	s = strings.ReplaceAll(s, "%{", "%%{")
+	w.buf.WriteString("<<" + delim + "\n")
+	w.buf.WriteString(s)
+	w.buf.WriteString(delim)
 }
 
 // str writes a quoted string literal. hclwrite does the escaping; a string

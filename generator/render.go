@@ -51,7 +51,8 @@ func Paths(app, version string) (hcl, js string) {
 }
 
 // Render builds every job of cfg and writes them, in memory, as HCL and JSON
-// files under <app>/, in the order of Jobs. It fails as a whole: either every
+// files under <app>/, in the order of Jobs, followed by strata's own jobs at
+// the top level (strata-haproxy when an app is routed). It fails as a whole: either every
 // file or an error. Jobs are rendered on all CPUs; the result does not
 // depend on how many there are.
 func Render(cfg *config.Config) ([]File, error) {
@@ -93,6 +94,21 @@ func Render(cfg *config.Config) ([]File, error) {
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	own, err := HAProxyJob(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if own != nil {
+		h, err := HCL(own)
+		if err != nil {
+			return nil, err
+		}
+		j, err := JSON(own)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Path: *own.ID + ".nomad.hcl", JobID: *own.ID, Data: h}, File{Path: *own.ID + ".json", JobID: *own.ID, Data: j})
 	}
 	return files, nil
 }

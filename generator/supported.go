@@ -20,7 +20,10 @@ var written = map[reflect.Type][]string{
 	reflect.TypeFor[api.Port]():            {"Label", "Value", "To"},
 	reflect.TypeFor[api.Service]():         {"Name", "PortLabel", "Tags", "Meta", "Checks"},
 	reflect.TypeFor[api.ServiceCheck]():    {"Type", "Path", "Interval", "Timeout"},
-	reflect.TypeFor[api.Task]():            {"Name", "Driver", "Config", "KillTimeout", "Env", "Resources"},
+	reflect.TypeFor[api.Task]():            {"Name", "Driver", "Config", "KillTimeout", "Env", "Resources", "Templates"},
+	reflect.TypeFor[api.Template]():        {"EmbeddedTmpl", "DestPath", "ChangeMode", "ChangeScript", "Splay", "Wait"},
+	reflect.TypeFor[api.ChangeScript]():    {"Command", "Args", "Timeout", "FailOnError"},
+	reflect.TypeFor[api.WaitConfig]():      {"Min", "Max"},
 	reflect.TypeFor[api.Resources]():       {"CPU", "MemoryMB", "MemoryMaxMB"},
 }
 

@@ -65,7 +65,41 @@ type Config struct {
 	Output string
 	// Apps are the applications, sorted by name.
 	Apps []*App
+	// HAProxy is how the HAProxy system job runs.
+	HAProxy HAProxy
 }
+
+// HAProxy is how the HAProxy system job that routes the web apps runs on
+// every client node.
+type HAProxy struct {
+	// Driver is raw_exec or exec (the host's haproxy), or docker.
+	Driver string
+	// Image (docker) must hold both haproxy and strata, which the template
+	// blocks run to reload HAProxy.
+	Image string
+	// Command is the haproxy binary (exec and raw_exec).
+	Command string
+	// Strata is the strata binary inside the task.
+	Strata string
+	// NodePool restricts the job to one node pool; empty means Nomad's
+	// default.
+	NodePool string
+	// Resources of the HAProxy task; nil fields are Nomad's defaults.
+	Resources *Resources
+	// WaitMin and WaitMax are the template quiescence timers.
+	WaitMin, WaitMax time.Duration
+}
+
+// HAProxy defaults. Nomad's own template defaults (a 5 s splay and a 5 s
+// minimum wait) put 8 to 10 s between a change in Consul and HAProxy seeing
+// it; strata sets small ones on every template.
+const (
+	DefaultHAProxyDriver   = DriverRawExec
+	DefaultHAProxyCommand  = "/usr/sbin/haproxy"
+	DefaultStrataBinary    = "/usr/local/bin/strata"
+	DefaultTemplateWaitMin = 50 * time.Millisecond
+	DefaultTemplateWaitMax = time.Second
+)
 
 // App is one application and the versions of it that run side by side.
 type App struct {

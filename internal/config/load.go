@@ -142,6 +142,11 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	if len(cfg.Apps) == 0 && len(d.errs) == 0 {
 		d.failAt(root, "apps", "no apps; define at least one under apps")
 	}
+	var hn *yaml.Node
+	if f, ok := file["haproxy"]; ok {
+		hn = f.value
+	}
+	cfg.HAProxy = d.parseHAProxy(hn)
 	d.checkJobIDs(cfg.Apps)
 	d.checkBinds(cfg.Apps)
 	if len(d.errs) > 0 {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,8 +16,9 @@ import (
 // Keys accepted at each level of strata.yaml, in the order the reference
 // documents them.
 var (
-	topKeys       = []string{"region", "datacenters", "namespace", "created", "output", "apps"}
+	topKeys       = []string{"region", "datacenters", "namespace", "created", "output", "haproxy", "apps"}
 	appKeys       = []string{"kind", "driver", "image", "command", "args", "ports", "service", "count", "resources", "env", "constraints", "node_pool", "update", "shutdown_delay", "kill_timeout", "max_versions", "versions", "live", "routing"}
+	haproxyKeys   = []string{"driver", "image", "command", "strata", "node_pool", "resources", "wait_min", "wait_max"}
 	routingKeys   = []string{"bind", "host", "cookie", "server_cookie", "cookie_max_age", "secure", "pin_paths", "header"}
 	portKeys      = []string{"static", "to"}
 	serviceKeys   = []string{"port", "tags", "check"}
@@ -622,6 +624,78 @@ func (d *decoder) parseUpdate(n *yaml.Node, path string) *Update {
 		return nil
 	}
 	return u
+}
+
+// parseHAProxy decodes the haproxy section; n may be nil (absent).
+func (d *decoder) parseHAProxy(n *yaml.Node) HAProxy {
+	h := HAProxy{Driver: DefaultHAProxyDriver, Strata: DefaultStrataBinary, WaitMin: DefaultTemplateWaitMin, WaitMax: DefaultTemplateWaitMax}
+	var driverNode, imageNode, waitNode *yaml.Node
+	if n != nil {
+		d.each(n, "haproxy", haproxyKeys, func(key, p string, v *yaml.Node) {
+			switch key {
+			case "driver":
+				driverNode = v
+				if s, ok := d.str(v, p); ok {
+					switch s {
+					case DriverDocker, DriverExec, DriverRawExec:
+						h.Driver = s
+					default:
+						d.failAt(v, p, "%q is not a supported driver; expected docker, exec or raw_exec", s)
+					}
+				}
+			case "image":
+				imageNode = v
+				h.Image, _ = d.str(v, p)
+			case "command":
+				if s, ok := d.str(v, p); ok {
+					if filepath.IsAbs(s) {
+						h.Command = s
+					} else {
+						d.failAt(v, p, "%q is not an absolute path", s)
+					}
+				}
+			case "strata":
+				if s, ok := d.str(v, p); ok {
+					if filepath.IsAbs(s) {
+						h.Strata = s
+					} else {
+						d.failAt(v, p, "%q is not an absolute path", s)
+					}
+				}
+			case "node_pool":
+				if s, ok := d.str(v, p); ok {
+					if nodePoolRE.MatchString(s) {
+						h.NodePool = s
+					} else {
+						d.failAt(v, p, "%q is not a valid node pool name (letters, digits, '_', '-'; at most 128)", s)
+					}
+				}
+			case "resources":
+				h.Resources = d.parseResources(v, p)
+			case "wait_min", "wait_max":
+				waitNode = v
+				if t, ok := d.duration(v, p); ok {
+					if key == "wait_min" {
+						h.WaitMin = t
+					} else {
+						h.WaitMax = t
+					}
+				}
+			}
+		})
+	}
+	switch {
+	case h.Driver == DriverDocker && h.Image == "":
+		d.failAt(driverNode, "haproxy.image", "missing; the docker driver needs an image holding both haproxy and strata")
+	case h.Driver != DriverDocker && h.Image != "":
+		d.failAt(imageNode, "haproxy.image", "only the docker driver takes an image; the %s driver runs command", h.Driver)
+	case h.Driver != DriverDocker && h.Command == "":
+		h.Command = DefaultHAProxyCommand
+	}
+	if h.WaitMin > h.WaitMax {
+		d.failAt(waitNode, "haproxy.wait_min", "%s is longer than wait_max (%s)", h.WaitMin, h.WaitMax)
+	}
+	return h
 }
 
 // checkJobIDs reports two (app, version) pairs that would share a Nomad job

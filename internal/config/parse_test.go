@@ -96,7 +96,15 @@ func TestBundledExampleLoads(t *testing.T) {
 				MaxVersions:   8,
 				Versions:      []string{"v8", "v9", "v10"},
 				Live:          "v10",
+				Routing: &config.Routing{
+					Bind: ":8080", Cookie: config.DefaultCookie, ServerCookie: config.DefaultServerCookie,
+					PinPaths: []string{"/record"},
+				},
 			},
+		},
+		HAProxy: config.HAProxy{
+			Driver: config.DriverRawExec, Command: config.DefaultHAProxyCommand, Strata: config.DefaultStrataBinary,
+			WaitMin: config.DefaultTemplateWaitMin, WaitMax: config.DefaultTemplateWaitMax,
 		},
 	}
 	if !reflect.DeepEqual(cfg, want) {

@@ -4,7 +4,8 @@
 // not generate.
 //
 // A file counts as generated when an HCL file starts with generator.Header,
-// or a JSON file is a {"Job": …} whose meta says strata.managed=true.
+// or a JSON file is a {"Job": …} whose meta says strata.managed=true (an
+// app's version) or names a strata.component (strata's own jobs).
 package jobdir
 
 import (
@@ -239,7 +240,10 @@ func generated(rel string, data []byte) bool {
 		var doc struct {
 			Job *struct{ Meta map[string]string }
 		}
-		return json.Unmarshal(data, &doc) == nil && doc.Job != nil && doc.Job.Meta[naming.MetaManaged] == "true"
+		if json.Unmarshal(data, &doc) != nil || doc.Job == nil {
+			return false
+		}
+		return doc.Job.Meta[naming.MetaManaged] == "true" || doc.Job.Meta[naming.MetaComponent] != ""
 	}
 	return false
 }

@@ -47,6 +47,10 @@ const (
 	MetaVersion = "strata.version" // the version
 	MetaKind    = "strata.kind"    // "web" or "worker"
 	MetaCreated = "strata.created" // the configuration's created timestamp, when set
+	// MetaComponent names the component a job of strata's own runs
+	// (haproxy, sweeper) instead of strata.managed: those jobs are not
+	// versions, and nothing retires them.
+	MetaComponent = "strata.component"
 )
 
 // Service meta keys strata writes on every version's Consul service.

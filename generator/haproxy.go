@@ -1,0 +1,131 @@
+package generator
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/naming"
+	"github.com/strata-dev/strata/internal/routing"
+)
+
+// HAProxyJobID is the ID of the HAProxy system job.
+const HAProxyJobID = "strata-haproxy"
+
+// HAProxyService is the Consul service of HAProxy's stats and Prometheus
+// endpoint, which the sweeper finds every HAProxy by.
+const HAProxyService = "strata-haproxy"
+
+// HAProxyJob builds the system job that runs HAProxy in master-worker mode on
+// every client node, with template blocks rendering haproxy.cfg and
+// versions.map from Consul. It returns nil when no app is routed.
+//
+// The job holds only what shapes the configuration (addresses, cookie
+// names); versions, live and cohorts reach the templates through Consul, so
+// a deploy or a promotion never changes this job: a change would replace
+// its allocations and cut every session they hold.
+//
+// Both templates reload through `strata haproxy reload`, which serialises
+// and coalesces: two templates that change together re-render about 15 ms
+// apart, and HAProxy 2.6 drops a second SIGUSR2 that arrives while it
+// re-executes, so a plain signal per template can leave HAProxy on stale
+// files.
+func HAProxyJob(cfg *config.Config) (*api.Job, error) {
+	data := routing.NewData(cfg, "", "")
+	if len(data.Apps) == 0 {
+		return nil, nil
+	}
+	tmpls, err := routing.Templates(data)
+	if err != nil {
+		return nil, err
+	}
+	h := cfg.HAProxy
+	job := &api.Job{
+		ID:          new(HAProxyJobID),
+		Name:        new(HAProxyJobID),
+		Type:        new(api.JobTypeSystem),
+		Datacenters: append([]string(nil), cfg.Datacenters...),
+		Meta:        map[string]string{naming.MetaComponent: "haproxy"},
+	}
+	if cfg.Region != "" {
+		job.Region = new(cfg.Region)
+	}
+	if cfg.Namespace != "" {
+		job.Namespace = new(cfg.Namespace)
+	}
+	if h.NodePool != "" {
+		job.NodePool = new(h.NodePool)
+	}
+
+	nw := &api.NetworkResource{Mode: "host", DynamicPorts: []api.Port{{Label: "stats"}}}
+	for _, a := range data.Apps {
+		_, port, err := net.SplitHostPort(a.Bind)
+		if err != nil {
+			return nil, fmt.Errorf("generator: app %s: bind %q: %w", a.Name, a.Bind, err)
+		}
+		p, _ := strconv.Atoi(port)
+		// Reserving the port keeps Nomad from giving it to another task.
+		nw.ReservedPorts = append(nw.ReservedPorts, api.Port{Label: "app_" + portLabel(a.Name), Value: p})
+	}
+	group := &api.TaskGroup{
+		Name:     new("haproxy"),
+		Networks: []*api.NetworkResource{nw},
+		// On a stop, Consul drops the stats service first.
+		ShutdownDelay: new(config.DefaultShutdownDelay),
+		Services: []*api.Service{{
+			Name:      HAProxyService,
+			PortLabel: "stats",
+			Tags:      []string{"strata"},
+			Checks: []api.ServiceCheck{{
+				Type: "http", Path: "/stats", Interval: config.DefaultCheckInterval, Timeout: config.DefaultCheckTimeout,
+			}},
+		}},
+	}
+
+	task := &api.Task{Name: "haproxy", Driver: h.Driver, Config: map[string]any{}}
+	args := []any{"-W", "-S", "${NOMAD_TASK_DIR}/master.sock", "-f", "${NOMAD_TASK_DIR}/haproxy.cfg"}
+	switch h.Driver {
+	case config.DriverDocker:
+		task.Config["image"] = h.Image
+		task.Config["command"] = "haproxy"
+		task.Config["args"] = args
+		// HAProxy binds the apps' addresses on the node itself.
+		task.Config["network_mode"] = "host"
+	default:
+		task.Config["command"] = h.Command
+		task.Config["args"] = args
+	}
+	if r := h.Resources; r != nil && (r.CPU != nil || r.Memory != nil || r.MemoryMax != nil) {
+		task.Resources = &api.Resources{CPU: r.CPU, MemoryMB: r.Memory, MemoryMaxMB: r.MemoryMax}
+	}
+	for _, t := range tmpls {
+		task.Templates = append(task.Templates, &api.Template{
+			EmbeddedTmpl: new(t.Contents),
+			DestPath:     new("local/" + t.File),
+			ChangeMode:   new("script"),
+			ChangeScript: &api.ChangeScript{
+				Command:     new(h.Strata),
+				Args:        []string{"haproxy", "reload"},
+				Timeout:     new(reloadScriptTimeout),
+				FailOnError: new(false),
+			},
+			Splay: new(time.Duration(0)),
+			Wait:  &api.WaitConfig{Min: new(h.WaitMin), Max: new(h.WaitMax)},
+		})
+	}
+	group.Tasks = []*api.Task{task}
+	job.TaskGroups = []*api.TaskGroup{group}
+	return job, nil
+}
+
+// reloadScriptTimeout bounds one `strata haproxy reload`: waiting for the
+// lock, the settle delay and a confirmed reload.
+const reloadScriptTimeout = 30 * time.Second
+
+// portLabel turns an app name into a port label (no '-').
+func portLabel(app string) string { return strings.ReplaceAll(app, "-", "_") }
