@@ -1,0 +1,44 @@
+package testenv
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// RequireBinary returns the path of the program name found on PATH.
+//
+// When it is missing, RequireBinary fails the test if the environment variable
+// CI is "true", and skips it otherwise; both messages say to run scripts/test,
+// which installs the programs the tests need.
+func RequireBinary(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s not found on PATH; CI requires it: run scripts/test", name)
+	}
+	t.Skipf("%s not found on PATH (%v); run scripts/test to install it", name, err)
+	return ""
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free when it was chosen.
+//
+// It listens on port 0, notes the port the kernel picked, and closes the
+// listener, so another process may still take the port before the caller
+// binds it; callers should bind it soon.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	if err := l.Close(); err != nil {
+		t.Fatalf("closing the listener on port %d: %v", port, err)
+	}
+	return port
+}
