@@ -129,4 +129,3 @@ func (f levelFilter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
