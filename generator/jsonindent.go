@@ -1,5 +1,7 @@
 package generator
 
+import "bytes"
+
 // indentJSON appends src, compact JSON as encoding/json writes it, indented
 // with two spaces: the same bytes json.Indent(dst, src, "", "  ") gives, in
 // one pass without its validating scanner, which cost more than encoding
@@ -17,11 +19,22 @@ func indentJSON(dst, src []byte) []byte {
 		c := src[i]
 		switch c {
 		case '"':
-			// Copy the string through its closing quote.
+			// Copy the string through its closing quote: the next quote
+			// not escaped by an odd run of backslashes.
 			j := i + 1
-			for j < len(src) && src[j] != '"' {
-				if src[j] == '\\' {
-					j++
+			for {
+				k := bytes.IndexByte(src[j:], '"')
+				if k < 0 {
+					j = len(src) - 1
+					break
+				}
+				j += k
+				n := 0
+				for p := j - 1; p > i && src[p] == '\\'; p-- {
+					n++
+				}
+				if n%2 == 0 {
+					break
 				}
 				j++
 			}

@@ -29,7 +29,7 @@ func JSON(job *api.Job) ([]byte, error) {
 		return nil, fmt.Errorf("generator: encoding job %s: %w", *job.ID, err)
 	}
 	compact := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	out := indentJSON(make([]byte, 0, len(compact)*5/2), compact)
+	out := indentJSON(make([]byte, 0, len(compact)*4), compact)
 	return append(out, '\n'), nil
 }
 
