@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log"
@@ -10,9 +11,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-dev/strata/internal/haproxy"
 	"github.com/strata-dev/strata/internal/routing"
 )
 
@@ -25,7 +28,57 @@ template blocks render its configuration from Consul. These commands render the
 same templates, with the same consul-template code, against a Consul you name,
 so you see exactly what HAProxy gets.`,
 	}
-	cmd.AddCommand(c.haproxyRenderCmd(false), c.haproxyRenderCmd(true))
+	cmd.AddCommand(c.haproxyRenderCmd(false), c.haproxyRenderCmd(true), c.haproxyReloadCmd())
+	return cmd
+}
+
+// haproxyReloadCmd is what the HAProxy job's template blocks run on change.
+func (c *CLI) haproxyReloadCmd() *cobra.Command {
+	var dir, socket string
+	var settle, timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "reload",
+		Short: "Reload HAProxy once for a set of re-rendered files (the templates' change script)",
+		Long: `Reload is what the strata-haproxy job's template blocks run when consul-template
+re-renders haproxy.cfg or versions.map (change_mode = "script"). It takes a lock,
+waits --settle for sibling templates to finish writing, and reloads HAProxy
+through its master CLI unless the last confirmed reload already loaded exactly
+these files. Two templates that change together therefore cause one reload
+that sees both final files; a signal per template could be lost while HAProxy
+re-executes itself. It exits 0 when HAProxy runs the files, 1 otherwise.`,
+		Example: `  strata haproxy reload                       # in a Nomad task: uses $NOMAD_TASK_DIR
+  strata haproxy reload --dir /var/lib/strata-haproxy`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				dir, _ = c.lookupEnv("NOMAD_TASK_DIR")
+			}
+			if dir == "" {
+				return usageError{fmt.Errorf("--dir is required outside a Nomad task ($NOMAD_TASK_DIR is not set)")}
+			}
+			if socket == "" {
+				socket = filepath.Join(dir, "master.sock")
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			m := &haproxy.Master{Socket: socket}
+			files := []string{filepath.Join(dir, "haproxy.cfg"), filepath.Join(dir, "versions.map")}
+			reloaded, err := haproxy.ReloadCoalesced(ctx, m, filepath.Join(dir, ".strata-reload.lock"), files, settle)
+			if err != nil {
+				return err
+			}
+			if reloaded {
+				fmt.Fprintln(c.Stdout, "strata: HAProxy reloaded")
+			} else {
+				fmt.Fprintln(c.Stdout, "strata: HAProxy already runs these files")
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", "", "directory holding haproxy.cfg, versions.map and master.sock (default: $NOMAD_TASK_DIR)")
+	f.StringVar(&socket, "master-socket", "", "HAProxy's master CLI socket (default: DIR/master.sock)")
+	f.DurationVar(&settle, "settle", haproxy.DefaultSettle, "how long to wait for sibling templates to finish writing")
+	f.DurationVar(&timeout, "timeout", 25*time.Second, "give up after this long")
 	return cmd
 }
 
