@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log"
 	"os"
 	"os/exec"
@@ -130,7 +128,7 @@ runs 'haproxy -c' on the result. It exits 1 if HAProxy rejects it.`
 		}
 		// consul-template logs through the standard logger; keep only
 		// its warnings and errors.
-		log.SetOutput(levelFilter{c.Stderr})
+		log.SetOutput(routing.LogFilter{W: c.Stderr})
 		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		if err := routing.Render(ctx, data, opts); err != nil && ctx.Err() == nil {
@@ -169,16 +167,4 @@ func (c *CLI) lookupEnv(name string) (string, bool) {
 		return os.LookupEnv(name)
 	}
 	return c.LookupEnv(name)
-}
-
-// levelFilter passes on only consul-template's [WARN] and [ERR] lines.
-type levelFilter struct{ w io.Writer }
-
-func (f levelFilter) Write(p []byte) (int, error) {
-	if bytes.Contains(p, []byte("[WARN]")) || bytes.Contains(p, []byte("[ERR]")) {
-		if _, err := f.w.Write(p); err != nil {
-			return 0, err
-		}
-	}
-	return len(p), nil
 }

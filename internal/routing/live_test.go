@@ -28,7 +28,7 @@ import (
 // master-worker mode reloaded through the same coalescing reload the Nomad
 // job's change script runs.
 type stack struct {
-	t       *testing.T
+	t       testing.TB
 	consul  *testenv.Consul
 	proxy   *haproxytest.Process
 	dir     string // where the templates render
@@ -41,6 +41,14 @@ type stack struct {
 // backend starts a demo server for version v and registers it in Consul
 // with an HTTP health check, as Nomad would. It returns the service ID.
 func (s *stack) backend(v string, n int, live bool) string {
+	port := s.serve(v, n)
+	id := fmt.Sprintf("_nomad-task-%08d-0000-0000-0000-%012d-web-web-web-http-%s", n, len(v)*1000+n, v)
+	s.register(id, v, port, live)
+	return id
+}
+
+// serve starts a demo server for version v and returns its port.
+func (s *stack) serve(v string, n int) int {
 	t := s.t
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
@@ -59,9 +67,7 @@ func (s *stack) backend(v string, n int, live bool) string {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("demo %s did not start", name)
 	}
-	id := fmt.Sprintf("_nomad-task-%08d-0000-0000-0000-%012d-web-web-web-http-%s", n, len(v)*1000+n, v)
-	s.register(id, v, addr.Port, live)
-	return id
+	return addr.Port
 }
 
 // register registers an instance of version v listening on port.
@@ -86,7 +92,12 @@ func (s *stack) register(id, v string, port int, live bool) {
 
 // startStack renders once, starts HAProxy on the result, then keeps
 // rendering and reloading until the test ends.
-func startStack(t *testing.T, setup func(s *stack), app App) *stack {
+func startStack(t testing.TB, setup func(s *stack), app App) *stack {
+	return startStackWait(t, setup, app, 10*time.Millisecond, 100*time.Millisecond)
+}
+
+// startStackWait is startStack with consul-template's wait timers.
+func startStackWait(t testing.TB, setup func(s *stack), app App, waitMin, waitMax time.Duration) *stack {
 	consul := testenv.StartConsul(t)
 	testenv.RequireBinary(t, "haproxy")
 	s := &stack{t: t, consul: consul, reloads: make(chan struct{}, 1000)}
@@ -114,7 +125,7 @@ func startStack(t *testing.T, setup func(s *stack), app App) *stack {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- Render(runCtx, data, Options{
-			ConsulAddr: consul.Addr, Dir: dir, WaitMin: 10 * time.Millisecond, WaitMax: 100 * time.Millisecond,
+			ConsulAddr: consul.Addr, Dir: dir, WaitMin: waitMin, WaitMax: waitMax,
 			OnRender: s.reload,
 		})
 	}()

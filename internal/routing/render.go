@@ -1,9 +1,11 @@
 package routing
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -128,4 +130,19 @@ func notify(runner *manager.Runner, seen map[string]time.Time, onRender func([]s
 		return errors.Join(errors.New("routing: after rendering"), err)
 	}
 	return nil
+}
+
+// LogFilter passes on only the [WARN] and [ERR] lines of consul-template,
+// which logs through the standard logger: log.SetOutput(LogFilter{W: w}).
+type LogFilter struct{ W io.Writer }
+
+// Write writes p to W if it is a warning or an error, and drops it
+// otherwise.
+func (f LogFilter) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("[WARN]")) || bytes.Contains(p, []byte("[ERR]")) {
+		if _, err := f.W.Write(p); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
 }
