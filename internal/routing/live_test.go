@@ -169,7 +169,9 @@ type answer struct {
 	version string
 	server  string
 	cookies map[string]*http.Cookie
-	body    string
+	// setCookies are the raw Set-Cookie headers.
+	setCookies []string
+	body       string
 }
 
 var noRedirects = &http.Client{
@@ -195,7 +197,7 @@ func (s *stack) get(path string, cookies map[string]string, headers map[string]s
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	a := answer{status: resp.StatusCode, version: resp.Header.Get(demo.VersionHeader), server: resp.Header.Get(demo.NameHeader),
-		cookies: map[string]*http.Cookie{}, body: string(body)}
+		cookies: map[string]*http.Cookie{}, setCookies: resp.Header.Values("Set-Cookie"), body: string(body)}
 	for _, c := range resp.Cookies() {
 		a.cookies[c.Name] = c
 	}
@@ -368,4 +370,41 @@ func (s *stack) renderCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.renders
+}
+
+func TestPinPathsAndCookiesTheApplicationSets(t *testing.T) {
+	app := webApp()
+	app.PinPaths = []string{"/record", "/set-cookie"}
+	app.MaxAge = 3600
+	app.Secure = true
+	s := startStack(t, twoVersions, app)
+
+	versionCookies := func(a answer) []string {
+		var out []string
+		for _, h := range a.setCookies {
+			if strings.HasPrefix(h, "strata_version=") {
+				out = append(out, h)
+			}
+		}
+		return out
+	}
+	if a := s.get("/", nil, nil); a.version != "v2" || len(versionCookies(a)) != 0 {
+		t.Errorf("outside the pin paths: %q, cookies %q", a.version, versionCookies(a))
+	}
+	a := s.get("/record/42", nil, nil)
+	c := a.cookies["strata_version"]
+	if a.version != "v2" || c == nil || c.Value != "v2" || c.MaxAge != 3600 || !c.Secure || !c.HttpOnly {
+		t.Errorf("under /record: %q, cookie %+v", a.version, c)
+	}
+	// The application sets the version cookie itself, on an unpinned
+	// session under a pin path: HAProxy adds none of its own.
+	a = s.get("/set-cookie?name=strata_version&value=v1", nil, nil)
+	if got := versionCookies(a); len(got) != 1 || !strings.HasPrefix(got[0], "strata_version=v1;") {
+		t.Errorf("the application's own cookie: %q", got)
+	}
+	// And clears it: HAProxy does not put one back.
+	a = s.get("/set-cookie?name=strata_version&value=", nil, nil)
+	if got := versionCookies(a); len(got) != 1 || !strings.Contains(got[0], "Max-Age=0") {
+		t.Errorf("the application's clearing cookie: %q", got)
+	}
 }
