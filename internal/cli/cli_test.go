@@ -232,3 +232,11 @@ func TestVersionHelpAndCompletion(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalExampleIsRendered does the same for examples/local.
+func TestLocalExampleIsRendered(t *testing.T) {
+	code, out, errOut := run(t, nil, "render", "--check", "--config", "../../examples/local/strata.yaml")
+	if code != ExitOK {
+		t.Fatalf("examples/local/jobs is out of date; run `go run ./cmd/strata render -c examples/local/strata.yaml` and commit:\n%s%s", out, errOut)
+	}
+}
