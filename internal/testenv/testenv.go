@@ -9,11 +9,15 @@ import (
 
 // RequireBinary returns the path of the program name found on PATH.
 //
-// When it is missing, RequireBinary fails the test if the environment variable
+// With go test -short it skips the test: the tests that start real servers
+// are the slow ones. When the program is missing, RequireBinary fails the test if the environment variable
 // CI is "true", and skips it otherwise; both messages say to run scripts/test,
 // which installs the programs the tests need.
 func RequireBinary(t testing.TB, name string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("needs %s; -short skips the tests that start real servers", name)
+	}
 	path, err := exec.LookPath(name)
 	if err == nil {
 		return path
