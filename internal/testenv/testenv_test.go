@@ -14,6 +14,9 @@ import (
 )
 
 func TestRequireBinaryFindsSh(t *testing.T) {
+	if testing.Short() {
+		t.Skip("with -short RequireBinary skips before looking; this tests the lookup")
+	}
 	path := testenv.RequireBinary(t, "sh")
 	if !filepath.IsAbs(path) {
 		t.Fatalf("RequireBinary(sh) = %q, want an absolute path", path)
@@ -57,6 +60,9 @@ func (r *recorder) run(f func()) {
 }
 
 func TestRequireBinaryMissing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("with -short RequireBinary skips before looking; this tests the lookup")
+	}
 	const name = "strata-testenv-no-such-binary"
 	for _, tc := range []struct {
 		ci                  string
@@ -98,4 +104,15 @@ func TestFreePortIsUsable(t *testing.T) {
 		t.Fatalf("listening on the port FreePort returned: %v", err)
 	}
 	l.Close()
+}
+
+func TestRequireBinarySkipsUnderShort(t *testing.T) {
+	if !testing.Short() {
+		t.Skip("run with -short")
+	}
+	r := &recorder{TB: t}
+	r.run(func() { testenv.RequireBinary(r, "sh") })
+	if !r.skipped {
+		t.Error("RequireBinary did not skip under -short")
+	}
 }
