@@ -28,12 +28,12 @@ func checkAccepted(t *testing.T, cfg *config.Config) {
 	if _, err := Render(cfg); err != nil {
 		t.Fatalf("an accepted configuration fails to render: %v", err)
 	}
-	own, err := HAProxyJob(cfg)
+	own, err := OwnJobs(cfg)
 	if err != nil {
-		t.Fatalf("an accepted configuration fails to build the HAProxy job: %v", err)
+		t.Fatalf("an accepted configuration fails to build strata's own jobs: %v", err)
 	}
-	if own != nil {
-		checkRoundTrip(t, own)
+	for _, j := range own {
+		checkRoundTrip(t, j)
 	}
 	for _, job := range Jobs(cfg) {
 		checkRoundTrip(t, job)

@@ -21,6 +21,14 @@ const HAProxyJobID = "strata-haproxy"
 // endpoint, which the sweeper finds every HAProxy by.
 const HAProxyService = "strata-haproxy"
 
+// LBStatsService is the Consul service of the lbstats sidecar beside every
+// HAProxy: its sessions per version, current and old workers summed.
+const LBStatsService = "strata-lbstats"
+
+// MasterSocketName is HAProxy's master CLI socket in the allocation
+// directory ($NOMAD_ALLOC_DIR).
+const MasterSocketName = "haproxy-master.sock"
+
 // HAProxyJob builds the system job that runs HAProxy in master-worker mode on
 // every client node, with template blocks rendering haproxy.cfg and
 // versions.map from Consul. It returns nil when no app is routed.
@@ -62,7 +70,7 @@ func HAProxyJob(cfg *config.Config) (*api.Job, error) {
 		job.NodePool = new(h.NodePool)
 	}
 
-	nw := &api.NetworkResource{Mode: "host", DynamicPorts: []api.Port{{Label: "stats"}}}
+	nw := &api.NetworkResource{Mode: "host", DynamicPorts: []api.Port{{Label: "lbstats"}, {Label: "stats"}}}
 	for _, a := range data.Apps {
 		_, port, err := net.SplitHostPort(a.Bind)
 		if err != nil {
@@ -84,11 +92,21 @@ func HAProxyJob(cfg *config.Config) (*api.Job, error) {
 			Checks: []api.ServiceCheck{{
 				Type: "http", Path: "/stats", Interval: config.DefaultCheckInterval, Timeout: config.DefaultCheckTimeout,
 			}},
+		}, {
+			// The sweeper reads every HAProxy's sessions here.
+			Name:      LBStatsService,
+			PortLabel: "lbstats",
+			Tags:      []string{"strata"},
+			Checks: []api.ServiceCheck{{
+				Type: "http", Path: "/healthz", Interval: config.DefaultCheckInterval, Timeout: config.DefaultCheckTimeout,
+			}},
 		}},
 	}
 
 	task := &api.Task{Name: "haproxy", Driver: h.Driver, Config: map[string]any{}}
-	args := []any{"-W", "-S", "${NOMAD_TASK_DIR}/master.sock", "-f", "${NOMAD_TASK_DIR}/haproxy.cfg"}
+	// The master socket is in the allocation's shared directory, where
+	// the lbstats sidecar reaches it.
+	args := []any{"-W", "-S", "${NOMAD_ALLOC_DIR}/" + MasterSocketName, "-f", "${NOMAD_TASK_DIR}/haproxy.cfg"}
 	switch h.Driver {
 	case config.DriverDocker:
 		task.Config["image"] = h.Image
@@ -118,7 +136,22 @@ func HAProxyJob(cfg *config.Config) (*api.Job, error) {
 			Wait:  &api.WaitConfig{Min: new(h.WaitMin), Max: new(h.WaitMax)},
 		})
 	}
-	group.Tasks = []*api.Task{task}
+	lb := &api.Task{
+		Name:      "lbstats",
+		Driver:    h.Driver,
+		Lifecycle: &api.TaskLifecycle{Hook: "poststart", Sidecar: true},
+		Config:    map[string]any{},
+	}
+	if h.Driver == config.DriverDocker {
+		lb.Config["image"] = h.Image
+		lb.Config["command"] = h.Strata
+		lb.Config["args"] = []any{"lbstats"}
+		lb.Config["network_mode"] = "host"
+	} else {
+		lb.Config["command"] = h.Strata
+		lb.Config["args"] = []any{"lbstats"}
+	}
+	group.Tasks = []*api.Task{task, lb}
 	job.TaskGroups = []*api.TaskGroup{group}
 	return job, nil
 }

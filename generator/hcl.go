@@ -57,6 +57,17 @@ func writeJob(b *body, job *api.Job) {
 		b.blank()
 		writeUpdate(b.block("update"), u)
 	}
+	if p := job.Periodic; p != nil {
+		b.blank()
+		pb := b.block("periodic")
+		if p.Specs != nil {
+			// crons, not the deprecated cron, which Nomad warns about.
+			pb.attr("crons", p.Specs)
+		}
+		if p.ProhibitOverlap != nil {
+			pb.attr("prohibit_overlap", *p.ProhibitOverlap)
+		}
+	}
 	for _, g := range job.TaskGroups {
 		b.blank()
 		writeGroup(b.block("group", *g.Name), g)
@@ -164,6 +175,12 @@ func writeService(b *body, s *api.Service) {
 func writeTask(b *body, t *api.Task) {
 	b.attr("driver", t.Driver)
 	setDuration(b, "kill_timeout", t.KillTimeout)
+	if l := t.Lifecycle; l != nil {
+		b.blank()
+		lb := b.block("lifecycle")
+		lb.attr("hook", l.Hook)
+		lb.attr("sidecar", l.Sidecar)
+	}
 	if len(t.Config) > 0 {
 		b.blank()
 		cb := b.block("config")
@@ -203,6 +220,8 @@ func writeTask(b *body, t *api.Task) {
 func writeTemplate(b *body, t *api.Template) {
 	setString(b, "destination", t.DestPath, "")
 	setString(b, "change_mode", t.ChangeMode, "")
+	setString(b, "left_delimiter", t.LeftDelim, "")
+	setString(b, "right_delimiter", t.RightDelim, "")
 	setDuration(b, "splay", t.Splay)
 	if w := t.Wait; w != nil {
 		b.blank()

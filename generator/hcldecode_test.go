@@ -62,6 +62,10 @@ func decodeHCL(src []byte) (*api.Job, error) {
 		}
 		jb.check(ub.finish())
 	}
+	for _, pb := range jb.blocks("periodic", 0) {
+		job.Periodic = &api.PeriodicConfig{Specs: pb.strList("crons"), ProhibitOverlap: pb.boolPtr("prohibit_overlap")}
+		jb.check(pb.finish())
+	}
 	for _, gb := range jb.blocks("group", 1) {
 		job.TaskGroups = append(job.TaskGroups, decodeGroup(gb))
 		jb.check(gb.finish())
@@ -121,6 +125,13 @@ func decodeGroup(gb *reader) *api.TaskGroup {
 	}
 	for _, tb := range gb.blocks("task", 1) {
 		t := &api.Task{Name: tb.labels[0], Driver: tb.str("driver"), KillTimeout: tb.durPtr("kill_timeout"), Config: map[string]any{}}
+		for _, lb := range tb.blocks("lifecycle", 0) {
+			t.Lifecycle = &api.TaskLifecycle{Hook: lb.str("hook")}
+			if b := lb.boolPtr("sidecar"); b != nil {
+				t.Lifecycle.Sidecar = *b
+			}
+			tb.check(lb.finish())
+		}
 		for _, cb := range tb.blocks("config", 0) {
 			for name := range cb.body.Attributes {
 				t.Config[name] = cb.any(name)
@@ -138,6 +149,7 @@ func decodeGroup(gb *reader) *api.TaskGroup {
 			tm := &api.Template{
 				DestPath: mb.strPtr("destination"), ChangeMode: mb.strPtr("change_mode"),
 				Splay: mb.durPtr("splay"), EmbeddedTmpl: mb.strPtr("data"),
+				LeftDelim: mb.strPtr("left_delimiter"), RightDelim: mb.strPtr("right_delimiter"),
 			}
 			for _, wb := range mb.blocks("wait", 0) {
 				tm.Wait = &api.WaitConfig{Min: wb.durPtr("min"), Max: wb.durPtr("max")}

@@ -43,7 +43,12 @@ type block struct {
 
 func (b *body) attr(name string, v any) { b.items = append(b.items, item{name: name, value: v}) }
 
-func (b *body) blank() { b.items = append(b.items, item{blank: true}) }
+// blank adds a blank line, except at the start of a body.
+func (b *body) blank() {
+	if len(b.items) > 0 {
+		b.items = append(b.items, item{blank: true})
+	}
+}
 
 func (b *body) block(typ string, labels ...string) *body {
 	blk := &block{typ: typ, labels: labels}

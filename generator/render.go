@@ -52,7 +52,7 @@ func Paths(app, version string) (hcl, js string) {
 
 // Render builds every job of cfg and writes them, in memory, as HCL and JSON
 // files under <app>/, in the order of Jobs, followed by strata's own jobs at
-// the top level (strata-haproxy when an app is routed). It fails as a whole: either every
+// the top level (strata-haproxy when an app is routed, strata-sweeper). It fails as a whole: either every
 // file or an error. Jobs are rendered on all CPUs; the result does not
 // depend on how many there are.
 func Render(cfg *config.Config) ([]File, error) {
@@ -95,20 +95,38 @@ func Render(cfg *config.Config) ([]File, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	own, err := HAProxyJob(cfg)
+	own, err := OwnJobs(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if own != nil {
-		h, err := HCL(own)
+	for _, job := range own {
+		h, err := HCL(job)
 		if err != nil {
 			return nil, err
 		}
-		j, err := JSON(own)
+		j, err := JSON(job)
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, File{Path: *own.ID + ".nomad.hcl", JobID: *own.ID, Data: h}, File{Path: *own.ID + ".json", JobID: *own.ID, Data: j})
+		files = append(files, File{Path: *job.ID + ".nomad.hcl", JobID: *job.ID, Data: h}, File{Path: *job.ID + ".json", JobID: *job.ID, Data: j})
 	}
 	return files, nil
+}
+
+// OwnJobs builds strata's own jobs: the HAProxy system job when an app is
+// routed, and the sweeper's periodic job.
+func OwnJobs(cfg *config.Config) ([]*api.Job, error) {
+	var out []*api.Job
+	h, err := HAProxyJob(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if h != nil {
+		out = append(out, h)
+	}
+	s, err := SweeperJob(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, s), nil
 }

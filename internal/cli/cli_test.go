@@ -72,12 +72,12 @@ func TestRenderWritesRemovesAndReports(t *testing.T) {
 			t.Errorf("%s not written", p)
 		}
 	}
-	if !strings.Contains(out, "web-v1: created") || !strings.Contains(out, "2 created") {
+	if !strings.Contains(out, "web-v1: created") || !strings.Contains(out, "3 created") {
 		t.Errorf("render output:\n%s", out)
 	}
 
 	code, out, _ = run(t, nil, "render", "-c", cfg)
-	if code != ExitOK || !strings.Contains(out, "2 unchanged") || strings.Contains(out, "created (") {
+	if code != ExitOK || !strings.Contains(out, "3 unchanged") || strings.Contains(out, "created (") {
 		t.Errorf("second render: exit %d\n%s", code, out)
 	}
 

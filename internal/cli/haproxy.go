@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/haproxy"
 	"github.com/strata-dev/strata/internal/routing"
 )
@@ -55,6 +56,9 @@ re-executes itself. It exits 0 when HAProxy runs the files, 1 otherwise.`,
 			}
 			if socket == "" {
 				socket = filepath.Join(dir, "master.sock")
+				if alloc, ok := c.lookupEnv("NOMAD_ALLOC_DIR"); ok && alloc != "" {
+					socket = filepath.Join(alloc, generator.MasterSocketName)
+				}
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
@@ -74,7 +78,7 @@ re-executes itself. It exits 0 when HAProxy runs the files, 1 otherwise.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", "", "directory holding haproxy.cfg, versions.map and master.sock (default: $NOMAD_TASK_DIR)")
-	f.StringVar(&socket, "master-socket", "", "HAProxy's master CLI socket (default: DIR/master.sock)")
+	f.StringVar(&socket, "master-socket", "", "HAProxy's master CLI socket (default: $NOMAD_ALLOC_DIR/haproxy-master.sock, else DIR/master.sock)")
 	f.DurationVar(&settle, "settle", haproxy.DefaultSettle, "how long to wait for sibling templates to finish writing")
 	f.DurationVar(&timeout, "timeout", 25*time.Second, "give up after this long")
 	return cmd

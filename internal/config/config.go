@@ -52,6 +52,8 @@ const DefaultOutput = "jobs"
 type Config struct {
 	// File is the path the configuration was read from, as given.
 	File string
+	// Source is the file's text, as read.
+	Source []byte
 	// Region, Namespace and Datacenters are set on every job when not empty;
 	// empty means Nomad's own default.
 	Region      string
@@ -67,6 +69,8 @@ type Config struct {
 	Apps []*App
 	// HAProxy is how the HAProxy system job runs.
 	HAProxy HAProxy
+	// Sweeper is how the sweeper's periodic job runs.
+	Sweeper Sweeper
 }
 
 // HAProxy is how the HAProxy system job that routes the web apps runs on
@@ -134,6 +138,49 @@ type App struct {
 	// Routing is how HAProxy routes to a web app; nil when the app is not
 	// routed by strata's HAProxy.
 	Routing *Routing
+	// Retire is how the sweeper retires the app's old versions.
+	Retire Retire
+}
+
+// Retire is an app's retirement policy (the per-app sweeper section).
+type Retire struct {
+	// Keep is how many of the newest versions are never retired.
+	Keep int
+	// MinAge protects versions younger than this.
+	MinAge time.Duration
+	// DrainGrace is how long a web version drains before it may be stopped.
+	DrainGrace time.Duration
+	// HandoffGrace is how long a worker's newest version must have been
+	// healthy before older ones are stopped.
+	HandoffGrace time.Duration
+	// MaxRetirePerRun bounds the drains, and separately the stops, of the
+	// app in one pass.
+	MaxRetirePerRun int
+	// Purge deregisters with purge, dropping the job's history.
+	Purge bool
+}
+
+// Retirement defaults.
+const (
+	DefaultKeepWeb         = 2
+	DefaultKeepWorker      = 1
+	DefaultMinAge          = time.Hour
+	DefaultDrainGrace      = 10 * time.Minute
+	DefaultHandoffGrace    = 10 * time.Minute
+	DefaultMaxRetirePerRun = 1
+	DefaultSweepCron       = "*/5 * * * *"
+)
+
+// Sweeper is how the periodic sweeper job runs.
+type Sweeper struct {
+	// Cron is the periodic job's schedule.
+	Cron string
+	// Driver is raw_exec or exec (the node's strata), or docker.
+	Driver string
+	// Image (docker) holds strata.
+	Image string
+	// Strata is the strata binary the job runs.
+	Strata string
 }
 
 // Routing is how HAProxy serves one web app.

@@ -154,7 +154,7 @@ apps:
     image: "img:{{version}}"
     versions: [v1]
 `,
-		want: []wantErr{{"strata.yaml:1:1", "regoin", "unknown key; expected one of: region, datacenters, namespace, created, output, haproxy, apps"}},
+		want: []wantErr{{"strata.yaml:1:1", "regoin", "unknown key; expected one of: region, datacenters, namespace, created, output, haproxy, sweeper, apps"}},
 	},
 	{
 		name: "a top-level key written twice is rejected",

@@ -134,7 +134,7 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 		file[f.key.Value] = f
 	}
 
-	cfg := &Config{File: name}
+	cfg := &Config{File: name, Source: data}
 	d.layerGlobals(cfg, file, opts)
 	if f, ok := file["apps"]; ok && !isNull(f.value) {
 		cfg.Apps = d.parseApps(f.value)
@@ -147,6 +147,11 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 		hn = f.value
 	}
 	cfg.HAProxy = d.parseHAProxy(hn)
+	var sn *yaml.Node
+	if f, ok := file["sweeper"]; ok {
+		sn = f.value
+	}
+	cfg.Sweeper = d.parseSweeper(sn)
 	d.checkJobIDs(cfg.Apps)
 	d.checkBinds(cfg.Apps)
 	if len(d.errs) > 0 {

@@ -16,8 +16,10 @@ import (
 // Keys accepted at each level of strata.yaml, in the order the reference
 // documents them.
 var (
-	topKeys       = []string{"region", "datacenters", "namespace", "created", "output", "haproxy", "apps"}
-	appKeys       = []string{"kind", "driver", "image", "command", "args", "ports", "service", "count", "resources", "env", "constraints", "node_pool", "update", "shutdown_delay", "kill_timeout", "max_versions", "versions", "live", "routing"}
+	topKeys       = []string{"region", "datacenters", "namespace", "created", "output", "haproxy", "sweeper", "apps"}
+	appKeys       = []string{"kind", "driver", "image", "command", "args", "ports", "service", "count", "resources", "env", "constraints", "node_pool", "update", "shutdown_delay", "kill_timeout", "max_versions", "versions", "live", "routing", "sweeper"}
+	retireKeys    = []string{"keep", "min_age", "drain_grace", "handoff_grace", "max_retire_per_run", "purge"}
+	sweeperKeys   = []string{"cron", "driver", "image", "strata"}
 	haproxyKeys   = []string{"driver", "image", "command", "strata", "node_pool", "resources", "wait_min", "wait_max"}
 	routingKeys   = []string{"bind", "host", "cookie", "server_cookie", "cookie_max_age", "secure", "pin_paths", "header"}
 	portKeys      = []string{"static", "to"}
@@ -86,6 +88,7 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 	nodes := map[string]*yaml.Node{}
 	values := map[string]*yaml.Node{}
 	kindKnown := true
+	var retireNode *yaml.Node
 	if d.versionNodes == nil {
 		d.versionNodes = map[string]map[string]*yaml.Node{}
 	}
@@ -205,8 +208,11 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 			a.Live, _ = d.str(v, p)
 		case "routing":
 			a.Routing = d.parseRouting(v, p)
+		case "sweeper":
+			retireNode = v
 		}
 	}
+	a.Retire = d.parseRetire(retireNode, join(path, "sweeper"), a.Kind)
 	d.checkApp(a, n, path, nodes, values, kindKnown)
 	naming.SortVersions(a.Versions)
 	return a
@@ -696,6 +702,96 @@ func (d *decoder) parseHAProxy(n *yaml.Node) HAProxy {
 		d.failAt(waitNode, "haproxy.wait_min", "%s is longer than wait_max (%s)", h.WaitMin, h.WaitMax)
 	}
 	return h
+}
+
+// parseRetire decodes an app's sweeper section; n may be nil.
+func (d *decoder) parseRetire(n *yaml.Node, path string, kind Kind) Retire {
+	r := Retire{Keep: DefaultKeepWeb, MinAge: DefaultMinAge, DrainGrace: DefaultDrainGrace, HandoffGrace: DefaultHandoffGrace, MaxRetirePerRun: DefaultMaxRetirePerRun}
+	if kind == KindWorker {
+		r.Keep = DefaultKeepWorker
+	}
+	if n == nil {
+		return r
+	}
+	d.each(n, path, retireKeys, func(key, p string, v *yaml.Node) {
+		switch key {
+		case "keep", "max_retire_per_run":
+			m, ok := d.integer(v, p)
+			switch {
+			case !ok:
+			case key == "keep" && m < 1:
+				d.failAt(v, p, "%d; keep at least the newest version (1)", m)
+			case m < 0:
+				d.failAt(v, p, "%d; expected 0 (no bound) or more", m)
+			case key == "keep":
+				r.Keep = m
+			default:
+				r.MaxRetirePerRun = m
+			}
+		case "purge":
+			r.Purge, _ = d.boolean(v, p)
+		default:
+			t, ok := d.duration(v, p)
+			if !ok {
+				return
+			}
+			switch key {
+			case "min_age":
+				r.MinAge = t
+			case "drain_grace":
+				r.DrainGrace = t
+			case "handoff_grace":
+				r.HandoffGrace = t
+			}
+		}
+	})
+	return r
+}
+
+// parseSweeper decodes the global sweeper section; n may be nil.
+func (d *decoder) parseSweeper(n *yaml.Node) Sweeper {
+	s := Sweeper{Cron: DefaultSweepCron, Driver: DriverRawExec, Strata: DefaultStrataBinary}
+	var driverNode, imageNode *yaml.Node
+	if n != nil {
+		d.each(n, "sweeper", sweeperKeys, func(key, p string, v *yaml.Node) {
+			str, ok := d.str(v, p)
+			if !ok {
+				return
+			}
+			switch key {
+			case "cron":
+				if len(strings.Fields(str)) < 5 || len(strings.Fields(str)) > 7 {
+					d.failAt(v, p, "%q is not a cron expression (5 to 7 fields, like \"*/5 * * * *\")", str)
+					return
+				}
+				s.Cron = str
+			case "driver":
+				driverNode = v
+				switch str {
+				case DriverDocker, DriverExec, DriverRawExec:
+					s.Driver = str
+				default:
+					d.failAt(v, p, "%q is not a supported driver; expected docker, exec or raw_exec", str)
+				}
+			case "image":
+				imageNode = v
+				s.Image = str
+			case "strata":
+				if filepath.IsAbs(str) {
+					s.Strata = str
+				} else {
+					d.failAt(v, p, "%q is not an absolute path", str)
+				}
+			}
+		})
+	}
+	switch {
+	case s.Driver == DriverDocker && s.Image == "":
+		d.failAt(driverNode, "sweeper.image", "missing; the docker driver needs an image holding strata")
+	case s.Driver != DriverDocker && s.Image != "":
+		d.failAt(imageNode, "sweeper.image", "only the docker driver takes an image")
+	}
+	return s
 }
 
 // checkJobIDs reports two (app, version) pairs that would share a Nomad job

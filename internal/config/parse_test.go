@@ -70,6 +70,7 @@ func TestBundledExampleLoads(t *testing.T) {
 				KillTimeout: ptr(2 * time.Minute),
 				MaxVersions: 8,
 				Versions:    []string{"v2", "v3"},
+				Retire:      defaultRetire(config.DefaultKeepWorker),
 			},
 			{
 				Name:   "web",
@@ -100,8 +101,10 @@ func TestBundledExampleLoads(t *testing.T) {
 					Bind: ":8080", Cookie: config.DefaultCookie, ServerCookie: config.DefaultServerCookie,
 					PinPaths: []string{"/record"},
 				},
+				Retire: defaultRetire(config.DefaultKeepWeb),
 			},
 		},
+		Sweeper: config.Sweeper{Cron: config.DefaultSweepCron, Driver: config.DriverRawExec, Strata: config.DefaultStrataBinary},
 		HAProxy: config.HAProxy{
 			Driver: config.DriverRawExec, Command: config.DefaultHAProxyCommand, Strata: config.DefaultStrataBinary,
 			WaitMin: config.DefaultTemplateWaitMin, WaitMax: config.DefaultTemplateWaitMax,
@@ -490,4 +493,9 @@ apps:
 	if !reflect.DeepEqual(first, second) {
 		t.Errorf("parsing the same text twice gives\n%s\nand\n%s", dump(first), dump(second))
 	}
+}
+
+func defaultRetire(keep int) config.Retire {
+	return config.Retire{Keep: keep, MinAge: config.DefaultMinAge, DrainGrace: config.DefaultDrainGrace,
+		HandoffGrace: config.DefaultHandoffGrace, MaxRetirePerRun: config.DefaultMaxRetirePerRun}
 }

@@ -87,7 +87,7 @@ func (m *Master) Procs(ctx context.Context) ([]Proc, error) {
 	return procs, nil
 }
 
-// procHeader is the header line of "show proc" since HAProxy 2.5, with its
+// procHeader is the header line of "show proc" on HAProxy 2.6, with its
 // padding collapsed to single spaces.
 const procHeader = "#<PID> <type> <reloads> <uptime> <version>"
 
@@ -107,9 +107,9 @@ func sectionRole(line string) (Role, bool) {
 	return 0, false
 }
 
-// ParseProcs parses the output of the master CLI's "show proc", in the
-// format of HAProxy 2.5 and later (without the <relative PID> column of 2.4
-// and earlier). It fails on any line it does not understand rather than
+// ParseProcs parses the output of the master CLI's "show proc" as HAProxy
+// 2.6 prints it (older versions had a <relative PID> column, which it
+// rejects). It fails on any line it does not understand rather than
 // guess, and when the output does not list exactly one master.
 func ParseProcs(out string) ([]Proc, error) {
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")

@@ -16,6 +16,7 @@ job "strata-haproxy" {
       port "app_web" {
         static = 8080
       }
+      port "lbstats" {}
       port "stats" {}
     }
 
@@ -32,12 +33,25 @@ job "strata-haproxy" {
       }
     }
 
+    service {
+      name = "strata-lbstats"
+      port = "lbstats"
+      tags = ["strata"]
+
+      check {
+        type     = "http"
+        path     = "/healthz"
+        interval = "5s"
+        timeout  = "2s"
+      }
+    }
+
     task "haproxy" {
       driver = "raw_exec"
 
       config {
         command = "/usr/sbin/haproxy"
-        args    = ["-W", "-S", "$${NOMAD_TASK_DIR}/master.sock", "-f", "$${NOMAD_TASK_DIR}/haproxy.cfg"]
+        args    = ["-W", "-S", "$${NOMAD_ALLOC_DIR}/haproxy-master.sock", "-f", "$${NOMAD_TASK_DIR}/haproxy.cfg"]
       }
 
       template {
@@ -286,6 +300,20 @@ backend be_{{ $name }}_{{ $v }}
 {{- end }}
 {{- end }}
 EOT
+      }
+    }
+
+    task "lbstats" {
+      driver = "raw_exec"
+
+      lifecycle {
+        hook    = "poststart"
+        sidecar = true
+      }
+
+      config {
+        command = "/usr/local/bin/strata"
+        args    = ["lbstats"]
       }
     }
   }

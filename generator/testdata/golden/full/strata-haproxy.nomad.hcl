@@ -19,6 +19,7 @@ job "strata-haproxy" {
       port "app_recorder" {
         static = 443
       }
+      port "lbstats" {}
       port "stats" {}
     }
 
@@ -35,13 +36,26 @@ job "strata-haproxy" {
       }
     }
 
+    service {
+      name = "strata-lbstats"
+      port = "lbstats"
+      tags = ["strata"]
+
+      check {
+        type     = "http"
+        path     = "/healthz"
+        interval = "5s"
+        timeout  = "2s"
+      }
+    }
+
     task "haproxy" {
       driver = "docker"
 
       config {
         image        = "registry.example.com/strata-haproxy:2.6"
         command      = "haproxy"
-        args         = ["-W", "-S", "$${NOMAD_TASK_DIR}/master.sock", "-f", "$${NOMAD_TASK_DIR}/haproxy.cfg"]
+        args         = ["-W", "-S", "$${NOMAD_ALLOC_DIR}/haproxy-master.sock", "-f", "$${NOMAD_TASK_DIR}/haproxy.cfg"]
         network_mode = "host"
       }
 
@@ -296,6 +310,22 @@ EOT
       resources {
         cpu    = 500
         memory = 256
+      }
+    }
+
+    task "lbstats" {
+      driver = "docker"
+
+      lifecycle {
+        hook    = "poststart"
+        sidecar = true
+      }
+
+      config {
+        image        = "registry.example.com/strata-haproxy:2.6"
+        command      = "/usr/bin/strata"
+        args         = ["lbstats"]
+        network_mode = "host"
       }
     }
   }

@@ -13,7 +13,6 @@ job "cron-r1" {
   }
 
   group "cron" {
-
     task "cron" {
       driver = "exec"
 

@@ -1,0 +1,70 @@
+package generator
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/naming"
+)
+
+// SweeperJobID is the ID of the sweeper's periodic job.
+const SweeperJobID = "strata-sweeper"
+
+// Delimiters that make the sweeper's template copy strata.yaml literally: the
+// file holds {{version}}, which consul-template would otherwise execute.
+const (
+	literalLeft  = "[[strata-literal:"
+	literalRight = ":strata-literal]]"
+)
+
+// SweeperJob builds the periodic batch job that runs `strata sweep` on the
+// configured schedule, never two at once, with strata.yaml delivered by a
+// template block so the pass uses the policies this render saw.
+func SweeperJob(cfg *config.Config) (*api.Job, error) {
+	text := string(cfg.Source)
+	if strings.Contains(text, literalLeft) || strings.Contains(text, literalRight) {
+		return nil, fmt.Errorf("generator: %s holds %q or %q, which the sweeper job uses as template delimiters", cfg.File, literalLeft, literalRight)
+	}
+	if !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	s := cfg.Sweeper
+	job := &api.Job{
+		ID:          new(SweeperJobID),
+		Name:        new(SweeperJobID),
+		Type:        new(api.JobTypeBatch),
+		Datacenters: append([]string(nil), cfg.Datacenters...),
+		Meta:        map[string]string{naming.MetaComponent: "sweeper"},
+		// crons, not the deprecated cron; and a pass never overlaps the
+		// last one (KV writes are check-and-set besides).
+		Periodic: &api.PeriodicConfig{Specs: []string{s.Cron}, ProhibitOverlap: new(true)},
+	}
+	if cfg.Region != "" {
+		job.Region = new(cfg.Region)
+	}
+	if cfg.Namespace != "" {
+		job.Namespace = new(cfg.Namespace)
+	}
+	task := &api.Task{Name: "sweep", Driver: s.Driver, Config: map[string]any{}}
+	args := []any{"sweep", "--config", "${NOMAD_TASK_DIR}/strata.yaml"}
+	if s.Driver == config.DriverDocker {
+		task.Config["image"] = s.Image
+		task.Config["command"] = s.Strata
+		task.Config["args"] = args
+		task.Config["network_mode"] = "host"
+	} else {
+		task.Config["command"] = s.Strata
+		task.Config["args"] = args
+	}
+	task.Templates = []*api.Template{{
+		EmbeddedTmpl: new(text),
+		DestPath:     new("local/strata.yaml"),
+		LeftDelim:    new(literalLeft),
+		RightDelim:   new(literalRight),
+	}}
+	job.TaskGroups = []*api.TaskGroup{{Name: new("sweeper"), Tasks: []*api.Task{task}}}
+	return job, nil
+}

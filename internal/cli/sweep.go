@@ -1,0 +1,195 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	consulapi "github.com/hashicorp/consul/api"
+	nomadapi "github.com/hashicorp/nomad/api"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/sweeper"
+)
+
+func (c *CLI) sweepCmd() *cobra.Command {
+	var dryRun bool
+	var output string
+	cmd := &cobra.Command{
+		Use:   "sweep",
+		Short: "Retire versions nobody uses any more: one pass, in two phases",
+		Long: `Sweep makes one pass of the sweeper against Nomad (NOMAD_ADDR, NOMAD_TOKEN),
+Consul (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN) and the lbstats sidecar of every
+HAProxy. A web version that is not live, not a cohort's target, not among the
+newest 'keep', older than 'min_age' and without a session on any HAProxy is
+first drained (strata/<app>/draining/<version>: its cookies go to the live
+version); 'drain_grace' later, if every HAProxy still reports 0 sessions, its
+Nomad job is deregistered. Anything that cannot be read means nothing is
+retired. It prints, per version, its state, the reason and what it did.
+
+It exits 0 when the pass ran, 1 when a source could not be read or an action
+failed (nothing half-done is left: a failed stop leaves the version draining
+for the next pass).`,
+		Example: `  strata sweep --dry-run
+  strata sweep --output json`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "table" && output != "json" {
+				return usageError{fmt.Errorf("--output %q: expected table or json", output)}
+			}
+			cfg, err := c.load(cmd)
+			if err != nil {
+				return err
+			}
+			src, err := c.sources(cfg)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			inv, idx, calls := sweeper.Gather(cmd.Context(), src, now)
+			plan := sweeper.Decide(inv, SweeperConfig(cfg), now)
+			var results []sweeper.Result
+			if !dryRun {
+				results = sweeper.Apply(cmd.Context(), src, plan, idx, now)
+			}
+			c.printSweep(output, plan, results, calls, dryRun)
+			var failed []string
+			failed = append(failed, inv.Failures...)
+			for _, r := range results {
+				if r.Err != nil {
+					failed = append(failed, r.Err.Error())
+				}
+			}
+			if len(failed) > 0 {
+				return &exitError{code: ExitError, err: fmt.Errorf("strata sweep: %s", strings.Join(failed, "; "))}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "decide and print, change nothing")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	return cmd
+}
+
+// SweeperConfig turns strata.yaml into the sweeper's policies.
+func SweeperConfig(cfg *config.Config) sweeper.Config {
+	sc := sweeper.Config{Policies: map[string]sweeper.Policy{}, Versions: map[string][]string{}, Live: map[string]string{},
+		Default: policyOf(config.Retire{Keep: config.DefaultKeepWeb, MinAge: config.DefaultMinAge, DrainGrace: config.DefaultDrainGrace,
+			HandoffGrace: config.DefaultHandoffGrace, MaxRetirePerRun: config.DefaultMaxRetirePerRun})}
+	for _, a := range cfg.Apps {
+		sc.Policies[a.Name] = policyOf(a.Retire)
+		sc.Versions[a.Name] = a.Versions
+		if a.Live != "" {
+			sc.Live[a.Name] = a.Live
+		}
+	}
+	return sc
+}
+
+func policyOf(r config.Retire) sweeper.Policy {
+	return sweeper.Policy{Keep: r.Keep, MinAge: r.MinAge, DrainGrace: r.DrainGrace, HandoffGrace: r.HandoffGrace,
+		MaxRetirePerRun: r.MaxRetirePerRun, Purge: r.Purge}
+}
+
+// sources builds the Nomad and Consul clients from the environment, read
+// the way their DefaultConfig reads it but through c.LookupEnv.
+func (c *CLI) sources(cfg *config.Config) (sweeper.Sources, error) {
+	nc := nomadapi.DefaultConfig()
+	if v, ok := c.lookupEnv("NOMAD_ADDR"); ok && v != "" {
+		nc.Address = v
+	}
+	if v, ok := c.lookupEnv("NOMAD_TOKEN"); ok {
+		nc.SecretID = v
+	}
+	nomad, err := nomadapi.NewClient(nc)
+	if err != nil {
+		return sweeper.Sources{}, fmt.Errorf("nomad client: %w", err)
+	}
+	cc := consulapi.DefaultConfig()
+	if v, ok := c.lookupEnv("CONSUL_HTTP_ADDR"); ok && v != "" {
+		cc.Address = v
+	}
+	if v, ok := c.lookupEnv("CONSUL_HTTP_TOKEN"); ok {
+		cc.Token = v
+	}
+	consul, err := consulapi.NewClient(cc)
+	if err != nil {
+		return sweeper.Sources{}, fmt.Errorf("consul client: %w", err)
+	}
+	minAge := time.Duration(0)
+	for _, a := range cfg.Apps {
+		minAge = max(minAge, a.Retire.MinAge)
+	}
+	ns := cfg.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	return sweeper.Sources{Nomad: nomad, Consul: consul, HTTP: &http.Client{Timeout: 10 * time.Second},
+		Namespace: ns, MinAge: max(minAge, config.DefaultMinAge)}, nil
+}
+
+func (c *CLI) printSweep(output string, plan sweeper.Plan, results []sweeper.Result, calls sweeper.Calls, dry bool) {
+	done := map[string]sweeper.Result{}
+	for _, r := range results {
+		done[r.Verdict.JobID] = r
+	}
+	if output == "json" {
+		type row struct {
+			sweeper.Verdict
+			Result string `json:"result,omitempty"`
+			Error  string `json:"error,omitempty"`
+		}
+		var rows []row
+		for _, v := range plan.Verdicts {
+			r := row{Verdict: v}
+			if res, ok := done[v.JobID]; ok {
+				r.Result = res.Note
+				if res.Err != nil {
+					r.Error = res.Err.Error()
+				}
+			}
+			rows = append(rows, r)
+		}
+		enc := json.NewEncoder(c.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(struct {
+			DryRun   bool          `json:"dry_run"`
+			Versions []row         `json:"versions"`
+			Calls    sweeper.Calls `json:"api_calls"`
+		}{dry, rows, calls})
+		return
+	}
+	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "APP\tVERSION\tSTATE\tSESSIONS\tACTION\tREASON")
+	for _, v := range plan.Verdicts {
+		sessions := "-"
+		if v.Sessions >= 0 {
+			sessions = fmt.Sprint(v.Sessions)
+		}
+		action := string(v.Action)
+		if action == "" {
+			action = "-"
+		} else if dry {
+			action += " (dry run)"
+		} else if r, ok := done[v.JobID]; ok {
+			if r.Err != nil {
+				action += ": failed: " + r.Err.Error()
+			} else {
+				action += ": " + r.Note
+			}
+		}
+		state := string(v.State)
+		if v.State == sweeper.StateDraining && !v.DrainingSince.IsZero() {
+			state += " since " + v.DrainingSince.UTC().Format(time.RFC3339)
+		}
+		if v.Orphan {
+			state += " (not in strata.yaml)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.App, v.Version, state, sessions, action, v.Reason)
+	}
+	tw.Flush()
+	fmt.Fprintf(c.Stdout, "%d API calls (Nomad %d, Consul %d, lbstats %d)\n", calls.Total(), calls.Nomad, calls.Consul, calls.LBStats)
+}

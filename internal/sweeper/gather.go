@@ -1,0 +1,232 @@
+package sweeper
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	consulapi "github.com/hashicorp/consul/api"
+	nomadapi "github.com/hashicorp/nomad/api"
+
+	"github.com/strata-dev/strata/internal/lbstats"
+	"github.com/strata-dev/strata/internal/naming"
+)
+
+// Services the sweeper finds in Consul's catalog.
+const (
+	// HAProxyService is every HAProxy's stats service.
+	HAProxyService = "strata-haproxy"
+	// LBStatsService is every HAProxy's lbstats sidecar.
+	LBStatsService = "strata-lbstats"
+)
+
+// ManagedFilter selects strata's versions in Nomad's job list.
+const ManagedFilter = `Meta["` + naming.MetaManaged + `"] == "true"`
+
+// Sources are the systems a pass reads and writes: thin adapters, no
+// decisions.
+type Sources struct {
+	Nomad  *nomadapi.Client
+	Consul *consulapi.Client
+	// HTTP fetches the lbstats reports.
+	HTTP *http.Client
+	// Namespace is the Nomad namespace the managed jobs live in; "*" reads
+	// every namespace.
+	Namespace string
+	// MinAge is the largest min_age of any policy: a job whose latest
+	// version is older than that is old enough without reading its first
+	// version, which saves a call per job.
+	MinAge time.Duration
+}
+
+// Calls counts the API requests of a pass, by system.
+type Calls struct {
+	Nomad, Consul, LBStats int
+}
+
+// Total is the number of requests.
+func (c Calls) Total() int { return c.Nomad + c.Consul + c.LBStats }
+
+// drainIndex remembers the KV modify index of each draining key, for
+// check-and-set.
+type drainIndex map[string]map[string]uint64
+
+// Gather reads one inventory. A source that cannot be read is recorded in
+// Inventory.Failures (so Decide retires nothing) rather than returned: the
+// pass still reports what it knows.
+func Gather(ctx context.Context, src Sources, now time.Time) (Inventory, drainIndex, Calls) {
+	inv := Inventory{Live: map[string]string{}, Cohorts: map[string][]string{}, Draining: map[string]map[string]time.Time{},
+		Sessions: map[string]map[string]int{}, Deployments: map[string]map[string]Deployment{}}
+	idx := drainIndex{}
+	var calls Calls
+	if err := gatherJobs(ctx, src, now, &inv, &calls); err != nil {
+		inv.Failures = append(inv.Failures, "Nomad ("+err.Error()+")")
+	}
+	if err := gatherKV(ctx, src, now, &inv, idx, &calls); err != nil {
+		inv.Failures = append(inv.Failures, "Consul KV ("+err.Error()+")")
+	}
+	complete, err := gatherSessions(ctx, src, &inv, &calls)
+	if err != nil {
+		inv.Failures = append(inv.Failures, "Consul catalog ("+err.Error()+")")
+	}
+	inv.SessionsComplete = complete && err == nil
+	return inv, idx, calls
+}
+
+func gatherJobs(ctx context.Context, src Sources, now time.Time, inv *Inventory, calls *Calls) error {
+	q := (&nomadapi.QueryOptions{Namespace: src.Namespace, Filter: ManagedFilter, Params: map[string]string{"meta": "true"}}).WithContext(ctx)
+	calls.Nomad++
+	stubs, _, err := src.Nomad.Jobs().List(q)
+	if err != nil {
+		return err
+	}
+	newestWorker := map[string]*nomadapi.JobListStub{}
+	for _, s := range stubs {
+		app, version := s.Meta[naming.MetaApp], s.Meta[naming.MetaVersion]
+		if !naming.ValidApp(app) || !naming.ValidVersion(version) || s.ID != naming.JobID(app, version) {
+			// Not a job strata generated, whatever its meta says.
+			continue
+		}
+		j := Job{ID: s.ID, Namespace: s.Namespace, App: app, Version: version, Kind: s.Meta[naming.MetaKind],
+			Stopped: s.Stop || s.Status == "dead", FirstSubmit: time.Unix(0, s.SubmitTime)}
+		if now.Sub(j.FirstSubmit) < src.MinAge && s.JobModifyIndex != s.CreateIndex {
+			// Re-registered recently: its age is its first version's.
+			calls.Nomad++
+			versions, _, _, err := src.Nomad.Jobs().Versions(s.ID, false, (&nomadapi.QueryOptions{Namespace: s.Namespace}).WithContext(ctx))
+			if err != nil {
+				return fmt.Errorf("versions of %s: %w", s.ID, err)
+			}
+			for _, v := range versions {
+				if v.SubmitTime != nil && time.Unix(0, *v.SubmitTime).Before(j.FirstSubmit) {
+					j.FirstSubmit = time.Unix(0, *v.SubmitTime)
+				}
+			}
+		}
+		inv.Jobs = append(inv.Jobs, j)
+		if j.Kind == KindWorker && !j.Stopped {
+			if cur, ok := newestWorker[app]; !ok || naming.CompareVersions(version, cur.Meta[naming.MetaVersion]) > 0 {
+				newestWorker[app] = s
+			}
+		}
+	}
+	// A worker app's hand-off is its newest version's deployment.
+	for app, s := range newestWorker {
+		calls.Nomad++
+		d, _, err := src.Nomad.Jobs().LatestDeployment(s.ID, (&nomadapi.QueryOptions{Namespace: s.Namespace}).WithContext(ctx))
+		if err != nil {
+			return fmt.Errorf("deployment of %s: %w", s.ID, err)
+		}
+		dep := Deployment{}
+		if d != nil && d.Status == nomadapi.DeploymentStatusSuccessful {
+			dep = Deployment{Healthy: true, Since: time.Unix(0, d.ModifyTime)}
+		}
+		inv.Deployments[app] = map[string]Deployment{s.Meta[naming.MetaVersion]: dep}
+	}
+	return nil
+}
+
+// gatherKV reads every app's routing state in one request.
+func gatherKV(ctx context.Context, src Sources, now time.Time, inv *Inventory, idx drainIndex, calls *Calls) error {
+	calls.Consul++
+	pairs, _, err := src.Consul.KV().List("strata/", (&consulapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		parts := strings.Split(p.Key, "/")
+		if len(parts) < 3 || !naming.ValidApp(parts[1]) {
+			continue
+		}
+		app := parts[1]
+		switch {
+		case len(parts) == 3 && parts[2] == "live":
+			if v := strings.TrimSpace(string(p.Value)); naming.ValidVersion(v) {
+				inv.Live[app] = v
+			}
+		case len(parts) == 4 && parts[2] == "cohorts":
+			if v := cohortVersion(p.Value); v != "" {
+				inv.Cohorts[app] = append(inv.Cohorts[app], v)
+			}
+		case len(parts) == 4 && parts[2] == "draining" && naming.ValidVersion(parts[3]):
+			since, err := time.Parse(time.RFC3339, strings.TrimSpace(string(p.Value)))
+			if err != nil {
+				// An unreadable timestamp starts the grace now: never sooner.
+				since = now
+			}
+			if inv.Draining[app] == nil {
+				inv.Draining[app] = map[string]time.Time{}
+				idx[app] = map[string]uint64{}
+			}
+			inv.Draining[app][parts[3]] = since
+			idx[app][parts[3]] = p.ModifyIndex
+		}
+	}
+	return nil
+}
+
+// gatherSessions reads every lbstats instance registered in Consul. It
+// reports complete only if every one answered and every HAProxy node has
+// one.
+func gatherSessions(ctx context.Context, src Sources, inv *Inventory, calls *Calls) (bool, error) {
+	calls.Consul += 2
+	haproxies, _, err := src.Consul.Catalog().Service(HAProxyService, "", (&consulapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return false, err
+	}
+	stats, _, err := src.Consul.Catalog().Service(LBStatsService, "", (&consulapi.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return false, err
+	}
+	nodes := map[string]bool{}
+	for _, s := range stats {
+		nodes[s.Node] = true
+	}
+	complete := true
+	for _, h := range haproxies {
+		if !nodes[h.Node] {
+			complete = false
+			inv.Failures = append(inv.Failures, "lbstats on node "+h.Node+" (not registered beside its HAProxy)")
+		}
+	}
+	var errs []error
+	for _, s := range stats {
+		addr := s.ServiceAddress
+		if addr == "" {
+			addr = s.Address
+		}
+		calls.LBStats++
+		r, err := lbstats.Fetch(ctx, src.HTTP, fmt.Sprintf("http://%s:%d", addr, s.ServicePort))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for app, versions := range r.Versions {
+			if inv.Sessions[app] == nil {
+				inv.Sessions[app] = map[string]int{}
+			}
+			for v, n := range versions {
+				inv.Sessions[app][v] += n
+			}
+		}
+	}
+	if len(errs) > 0 {
+		complete = false
+		inv.Failures = append(inv.Failures, "lbstats ("+errors.Join(errs...).Error()+")")
+	}
+	return complete, nil
+}
+
+// cohortVersion returns the valid version a cohort's JSON names, or "".
+func cohortVersion(value []byte) string {
+	var c struct {
+		Version string `json:"version"`
+	}
+	if json.Unmarshal(value, &c) != nil || !naming.ValidVersion(c.Version) {
+		return ""
+	}
+	return c.Version
+}
