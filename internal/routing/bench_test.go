@@ -1,4 +1,4 @@
-package routing
+package routing_test
 
 import (
 	"fmt"
@@ -11,14 +11,16 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 
 	"github.com/strata-dev/strata/internal/haproxy/haproxytest"
+
+	"github.com/strata-dev/strata/internal/routing/routingtest"
 )
 
 // eightVersions runs 8 versions of 2 demo servers each.
-func eightVersions(s *stack) {
+func eightVersions(s *routingtest.Stack) {
 	for i := 1; i <= 8; i++ {
 		v := fmt.Sprintf("v%d", i)
-		s.backend(v, 1, i == 8)
-		s.backend(v, 2, i == 8)
+		s.Backend(v, 1, i == 8)
+		s.Backend(v, 2, i == 8)
 	}
 }
 
@@ -89,8 +91,8 @@ func load(b *testing.B, client *http.Client, url string, cookies []string, n int
 // the same 16 servers: the same load generator, batches interleaved in the
 // same run. The goal is a ratio of at least 0.95.
 func BenchmarkDataPath(b *testing.B) {
-	s := startStack(b, eightVersions, webApp())
-	services, _, err := s.consul.Client.Catalog().Service("web", "", nil)
+	s := routingtest.Start(b, eightVersions, webApp())
+	services, _, err := s.Consul.Client.Catalog().Service("web", "", nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -102,7 +104,7 @@ func BenchmarkDataPath(b *testing.B) {
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	cookies := []string{"v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"}
 	baseURL := fmt.Sprintf("http://127.0.0.1:%d/", base.Port)
-	strataURL := "http://" + s.front + "/"
+	strataURL := "http://" + s.Front + "/"
 	// Warm both up.
 	load(b, client, baseURL, nil, 200)
 	load(b, client, strataURL, cookies, 200)
@@ -125,7 +127,7 @@ func BenchmarkDataPath(b *testing.B) {
 // new version's instance turning passing in Consul to the first request
 // HAProxy routes to it. The goal is at most 1 s.
 func BenchmarkConvergence(b *testing.B) {
-	s := startStackWait(b, twoVersions, webApp(), 50*time.Millisecond, time.Second)
+	s := routingtest.StartWait(b, twoVersions, webApp(), 50*time.Millisecond, time.Second)
 	var worst time.Duration
 	var total time.Duration
 	i := 0
@@ -135,27 +137,27 @@ func BenchmarkConvergence(b *testing.B) {
 		b.StopTimer()
 		// A new version's instance, registered the way Nomad does, its
 		// check still critical: HAProxy must not route to it yet.
-		port := s.serve(v, 1)
+		port := s.Serve(v, 1)
 		id := fmt.Sprintf("_nomad-task-conv-%d-web-web-web-http", i)
 		check := id + "-ttl"
-		err := s.consul.Client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{
+		err := s.Consul.Client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{
 			ID: id, Name: "web", Tags: []string{"strata", "strata-version=" + v}, Address: "127.0.0.1", Port: port,
 			Check: &consulapi.AgentServiceCheck{CheckID: check, TTL: "1h", Status: consulapi.HealthCritical},
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if a := s.get("/", map[string]string{"strata_version": v}, nil); a.version == v {
+		if a := s.Get("/", map[string]string{"strata_version": v}, nil); a.Version == v {
 			b.Fatalf("%s routed while critical", v)
 		}
 		b.StartTimer()
 		start := time.Now()
-		if err := s.consul.Client.Agent().UpdateTTL(check, "", consulapi.HealthPassing); err != nil {
+		if err := s.Consul.Client.Agent().UpdateTTL(check, "", consulapi.HealthPassing); err != nil {
 			b.Fatal(err)
 		}
 		for attempt := 0; ; attempt++ {
-			a := s.get("/", map[string]string{"strata_version": v}, nil)
-			if a.version == v {
+			a := s.Get("/", map[string]string{"strata_version": v}, nil)
+			if a.Version == v {
 				break
 			}
 			if attempt > 2000 {

@@ -1,66 +1,37 @@
-package routing
+package routing_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/strata-dev/strata/internal/haproxy"
+
+	"github.com/strata-dev/strata/internal/routing/routingtest"
 )
 
-func twoVersions(s *stack) {
-	s.backend("v1", 1, false)
-	s.backend("v2", 1, true)
-	s.backend("v2", 2, true)
-}
-
-// stream opens a long-lived chunked stream pinned to version and counts the
-// tick lines it receives until ctx ends or the stream does.
-type stream struct {
-	ticks atomic.Int64
-	done  chan error
-}
-
-func (s *stack) openStream(ctx context.Context, version string) *stream {
-	s.t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+s.front+"/stream", nil)
-	req.Header.Set("Cookie", "strata_version="+version)
-	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
-	if err != nil {
-		s.t.Fatalf("opening a stream: %v", err)
-	}
-	st := &stream{done: make(chan error, 1)}
-	go func() {
-		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "version="+version) || strings.HasPrefix(sc.Text(), "tick=") {
-				st.ticks.Add(1)
-			}
-		}
-		st.done <- sc.Err()
-	}()
-	return st
+func twoVersions(s *routingtest.Stack) {
+	s.Backend("v1", 1, false)
+	s.Backend("v2", 1, true)
+	s.Backend("v2", 2, true)
 }
 
 func TestReloadUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Consul, HAProxy and 50 reloads; -short skips it")
 	}
-	s := startStack(t, twoVersions, webApp())
+	s := routingtest.Start(t, twoVersions, webApp())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rec := s.openStream(ctx, "v1")
+	rec := s.OpenStream(ctx, "v1")
 
 	// A bounded load: 4 clients, new connection per request, until the
 	// reloads are done or 200,000 requests have been sent.
@@ -78,7 +49,7 @@ func TestReloadUnderLoad(t *testing.T) {
 				default:
 				}
 				sent.Add(1)
-				resp, err := client.Get("http://" + s.front + "/")
+				resp, err := client.Get("http://" + s.Front + "/")
 				if err == nil {
 					resp.Body.Close()
 					if resp.StatusCode != 200 {
@@ -96,26 +67,26 @@ func TestReloadUnderLoad(t *testing.T) {
 	// 50 re-renders, each from a KV change, each checked to be live in
 	// HAProxy before the next: a lost or stale reload fails here.
 	const reloads = 50
-	startReloads := s.masterReloads()
+	startReloads := s.MasterReloads()
 	for i := range reloads {
 		path := fmt.Sprintf("/cohort-%d", i)
-		s.put(fmt.Sprintf("strata/web/cohorts/c%02d", i), fmt.Sprintf(`{"version":"v2","opt_in":%q}`, path))
-		s.eventually("reload "+path, func() (bool, string) {
-			a := s.get(path, nil, nil)
-			return a.status == 302, fmt.Sprintf("status %d", a.status)
+		s.Put(fmt.Sprintf("strata/web/cohorts/c%02d", i), fmt.Sprintf(`{"version":"v2","opt_in":%q}`, path))
+		s.Eventually("reload "+path, func() (bool, string) {
+			a := s.Get(path, nil, nil)
+			return a.Status == 302, fmt.Sprintf("status %d", a.Status)
 		})
 	}
 	close(stopLoad)
 	wg.Wait()
-	done := s.masterReloads() - startReloads
+	done := s.MasterReloads() - startReloads
 
-	ticksAtEnd := rec.ticks.Load()
+	ticksAtEnd := rec.Ticks.Load()
 	time.Sleep(300 * time.Millisecond) // six ticks of the demo's 50 ms stream
-	if rec.ticks.Load() <= ticksAtEnd {
+	if rec.Ticks.Load() <= ticksAtEnd {
 		t.Errorf("the stream opened before the first reload stopped flowing (%d ticks)", ticksAtEnd)
 	}
 	select {
-	case err := <-rec.done:
+	case err := <-rec.Done:
 		t.Errorf("the stream ended: %v", err)
 	default:
 	}
@@ -127,7 +98,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	if done != reloads {
 		t.Errorf("HAProxy's master counted %d reloads for %d changes", done, reloads)
 	}
-	t.Logf("%d requests, %d failed, %d reloads, stream ticks %d", sent.Load(), failed.Load(), done, rec.ticks.Load())
+	t.Logf("%d requests, %d failed, %d reloads, stream ticks %d", sent.Load(), failed.Load(), done, rec.Ticks.Load())
 }
 
 // TestAVersionAppearingChangesBothFilesAndReloadsOnce is the measured
@@ -138,81 +109,63 @@ func TestReloadUnderLoad(t *testing.T) {
 // With the coalescing reload every cycle must end with both files live.
 func TestAVersionAppearingChangesBothFilesAndReloadsOnce(t *testing.T) {
 	var v3 string
-	s := startStack(t, func(s *stack) {
+	s := routingtest.Start(t, func(s *routingtest.Stack) {
 		twoVersions(s)
-		v3 = s.backend("v3", 1, false)
+		v3 = s.Backend("v3", 1, false)
 	}, webApp())
-	svc, _, err := s.consul.Client.Agent().Service(v3, nil)
+	svc, _, err := s.Consul.Client.Agent().Service(v3, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for cycle := range 12 {
-		if err := s.consul.Client.Agent().ServiceDeregister(v3); err != nil {
+		if err := s.Consul.Client.Agent().ServiceDeregister(v3); err != nil {
 			t.Fatal(err)
 		}
-		s.eventually(fmt.Sprintf("cycle %d: v3 gone, its cookie goes to live", cycle), func() (bool, string) {
-			a := s.get("/", map[string]string{"strata_version": "v3"}, nil)
-			return a.status == 200 && a.version == "v2", fmt.Sprintf("%d from %q", a.status, a.version)
+		s.Eventually(fmt.Sprintf("cycle %d: v3 gone, its cookie goes to live", cycle), func() (bool, string) {
+			a := s.Get("/", map[string]string{"strata_version": "v3"}, nil)
+			return a.Status == 200 && a.Version == "v2", fmt.Sprintf("%d from %q", a.Status, a.Version)
 		})
-		s.register(v3, "v3", svc.Port, false)
-		s.eventually(fmt.Sprintf("cycle %d: v3 back, its cookie reaches it", cycle), func() (bool, string) {
-			a := s.get("/", map[string]string{"strata_version": "v3"}, nil)
-			return a.status == 200 && a.version == "v3", fmt.Sprintf("%d from %q", a.status, a.version)
+		s.Register(v3, "v3", svc.Port, false)
+		s.Eventually(fmt.Sprintf("cycle %d: v3 back, its cookie reaches it", cycle), func() (bool, string) {
+			a := s.Get("/", map[string]string{"strata_version": "v3"}, nil)
+			return a.Status == 200 && a.Version == "v3", fmt.Sprintf("%d from %q", a.Status, a.Version)
 		})
 	}
 	// Settled: both files on disk are what HAProxy runs, in one worker.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if reloaded, err := haproxy.ReloadCoalesced(ctx, s.proxy.Master(), filepath.Join(s.dir, "reload.lock"),
-		[]string{s.proxy.ConfigPath, filepath.Join(s.dir, "versions.map")}, 0); err != nil || reloaded {
+	if reloaded, err := haproxy.ReloadCoalesced(ctx, s.Proxy.Master(), filepath.Join(s.Dir, "reload.lock"),
+		[]string{s.Proxy.ConfigPath, filepath.Join(s.Dir, "versions.map")}, 0); err != nil || reloaded {
 		t.Errorf("after the cycles HAProxy was not running the final files (reloaded again: %v, %v)", reloaded, err)
 	}
 }
 
 func TestConsulStoppedKeepsTheLastGoodConfiguration(t *testing.T) {
-	s := startStack(t, twoVersions, webApp())
-	if a := s.get("/", map[string]string{"strata_version": "v1"}, nil); a.version != "v1" {
-		t.Fatalf("before: v1 cookie answered by %q", a.version)
+	s := routingtest.Start(t, twoVersions, webApp())
+	if a := s.Get("/", map[string]string{"strata_version": "v1"}, nil); a.Version != "v1" {
+		t.Fatalf("before: v1 cookie answered by %q", a.Version)
 	}
-	before, err := os.ReadFile(filepath.Join(s.dir, "haproxy.cfg"))
+	before, err := os.ReadFile(filepath.Join(s.Dir, "haproxy.cfg"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	reloads := s.renderCount()
-	s.consul.Stop()
+	reloads := s.RenderCount()
+	s.Consul.Stop()
 	// Give consul-template time to notice and retry a few times.
 	time.Sleep(2 * time.Second)
 	for range 20 {
-		if a := s.get("/", map[string]string{"strata_version": "v1"}, nil); a.status != 200 || a.version != "v1" {
-			t.Fatalf("with Consul down, v1 cookie: %d from %q", a.status, a.version)
+		if a := s.Get("/", map[string]string{"strata_version": "v1"}, nil); a.Status != 200 || a.Version != "v1" {
+			t.Fatalf("with Consul down, v1 cookie: %d from %q", a.Status, a.Version)
 		}
-		if a := s.get("/", nil, nil); a.status != 200 || a.version != "v2" {
-			t.Fatalf("with Consul down, new session: %d from %q", a.status, a.version)
+		if a := s.Get("/", nil, nil); a.Status != 200 || a.Version != "v2" {
+			t.Fatalf("with Consul down, new session: %d from %q", a.Status, a.Version)
 		}
 	}
-	after, _ := os.ReadFile(filepath.Join(s.dir, "haproxy.cfg"))
+	after, _ := os.ReadFile(filepath.Join(s.Dir, "haproxy.cfg"))
 	if !bytes.Equal(before, after) {
 		t.Errorf("the configuration changed while Consul was down:\n%s", after)
 	}
-	if s.renderCount() != reloads {
-		t.Errorf("HAProxy was reloaded %d times while Consul was down", s.renderCount()-reloads)
+	if s.RenderCount() != reloads {
+		t.Errorf("HAProxy was reloaded %d times while Consul was down", s.RenderCount()-reloads)
 	}
-}
-
-// masterReloads is the reload counter of HAProxy's master.
-func (s *stack) masterReloads() int {
-	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	procs, err := s.proxy.Master().Procs(ctx)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	for _, p := range procs {
-		if p.Role == haproxy.RoleMaster {
-			return p.Reloads
-		}
-	}
-	s.t.Fatal("show proc lists no master")
-	return 0
 }

@@ -1,4 +1,4 @@
-package routing
+package routing_test
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/testenv"
+
+	"github.com/strata-dev/strata/internal/routing"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -66,13 +68,13 @@ func putKV(t *testing.T, c *testenv.Consul, key, value string) {
 }
 
 // renderOnce renders d against c into a new directory and returns it.
-func renderOnce(t *testing.T, c *testenv.Consul, d Data) string {
+func renderOnce(t *testing.T, c *testenv.Consul, d routing.Data) string {
 	t.Helper()
 	dir := t.TempDir()
 	d.Dir = dir
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := Render(ctx, d, Options{ConsulAddr: c.Addr, Dir: dir, Once: true}); err != nil {
+	if err := routing.Render(ctx, d, routing.Options{ConsulAddr: c.Addr, Dir: dir, Once: true}); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -88,8 +90,8 @@ func haproxyCheck(t *testing.T, dir string) {
 	}
 }
 
-func web() App {
-	return App{Name: "web", Bind: "127.0.0.1:18080", Cookie: "strata_version", ServerCookie: "strata_server"}
+func web() routing.App {
+	return routing.App{Name: "web", Bind: "127.0.0.1:18080", Cookie: "strata_version", ServerCookie: "strata_server"}
 }
 
 type seed struct {
@@ -100,12 +102,12 @@ type seed struct {
 func TestGoldenRenders(t *testing.T) {
 	cases := []struct {
 		name string
-		data Data
+		data routing.Data
 		seed seed
 	}{
 		{
 			name: "three versions with the live one from strata.yaml",
-			data: Data{Apps: []App{web()}},
+			data: routing.Data{Apps: []routing.App{web()}},
 			seed: seed{instances: []instance{
 				{app: "web", version: "v8", alloc: "a1", port: 20001},
 				{app: "web", version: "v9", alloc: "a2", port: 20002, live: true},
@@ -115,7 +117,7 @@ func TestGoldenRenders(t *testing.T) {
 		},
 		{
 			name: "live from KV and v10 newer than v9",
-			data: Data{Apps: []App{web()}},
+			data: routing.Data{Apps: []routing.App{web()}},
 			seed: seed{
 				instances: []instance{{app: "web", version: "v9", alloc: "b1", port: 20011, live: true}, {app: "web", version: "v10", alloc: "b2", port: 20012}},
 				kv:        map[string]string{"strata/web/live": "v10\n"},
@@ -123,7 +125,7 @@ func TestGoldenRenders(t *testing.T) {
 		},
 		{
 			name: "a live version without a passing instance falls back to the newest with one",
-			data: Data{Apps: []App{web()}},
+			data: routing.Data{Apps: []routing.App{web()}},
 			seed: seed{instances: []instance{
 				{app: "web", version: "v9", alloc: "c1", port: 20021},
 				{app: "web", version: "v10", alloc: "c2", port: 20022},
@@ -132,7 +134,7 @@ func TestGoldenRenders(t *testing.T) {
 		},
 		{
 			name: "a draining version is dropped from the map but keeps its backend",
-			data: Data{Apps: []App{web()}},
+			data: routing.Data{Apps: []routing.App{web()}},
 			seed: seed{
 				instances: []instance{{app: "web", version: "v1", alloc: "d1", port: 20031}, {app: "web", version: "v2", alloc: "d2", port: 20032}, {app: "web", version: "v3", alloc: "d3", port: 20033}},
 				kv:        map[string]string{"strata/web/draining/v1": "2026-11-26T10:00:00Z"},
@@ -140,7 +142,7 @@ func TestGoldenRenders(t *testing.T) {
 		},
 		{
 			name: "cohorts with the invalid ones ignored",
-			data: Data{Apps: []App{web()}},
+			data: routing.Data{Apps: []routing.App{web()}},
 			seed: seed{
 				instances: []instance{{app: "web", version: "v1", alloc: "e1", port: 20041, live: true}, {app: "web", version: "v2", alloc: "e2", port: 20042}},
 				kv: map[string]string{
@@ -156,7 +158,7 @@ func TestGoldenRenders(t *testing.T) {
 		},
 		{
 			name: "invalid KV values fall back to strata.yaml",
-			data: Data{Apps: []App{web()}},
+			data: routing.Data{Apps: []routing.App{web()}},
 			seed: seed{
 				instances: []instance{{app: "web", version: "v1", alloc: "f1", port: 20051, live: true}, {app: "web", version: "v2", alloc: "f2", port: 20052}},
 				kv: map[string]string{
@@ -172,15 +174,15 @@ func TestGoldenRenders(t *testing.T) {
 				{app: "web", version: "v10", alloc: "h2", port: 20072},
 				{app: "web", version: "v2", alloc: "h3", port: 20073},
 			}},
-			data: Data{Apps: []App{web()}},
+			data: routing.Data{Apps: []routing.App{web()}},
 		},
 		{
 			name: "no instance at all",
-			data: Data{Apps: []App{web()}},
+			data: routing.Data{Apps: []routing.App{web()}},
 		},
 		{
 			name: "two apps with every routing option",
-			data: Data{Apps: []App{
+			data: routing.Data{Apps: []routing.App{
 				{Name: "api", Bind: "127.0.0.1:18081", Host: "api.example.com", Cookie: "api_v", ServerCookie: "api_s", MaxAge: 86400, Secure: true, PinPaths: []string{"/record", "/ws"}, Header: "X-Strata-Version"},
 				web(),
 			}},
