@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/lbstats"
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/routing"
 )
@@ -26,8 +27,8 @@ const HAProxyService = "strata-haproxy"
 const LBStatsService = "strata-lbstats"
 
 // MasterSocketName is HAProxy's master CLI socket in the allocation
-// directory ($NOMAD_ALLOC_DIR).
-const MasterSocketName = "haproxy-master.sock"
+// directory ($NOMAD_ALLOC_DIR), where the lbstats sidecar looks for it.
+const MasterSocketName = lbstats.MasterSocketName
 
 // HAProxyJob builds the system job that runs HAProxy in master-worker mode on
 // every client node, with template blocks rendering haproxy.cfg and

@@ -200,8 +200,10 @@ func (m *Master) dial(ctx context.Context) (*net.UnixConn, error) {
 // transientDialError reports whether err is what a master in the middle of
 // re-executing itself answers.
 func transientDialError(err error) bool {
+	// A missing socket is not transient: the master keeps its socket file
+	// while it re-executes, so ENOENT means a wrong path or no HAProxy,
+	// and failing at once beats failing after the whole timeout.
 	return errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ENOENT) ||
 		errors.Is(err, syscall.EAGAIN)
 }
 

@@ -148,6 +148,12 @@ func ParseProcs(out string) ([]Proc, error) {
 	if masters != 1 {
 		return nil, fmt.Errorf("show proc: %d master lines, want 1", masters)
 	}
+	// HAProxy 2.6 always ends the answer with the "# programs" section,
+	// even when it is empty. Without it the answer was cut, and old
+	// workers listed after the cut would silently go uncounted.
+	if role != RoleProgram && role != RoleOldProgram {
+		return nil, fmt.Errorf("show proc: the answer ends before its \"# programs\" section: cut short")
+	}
 	return procs, nil
 }
 

@@ -126,3 +126,17 @@ func TestRoleNamesItsSection(t *testing.T) {
 		}
 	}
 }
+
+func TestAShowProcAnswerCutShortIsAnError(t *testing.T) {
+	full, err := os.ReadFile("testdata/showproc-old-workers.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := string(full[:strings.Index(string(full), "# old workers")])
+	if _, err := ParseProcs(cut); err == nil || !strings.Contains(err.Error(), "cut short") {
+		t.Fatalf("ParseProcs of an answer cut before the old workers: %v", err)
+	}
+	if _, err := ParseProcs(string(full)); err != nil {
+		t.Fatalf("the full answer: %v", err)
+	}
+}

@@ -234,7 +234,9 @@ func TestCollectCountsAStreamHeldByAnOldWorkerAcrossThreeReloads(t *testing.T) {
 	}
 
 	// The sweeper reads the same numbers through the handler.
-	srv := serve(t, func(ctx context.Context) (lbstats.Report, error) { return lbstats.Collect(ctx, m, fixedClock, "node-1") })
+	srv := serve(t, func(ctx context.Context) (lbstats.Report, error) {
+		return lbstats.Collect(ctx, m, fixedClock, "node-1")
+	})
 	fetched, err := lbstats.Fetch(context.Background(), srv.Client(), srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +260,9 @@ func TestHandlerAnswers503NotZerosOnceTheMasterIsGone(t *testing.T) {
 	p := haproxytest.Start(t, routedConfig(okBackend(t), okBackend(t)))
 	// A short timeout: a master that is gone is retried until it passes.
 	m := &haproxy.Master{Socket: p.MasterSocket, Timeout: 300 * time.Millisecond}
-	srv := serve(t, func(ctx context.Context) (lbstats.Report, error) { return lbstats.Collect(ctx, m, fixedClock, "node-1") })
+	srv := serve(t, func(ctx context.Context) (lbstats.Report, error) {
+		return lbstats.Collect(ctx, m, fixedClock, "node-1")
+	})
 	if code, _, body := get(t, srv, "/healthz"); code != http.StatusOK {
 		t.Fatalf("GET /healthz while HAProxy runs = %d %s", code, body)
 	}
@@ -291,7 +295,9 @@ func TestCollectThroughASocketThatIsNotThereFails(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), sock) {
 		t.Errorf("Collect through %s = %+v, %v; want an error naming the socket", sock, r, err)
 	}
-	srv := serve(t, func(ctx context.Context) (lbstats.Report, error) { return lbstats.Collect(ctx, m, fixedClock, "node-1") })
+	srv := serve(t, func(ctx context.Context) (lbstats.Report, error) {
+		return lbstats.Collect(ctx, m, fixedClock, "node-1")
+	})
 	if code, _, body := get(t, srv, "/sessions"); code != http.StatusServiceUnavailable || !strings.Contains(body, sock) {
 		t.Errorf("GET /sessions = %d %s, want 503 naming %s", code, body, sock)
 	}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -199,7 +201,7 @@ func gatherSessions(ctx context.Context, src Sources, inv *Inventory, calls *Cal
 			addr = s.Address
 		}
 		calls.LBStats++
-		r, err := lbstats.Fetch(ctx, src.HTTP, fmt.Sprintf("http://%s:%d", addr, s.ServicePort))
+		r, err := lbstats.Fetch(ctx, src.HTTP, "http://"+net.JoinHostPort(addr, strconv.Itoa(s.ServicePort)))
 		if err != nil {
 			errs = append(errs, err)
 			continue
