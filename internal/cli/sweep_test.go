@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	consulapi "github.com/hashicorp/consul/api"
+	nomadapi "github.com/hashicorp/nomad/api"
+
+	"github.com/strata-dev/strata/internal/lbstats"
+	"github.com/strata-dev/strata/internal/naming"
+	"github.com/strata-dev/strata/internal/nomadfake"
+	"github.com/strata-dev/strata/internal/sweeper"
+	"github.com/strata-dev/strata/internal/testenv"
+)
+
+const sweptWeb = `apps:
+  web:
+    driver: raw_exec
+    command: /usr/local/bin/strata
+    args: [demo, serve, --version, "{{version}}"]
+    ports: { http: {} }
+    service: { check: { path: /healthz } }
+    versions: [v2, v3]
+    live: v3
+    sweeper: { keep: 1, min_age: 1h, drain_grace: 10m }
+`
+
+// TestSweepCommand drives strata sweep against a real Consul, an lbstats
+// answering a canned report, and nomadfake standing in for Nomad.
+func TestSweepCommand(t *testing.T) {
+	consul := testenv.StartConsul(t)
+	nomad := nomadfake.New(t)
+	for _, v := range []string{"v1", "v2", "v3"} {
+		id := naming.JobID("web", v)
+		nomad.AddJob(&nomadapi.Job{ID: &id, Name: &id, Type: new("service"), Namespace: new("default"), Meta: map[string]string{
+			naming.MetaManaged: "true", naming.MetaApp: "web", naming.MetaVersion: v, naming.MetaKind: "web"}}, time.Now().Add(-48*time.Hour))
+	}
+	srv := httptest.NewServer(lbstats.Handler(func(context.Context) (lbstats.Report, error) {
+		return lbstats.Report{Node: "n1", Time: time.Now().UTC(), Workers: 2, Versions: map[string]map[string]int{"web": {"v1": 0, "v2": 4, "v3": 9}}, Other: map[string]int{}}, nil
+	}))
+	defer srv.Close()
+	port, _ := strconv.Atoi(srv.URL[strings.LastIndex(srv.URL, ":")+1:])
+	for _, svc := range []string{sweeper.LBStatsService, sweeper.HAProxyService} {
+		consul.Client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{ID: svc, Name: svc, Address: "127.0.0.1", Port: port})
+	}
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, sweptWeb)
+	env := map[string]string{"NOMAD_ADDR": nomad.Addr(), "CONSUL_HTTP_ADDR": consul.Addr}
+
+	code, out, errOut := run(t, env, "sweep", "--dry-run", "--output", "json", "-c", cfg)
+	if code != ExitOK {
+		t.Fatalf("dry run: exit %d\n%s%s", code, out, errOut)
+	}
+	var report struct {
+		DryRun   bool `json:"dry_run"`
+		Versions []struct {
+			Version string
+			State   string
+			Action  string
+			Orphan  bool
+		} `json:"versions"`
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	got := map[string]string{}
+	for _, v := range report.Versions {
+		got[v.Version] = v.State + "/" + v.Action
+	}
+	want := map[string]string{"v1": "draining/drain", "v2": "busy/", "v3": "live/"}
+	if !report.DryRun || len(got) != 3 || got["v1"] != want["v1"] || got["v2"] != want["v2"] || got["v3"] != want["v3"] {
+		t.Errorf("dry run decided %v, want %v", got, want)
+	}
+	if kv, _, _ := consul.Client.KV().Get(sweeper.DrainingKey("web", "v1"), nil); kv != nil {
+		t.Error("a dry run wrote the draining key")
+	}
+
+	code, out, errOut = run(t, env, "sweep", "-c", cfg)
+	if code != ExitOK || !strings.Contains(out, "drain: drain started") || !strings.Contains(out, "not in strata.yaml") {
+		t.Errorf("sweep: exit %d\n%s%s", code, out, errOut)
+	}
+	if kv, _, _ := consul.Client.KV().Get(sweeper.DrainingKey("web", "v1"), nil); kv == nil {
+		t.Error("the sweep did not write the draining key")
+	}
+
+	consul.Stop()
+	code, out, errOut = run(t, env, "sweep", "-c", cfg)
+	if code != ExitError || !strings.Contains(errOut, "Consul KV") || strings.Contains(out, "stop:") {
+		t.Errorf("with Consul down: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := run(t, env, "sweep", "--output", "yaml", "-c", cfg); code != ExitUsage {
+		t.Errorf("--output yaml: exit %d %s", code, errOut)
+	}
+}
