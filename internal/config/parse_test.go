@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -46,8 +47,13 @@ func TestBundledExampleLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the bundled strata.yaml does not load:\n%v", err)
 	}
+	source, err := os.ReadFile("../../strata.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := &config.Config{
 		File:        "../../strata.yaml",
+		Source:      source,
 		Region:      "global",
 		Datacenters: []string{"dc1"},
 		Created:     "2026-11-01T00:00:00Z",
