@@ -113,14 +113,7 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 				kindKnown = false
 			}
 		case "driver":
-			if s, ok := d.str(v, p); ok {
-				switch s {
-				case DriverDocker, DriverExec, DriverRawExec:
-					a.Driver = s
-				default:
-					d.failAt(v, p, "%q is not a supported driver; expected docker, exec or raw_exec", s)
-				}
-			}
+			a.Driver, _ = d.driver(v, p)
 		case "image":
 			a.Image, _ = d.str(v, p)
 			d.checkPlaceholders(v, p, a.Image)
@@ -155,13 +148,7 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 		case "constraints":
 			a.Constraints = d.parseConstraints(v, p)
 		case "node_pool":
-			if s, ok := d.str(v, p); ok {
-				if nodePoolRE.MatchString(s) {
-					a.NodePool = s
-				} else {
-					d.failAt(v, p, "%q is not a valid node pool name (letters, digits, '_', '-'; at most 128)", s)
-				}
-			}
+			a.NodePool, _ = d.nodePool(v, p)
 		case "update":
 			a.Update = d.parseUpdate(v, p)
 		case "shutdown_delay":
@@ -632,6 +619,40 @@ func (d *decoder) parseUpdate(n *yaml.Node, path string) *Update {
 	return u
 }
 
+// driver decodes a task driver strata writes configuration for.
+func (d *decoder) driver(n *yaml.Node, path string) (string, bool) {
+	s, ok := d.str(n, path)
+	if !ok {
+		return "", false
+	}
+	switch s {
+	case DriverDocker, DriverExec, DriverRawExec:
+		return s, true
+	}
+	d.failAt(n, path, "%q is not a supported driver; expected docker, exec or raw_exec", s)
+	return "", false
+}
+
+// absPath decodes an absolute file path.
+func (d *decoder) absPath(n *yaml.Node, path string) (string, bool) {
+	s, ok := d.str(n, path)
+	if ok && !filepath.IsAbs(s) {
+		d.failAt(n, path, "%q is not an absolute path", s)
+		return "", false
+	}
+	return s, ok
+}
+
+// nodePool decodes a Nomad node pool name.
+func (d *decoder) nodePool(n *yaml.Node, path string) (string, bool) {
+	s, ok := d.str(n, path)
+	if ok && !nodePoolRE.MatchString(s) {
+		d.failAt(n, path, "%q is not a valid node pool name (letters, digits, '_', '-'; at most 128)", s)
+		return "", false
+	}
+	return s, ok
+}
+
 // parseHAProxy decodes the haproxy section; n may be nil (absent).
 func (d *decoder) parseHAProxy(n *yaml.Node) HAProxy {
 	h := HAProxy{Driver: DefaultHAProxyDriver, Strata: DefaultStrataBinary, WaitMin: DefaultTemplateWaitMin, WaitMax: DefaultTemplateWaitMax}
@@ -641,41 +662,20 @@ func (d *decoder) parseHAProxy(n *yaml.Node) HAProxy {
 			switch key {
 			case "driver":
 				driverNode = v
-				if s, ok := d.str(v, p); ok {
-					switch s {
-					case DriverDocker, DriverExec, DriverRawExec:
-						h.Driver = s
-					default:
-						d.failAt(v, p, "%q is not a supported driver; expected docker, exec or raw_exec", s)
-					}
+				if s, ok := d.driver(v, p); ok {
+					h.Driver = s
 				}
 			case "image":
 				imageNode = v
 				h.Image, _ = d.str(v, p)
 			case "command":
-				if s, ok := d.str(v, p); ok {
-					if filepath.IsAbs(s) {
-						h.Command = s
-					} else {
-						d.failAt(v, p, "%q is not an absolute path", s)
-					}
-				}
+				h.Command, _ = d.absPath(v, p)
 			case "strata":
-				if s, ok := d.str(v, p); ok {
-					if filepath.IsAbs(s) {
-						h.Strata = s
-					} else {
-						d.failAt(v, p, "%q is not an absolute path", s)
-					}
+				if s, ok := d.absPath(v, p); ok {
+					h.Strata = s
 				}
 			case "node_pool":
-				if s, ok := d.str(v, p); ok {
-					if nodePoolRE.MatchString(s) {
-						h.NodePool = s
-					} else {
-						d.failAt(v, p, "%q is not a valid node pool name (letters, digits, '_', '-'; at most 128)", s)
-					}
-				}
+				h.NodePool, _ = d.nodePool(v, p)
 			case "resources":
 				h.Resources = d.parseResources(v, p)
 			case "wait_min", "wait_max":
@@ -750,10 +750,23 @@ func (d *decoder) parseRetire(n *yaml.Node, path string, kind Kind) Retire {
 
 // parseSweeper decodes the global sweeper section; n may be nil.
 func (d *decoder) parseSweeper(n *yaml.Node) Sweeper {
-	s := Sweeper{Cron: DefaultSweepCron, Driver: DriverRawExec, Strata: DefaultStrataBinary}
+	sw := Sweeper{Cron: DefaultSweepCron, Driver: DriverRawExec, Strata: DefaultStrataBinary}
 	var driverNode, imageNode *yaml.Node
 	if n != nil {
 		d.each(n, "sweeper", sweeperKeys, func(key, p string, v *yaml.Node) {
+			switch key {
+			case "driver":
+				driverNode = v
+				if s, ok := d.driver(v, p); ok {
+					sw.Driver = s
+				}
+				return
+			case "strata":
+				if s, ok := d.absPath(v, p); ok {
+					sw.Strata = s
+				}
+				return
+			}
 			str, ok := d.str(v, p)
 			if !ok {
 				return
@@ -764,34 +777,20 @@ func (d *decoder) parseSweeper(n *yaml.Node) Sweeper {
 					d.failAt(v, p, "%q is not a cron expression (5 to 7 fields, like \"*/5 * * * *\")", str)
 					return
 				}
-				s.Cron = str
-			case "driver":
-				driverNode = v
-				switch str {
-				case DriverDocker, DriverExec, DriverRawExec:
-					s.Driver = str
-				default:
-					d.failAt(v, p, "%q is not a supported driver; expected docker, exec or raw_exec", str)
-				}
+				sw.Cron = str
 			case "image":
 				imageNode = v
-				s.Image = str
-			case "strata":
-				if filepath.IsAbs(str) {
-					s.Strata = str
-				} else {
-					d.failAt(v, p, "%q is not an absolute path", str)
-				}
+				sw.Image = str
 			}
 		})
 	}
 	switch {
-	case s.Driver == DriverDocker && s.Image == "":
+	case sw.Driver == DriverDocker && sw.Image == "":
 		d.failAt(driverNode, "sweeper.image", "missing; the docker driver needs an image holding strata")
-	case s.Driver != DriverDocker && s.Image != "":
+	case sw.Driver != DriverDocker && sw.Image != "":
 		d.failAt(imageNode, "sweeper.image", "only the docker driver takes an image")
 	}
-	return s
+	return sw
 }
 
 // checkJobIDs reports two (app, version) pairs that would share a Nomad job
