@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-dev/strata/generator"
+	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/deploy"
+	"github.com/strata-dev/strata/internal/naming"
+)
+
+func (c *CLI) deployCmd() *cobra.Command {
+	var image, command string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "deploy <app> <version>",
+		Short: "Register one version's job and watch its deployment until it is healthy",
+		Long: `Deploy renders the job of one version of an app, registers it with Nomad
+(NOMAD_ADDR, NOMAD_TOKEN) and follows its deployment, printing its progress
+(healthy/placed/desired allocations), until it is healthy, fails or --timeout
+passes. On failure it says why (the deployment's description and the failed
+allocations' last events) and exits 1.
+
+The version may be one strata.yaml does not list yet: its job is rendered from
+the app's settings, with --image (docker) or --command (exec, raw_exec) when
+given. Add it to strata.yaml afterwards so render keeps its files. New sessions
+keep going to the live version until you run strata promote.`,
+		Example: `  strata deploy web v11
+  strata deploy web v12 --image ghcr.io/acme/web:2026-11-26`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := c.load(cmd)
+			if err != nil {
+				return err
+			}
+			app, version := cfg.App(args[0]), args[1]
+			if app == nil {
+				return usageError{fmt.Errorf("%s has no app %q", cfg.File, args[0])}
+			}
+			if !naming.ValidVersion(version) {
+				return usageError{fmt.Errorf("%q is not a valid version (%s)", version, naming.VersionGrammar)}
+			}
+			a := *app
+			switch {
+			case image != "" && a.Driver != config.DriverDocker:
+				return usageError{fmt.Errorf("--image: app %s runs with %s, not docker; use --command", a.Name, a.Driver)}
+			case command != "" && a.Driver == config.DriverDocker:
+				return usageError{fmt.Errorf("--command: app %s runs with docker; use --image", a.Name)}
+			case image != "":
+				a.Image = image
+			case command != "":
+				a.Command = command
+			}
+			if !slices.Contains(a.Versions, version) && image == "" && command == "" {
+				fmt.Fprintf(c.Stderr, "strata: %s is not in %s; rendering it from the app's settings\n", version, cfg.File)
+			}
+			job := generator.Job(cfg, &a, version)
+			src, err := c.sources(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			fmt.Fprintf(c.Stdout, "%s: registering\n", *job.ID)
+			p, err := deploy.Run(ctx, src.Nomad, job, deploy.Options{OnProgress: func(p deploy.Progress) {
+				fmt.Fprintf(c.Stdout, "%s: %s\n", *job.ID, p)
+			}})
+			if err != nil {
+				return &exitError{code: ExitError, err: fmt.Errorf("strata deploy: %w", err)}
+			}
+			fmt.Fprintf(c.Stdout, "%s: healthy (%d/%d); promote it with: strata promote %s %s\n", *job.ID, p.Healthy, p.Desired, a.Name, version)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&image, "image", "", "docker image for this version (default: the app's image with {{version}} replaced)")
+	f.StringVar(&command, "command", "", "command for this version (exec, raw_exec)")
+	f.DurationVar(&timeout, "timeout", 15*time.Minute, "give up after this long")
+	return cmd
+}

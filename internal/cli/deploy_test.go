@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/strata-dev/strata/internal/nomadfake"
+)
+
+// TestDeployCommand deploys against nomadfake, which stands in for Nomad
+// (it cannot run here); a goroutine plays the scheduler.
+func TestDeployCommand(t *testing.T) {
+	nomad := nomadfake.New(t)
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, strings.Replace(routedWeb, "    routing:", "    update: { max_parallel: 1 }\n    routing:", 1))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		client := nomad.Client()
+		for range 1000 {
+			if d, _, err := client.Jobs().LatestDeployment("web-v3", nil); err == nil && d != nil {
+				nomad.SetDeploymentHealth("web-v3", 1, 1, 1, 0)
+				nomad.SetDeploymentStatus(d.ID, api.DeploymentStatusSuccessful, "Deployment completed successfully")
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	code, out, errOut := run(t, map[string]string{"NOMAD_ADDR": nomad.Addr()}, "deploy", "web", "v3", "-c", cfg)
+	<-done
+	if code != ExitOK || !strings.Contains(out, "web-v3: healthy (1/1)") || !strings.Contains(errOut, "v3 is not in") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	j, ok := nomad.Job("default", "web-v3")
+	if !ok || j.Meta["strata.version"] != "v3" {
+		t.Fatalf("registered %+v", j)
+	}
+	for _, bad := range [][]string{{"deploy", "nope", "v1"}, {"deploy", "web", "V_1"}, {"deploy", "web", "v1", "--image", "x"}} {
+		if code, _, errOut := run(t, map[string]string{"NOMAD_ADDR": nomad.Addr()}, append(bad, "-c", cfg)...); code != ExitUsage {
+			t.Errorf("%v: exit %d %s", bad, code, errOut)
+		}
+	}
+}
