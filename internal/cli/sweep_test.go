@@ -89,6 +89,11 @@ func TestSweepCommand(t *testing.T) {
 		t.Error("the sweep did not write the draining key")
 	}
 
+	code, out, errOut = run(t, env, "status", "web", "-c", cfg)
+	if code != ExitOK || !strings.Contains(out, "VERSION") || !strings.Contains(out, "draining") || !strings.Contains(out, "live") {
+		t.Errorf("status: exit %d\n%s%s", code, out, errOut)
+	}
+
 	consul.Stop()
 	code, out, errOut = run(t, env, "sweep", "-c", cfg)
 	if code != ExitError || !strings.Contains(errOut, "Consul KV") || strings.Contains(out, "stop:") {

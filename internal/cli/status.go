@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	consulapi "github.com/hashicorp/consul/api"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-dev/strata/internal/naming"
+	"github.com/strata-dev/strata/internal/sweeper"
+)
+
+// versionStatus is one row of strata status.
+type versionStatus struct {
+	App       string   `json:"app"`
+	Version   string   `json:"version"`
+	Healthy   int      `json:"healthy"`
+	Instances int      `json:"instances"`
+	Live      bool     `json:"live"`
+	Cohorts   []string `json:"cohorts,omitempty"`
+	Sessions  int      `json:"sessions"` // -1 when not every HAProxy answered
+	Age       string   `json:"age"`
+	Draining  string   `json:"draining_since,omitempty"`
+	Sweeper   string   `json:"sweeper"`
+}
+
+func (c *CLI) statusCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status [<app>]",
+		Short: "Show every version: instances, live, cohorts, sessions, age, draining, what the sweeper would do",
+		Long: `Status reads Nomad, Consul and every HAProxy's lbstats, like a dry run of the
+sweeper, and prints a table per app: each running version's healthy and total
+instances (Consul health checks), whether it is live, the cohorts that target
+it, its sessions on all HAProxies, its age, since when it drains, and what the
+next sweep would do with it.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return usageError{fmt.Errorf("--output %q: expected table or json", output)}
+			}
+			cfg, err := c.load(cmd)
+			if err != nil {
+				return err
+			}
+			src, err := c.sources(cfg)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			inv, _, _ := sweeper.Gather(cmd.Context(), src, now)
+			plan := sweeper.Decide(inv, SweeperConfig(cfg), now)
+			health := map[string]map[string][2]int{}
+			var rows []versionStatus
+			for _, v := range plan.Verdicts {
+				if len(args) == 1 && v.App != args[0] {
+					continue
+				}
+				if _, ok := health[v.App]; !ok {
+					health[v.App], err = instanceHealth(src.Consul, v.App)
+					if err != nil {
+						inv.Failures = append(inv.Failures, "Consul health of "+v.App+" ("+err.Error()+")")
+					}
+				}
+				h := health[v.App][v.Version]
+				row := versionStatus{App: v.App, Version: v.Version, Healthy: h[0], Instances: h[1],
+					Live: v.State == sweeper.StateLive, Sessions: v.Sessions, Sweeper: describeVerdict(v)}
+				for _, j := range inv.Jobs {
+					if j.ID == v.JobID {
+						row.Age = now.Sub(j.FirstSubmit).Round(time.Minute).String()
+					}
+				}
+				for _, cv := range inv.Cohorts[v.App] {
+					if cv == v.Version {
+						row.Cohorts = append(row.Cohorts, cv)
+					}
+				}
+				if !v.DrainingSince.IsZero() {
+					row.Draining = v.DrainingSince.UTC().Format(time.RFC3339)
+				}
+				rows = append(rows, row)
+			}
+			if output == "json" {
+				enc := json.NewEncoder(c.Stdout)
+				enc.SetIndent("", "  ")
+				enc.Encode(struct {
+					Versions []versionStatus `json:"versions"`
+					Failures []string        `json:"failures,omitempty"`
+				}{rows, inv.Failures})
+			} else {
+				c.printStatus(rows)
+			}
+			if len(inv.Failures) > 0 {
+				return &exitError{code: ExitError, err: fmt.Errorf("strata status: could not read %s", strings.Join(inv.Failures, "; "))}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	return cmd
+}
+
+// instanceHealth counts, per version, the passing and all instances of an
+// app's service: one request per app.
+func instanceHealth(consul *consulapi.Client, app string) (map[string][2]int, error) {
+	entries, _, err := consul.Health().Service(app, naming.TagManaged, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][2]int{}
+	for _, e := range entries {
+		for _, tag := range e.Service.Tags {
+			v, ok := strings.CutPrefix(tag, naming.VersionTagPrefix)
+			if !ok {
+				continue
+			}
+			h := out[v]
+			h[1]++
+			if e.Checks.AggregatedStatus() == consulapi.HealthPassing {
+				h[0]++
+			}
+			out[v] = h
+		}
+	}
+	return out, nil
+}
+
+func describeVerdict(v sweeper.Verdict) string {
+	s := string(v.State)
+	if v.Action != sweeper.ActionNone {
+		s += ": would " + string(v.Action)
+	}
+	return s + " (" + v.Reason + ")"
+}
+
+func (c *CLI) printStatus(rows []versionStatus) {
+	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	app := ""
+	for _, r := range rows {
+		if r.App != app {
+			if app != "" {
+				fmt.Fprintln(tw)
+			}
+			app = r.App
+			fmt.Fprintf(tw, "%s\nVERSION\tINSTANCES\tLIVE\tCOHORTS\tSESSIONS\tAGE\tDRAINING SINCE\tSWEEPER\n", app)
+		}
+		live, sessions, draining := "", "?", r.Draining
+		if r.Live {
+			live = "live"
+		}
+		if r.Sessions >= 0 {
+			sessions = fmt.Sprint(r.Sessions)
+		}
+		if draining == "" {
+			draining = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Version, r.Healthy, r.Instances, live, strings.Join(r.Cohorts, ","), sessions, r.Age, draining, r.Sweeper)
+	}
+	tw.Flush()
+}
