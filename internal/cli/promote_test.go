@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	consulapi "github.com/hashicorp/consul/api"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/naming"
+	"github.com/strata-dev/strata/internal/release"
+	"github.com/strata-dev/strata/internal/testenv"
+)
+
+const releasedWeb = `apps:
+  web:
+    driver: raw_exec
+    command: /usr/local/bin/strata
+    args: [demo, serve, --version, "{{version}}"]
+    ports: { http: {} }
+    service: { check: { path: /healthz } }
+    versions: [v1, v2, v3]
+    live: v1
+  transcoder:
+    kind: worker
+    driver: raw_exec
+    command: /usr/local/bin/transcoder
+    args: ["--version={{version}}"]
+    versions: [v1]
+`
+
+// releaseEnv is a real Consul with web v1, v2 and v3 passing, and a
+// strata.yaml naming them.
+type releaseEnv struct {
+	consul *testenv.Consul
+	env    map[string]string
+	cfg    string
+}
+
+func startRelease(t *testing.T) *releaseEnv {
+	t.Helper()
+	consul := testenv.StartConsul(t)
+	for _, v := range []string{"v1", "v2", "v3"} {
+		err := consul.Client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{
+			ID: "web-" + v, Name: "web", Address: "127.0.0.1", Port: 8000,
+			Tags:  []string{naming.TagManaged, naming.VersionTag(v)},
+			Check: &consulapi.AgentServiceCheck{CheckID: "ttl-web-" + v, TTL: "1h", Status: consulapi.HealthPassing},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &releaseEnv{consul: consul, env: map[string]string{"CONSUL_HTTP_ADDR": consul.Addr}, cfg: writeConfig(t, t.TempDir(), releasedWeb)}
+}
+
+// strata runs one command line through the real root command, with the
+// release commands added to it if the root does not have them yet, and
+// maps errors to exit codes the way Run does.
+func (r *releaseEnv) strata(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	c := &CLI{Stdout: &out, Stderr: &errOut, LookupEnv: func(k string) (string, bool) {
+		v, ok := r.env[k]
+		return v, ok
+	}}
+	root := c.root()
+	for _, cmd := range []*cobra.Command{c.promoteCmd(), c.rollbackCmd(), c.cohortCmd()} {
+		if found, _, err := root.Find([]string{cmd.Name()}); err != nil || found == root {
+			cmd.Args = wrapArgs(cmd.Args)
+			root.AddCommand(cmd)
+		}
+	}
+	root.SetArgs(append(args, "-c", r.cfg))
+	err := root.Execute()
+	var ee *exitError
+	var cerr config.Errors
+	switch {
+	case err == nil:
+		code = ExitOK
+	case errors.As(err, &ee):
+		code = ee.code
+		fmt.Fprintln(&errOut, ee.err)
+	case errors.As(err, &cerr):
+		code = ExitError
+		fmt.Fprintln(&errOut, cerr)
+	case isUsage(err):
+		code = ExitUsage
+		fmt.Fprintln(&errOut, "strata:", err)
+	default:
+		code = ExitError
+		fmt.Fprintln(&errOut, "strata:", err)
+	}
+	return code, out.String(), errOut.String()
+}
+
+func (r *releaseEnv) live(t *testing.T) (string, []string) {
+	t.Helper()
+	live, hist, err := release.Live(t.Context(), r.consul.Client.KV(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return live, hist
+}
+
+func TestPromoteAndRollbackCommands(t *testing.T) {
+	r := startRelease(t)
+	steps := []struct {
+		name    string
+		args    []string
+		code    int
+		says    string
+		live    string
+		history string
+	}{
+		{"promoting strata.yaml's live version changes nothing", []string{"promote", "web", "v1"}, ExitOK, "v1 is already live; nothing changed", "", "[]"},
+		{"promote records strata.yaml's live version as the previous one", []string{"promote", "web", "v2"}, ExitOK, "v2 is live (was v1;", "v2", "[v1]"},
+		{"promote moves on", []string{"promote", "web", "v3"}, ExitOK, "v3 is live (was v2;", "v3", "[v1 v2]"},
+		{"promoting the live version again changes nothing", []string{"promote", "web", "v3"}, ExitOK, "already live", "v3", "[v1 v2]"},
+		{"a version that does not run is refused", []string{"promote", "web", "v9"}, ExitError, "web v9 has no passing instance", "v3", "[v1 v2]"},
+		{"an invalid version is a usage error", []string{"promote", "web", "V_9"}, ExitUsage, "not a valid version", "v3", "[v1 v2]"},
+		{"an app strata.yaml does not name is refused", []string{"promote", "api", "v1"}, ExitUsage, `no app named "api" (apps: transcoder, web)`, "v3", "[v1 v2]"},
+		{"a worker app is refused", []string{"promote", "transcoder", "v1"}, ExitUsage, "transcoder is a worker app", "v3", "[v1 v2]"},
+		{"a missing version is a usage error", []string{"promote", "web"}, ExitUsage, "accepts 2 arg(s)", "v3", "[v1 v2]"},
+		{"rollback returns to the previous version", []string{"rollback", "web"}, ExitOK, "rolled back from v3 to v2", "v2", "[v1]"},
+		{"rollback again", []string{"rollback", "web"}, ExitOK, "rolled back from v2 to v1", "v1", "[]"},
+		{"rollback with no history is refused", []string{"rollback", "web"}, ExitError, "nothing to roll back to", "v1", "[]"},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			code, out, errOut := r.strata(t, s.args...)
+			if code != s.code || !strings.Contains(out+errOut, s.says) {
+				t.Errorf("exit %d, want %d saying %q\nstdout: %s\nstderr: %s", code, s.code, s.says, out, errOut)
+			}
+			live, hist := r.live(t)
+			if live != s.live || fmt.Sprint(hist) != s.history {
+				t.Errorf("live %q history %v, want %q %s", live, hist, s.live, s.history)
+			}
+		})
+	}
+}
+
+func TestRollbackCommandSaysWhatItSkipped(t *testing.T) {
+	r := startRelease(t)
+	for _, v := range []string{"v2", "v3"} {
+		if code, out, errOut := r.strata(t, "promote", "web", v); code != ExitOK {
+			t.Fatalf("promote %s: %d %s%s", v, code, out, errOut)
+		}
+	}
+	// history is [v1 v2]; v2 stops running.
+	if err := r.consul.Client.Agent().ServiceDeregister("web-v2"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := r.strata(t, "rollback", "web")
+	if code != ExitOK || !strings.Contains(out, "rolled back from v3 to v1") || !strings.Contains(errOut, "skipped v2: no passing instance") {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+}
