@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -12,11 +13,13 @@ import (
 	"github.com/strata-dev/strata/internal/config"
 	"github.com/strata-dev/strata/internal/deploy"
 	"github.com/strata-dev/strata/internal/naming"
+	"github.com/strata-dev/strata/internal/release"
 )
 
 func (c *CLI) deployCmd() *cobra.Command {
 	var image, command string
 	var timeout time.Duration
+	var promote bool
 	cmd := &cobra.Command{
 		Use:   "deploy <app> <version>",
 		Short: "Register one version's job and watch its deployment until it is healthy",
@@ -73,7 +76,28 @@ keep going to the live version until you run strata promote.`,
 			if err != nil {
 				return &exitError{code: ExitError, err: fmt.Errorf("strata deploy: %w", err)}
 			}
-			fmt.Fprintf(c.Stdout, "%s: healthy (%d/%d); promote it with: strata promote %s %s\n", *job.ID, p.Healthy, p.Desired, a.Name, version)
+			if !promote {
+				fmt.Fprintf(c.Stdout, "%s: healthy (%d/%d); promote it with: strata promote %s %s\n", *job.ID, p.Healthy, p.Desired, a.Name, version)
+				return nil
+			}
+			fmt.Fprintf(c.Stdout, "%s: healthy (%d/%d)\n", *job.ID, p.Healthy, p.Desired)
+			// Consul sees the instances pass a moment after Nomad does:
+			// retry while the version is not yet routable.
+			var previous string
+			for attempt := 0; ; attempt++ {
+				previous, err = release.PromoteOver(ctx, src.Consul.KV(), src.Consul.Health(), a.Name, version, a.Live)
+				if !errors.Is(err, release.ErrNotRunning) || attempt >= 30 {
+					break
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+			if err != nil {
+				return &exitError{code: ExitError, err: fmt.Errorf("strata deploy: %s is healthy but was not promoted: %w", *job.ID, err)}
+			}
+			fmt.Fprintf(c.Stdout, "%s: live (was %s); undo with: strata rollback %s\n", *job.ID, orDash(previous), a.Name)
 			return nil
 		},
 	}
@@ -81,5 +105,6 @@ keep going to the live version until you run strata promote.`,
 	f.StringVar(&image, "image", "", "docker image for this version (default: the app's image with {{version}} replaced)")
 	f.StringVar(&command, "command", "", "command for this version (exec, raw_exec)")
 	f.DurationVar(&timeout, "timeout", 15*time.Minute, "give up after this long")
+	f.BoolVar(&promote, "promote", false, "make the version live once it is healthy (strata promote)")
 	return cmd
 }

@@ -5,9 +5,11 @@ import (
 	"testing"
 	"time"
 
+	consulapi "github.com/hashicorp/consul/api"
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/strata-dev/strata/internal/nomadfake"
+	"github.com/strata-dev/strata/internal/testenv"
 )
 
 // TestDeployCommand deploys against nomadfake, which stands in for Nomad
@@ -42,5 +44,39 @@ func TestDeployCommand(t *testing.T) {
 		if code, _, errOut := run(t, map[string]string{"NOMAD_ADDR": nomad.Addr()}, append(bad, "-c", cfg)...); code != ExitUsage {
 			t.Errorf("%v: exit %d %s", bad, code, errOut)
 		}
+	}
+}
+
+// TestDeployWithPromote makes the version live once healthy, on a real
+// Consul (nomadfake stands in for Nomad).
+func TestDeployWithPromote(t *testing.T) {
+	consul := testenv.StartConsul(t)
+	nomad := nomadfake.New(t)
+	for _, v := range []string{"v2", "v3"} {
+		consul.Client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{ID: "web-" + v, Name: "web",
+			Tags: []string{"strata", "strata-version=" + v}, Address: "127.0.0.1", Port: 1,
+			Check: &consulapi.AgentServiceCheck{TTL: "1h", Status: consulapi.HealthPassing}})
+	}
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, strings.Replace(routedWeb, "    routing:", "    update: { max_parallel: 1 }\n    routing:", 1))
+	go func() {
+		client := nomad.Client()
+		for range 1000 {
+			if d, _, err := client.Jobs().LatestDeployment("web-v3", nil); err == nil && d != nil {
+				nomad.SetDeploymentHealth("web-v3", 1, 1, 1, 0)
+				nomad.SetDeploymentStatus(d.ID, api.DeploymentStatusSuccessful, "Deployment completed successfully")
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	env := map[string]string{"NOMAD_ADDR": nomad.Addr(), "CONSUL_HTTP_ADDR": consul.Addr}
+	code, out, errOut := run(t, env, "deploy", "web", "v3", "--promote", "-c", cfg)
+	if code != ExitOK || !strings.Contains(out, "web-v3: live (was v2)") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	kv, _, _ := consul.Client.KV().Get("strata/web/live", nil)
+	if kv == nil || string(kv.Value) != "v3" {
+		t.Fatalf("strata/web/live = %v", kv)
 	}
 }

@@ -29,24 +29,38 @@ type Result struct {
 // aborts and stops remove it only at the index this pass read. A stop
 // deregisters first and removes the key after: if the deregistration fails,
 // the version stays draining and the next pass retries.
-func Apply(ctx context.Context, src Sources, plan Plan, idx drainIndex, now time.Time) []Result {
+func Apply(ctx context.Context, src Sources, plan Plan, idx Indexes, now time.Time) []Result {
 	var out []Result
 	for _, v := range plan.Actions() {
 		r := Result{Verdict: v}
 		key := DrainingKey(v.App, v.Version)
 		switch v.Action {
 		case ActionDrain:
-			ok, _, err := src.Consul.KV().CAS(&consulapi.KVPair{Key: key, Value: []byte(now.UTC().Format(time.RFC3339)), ModifyIndex: 0}, (&consulapi.WriteOptions{}).WithContext(ctx))
+			// One transaction: the drain is written only if the key is
+			// absent and strata/<app>/live has not changed since it was
+			// read, so a version promoted meanwhile is never drained.
+			liveKey := "strata/" + v.App + "/live"
+			liveCheck := &consulapi.KVTxnOp{Verb: consulapi.KVCheckNotExists, Key: liveKey}
+			if i, ok := idx.Live[v.App]; ok {
+				liveCheck = &consulapi.KVTxnOp{Verb: consulapi.KVCheckIndex, Key: liveKey, Index: i}
+			}
+			ok, resp, _, err := src.Consul.KV().Txn(consulapi.KVTxnOps{
+				liveCheck,
+				{Verb: consulapi.KVCAS, Key: key, Value: []byte(now.UTC().Format(time.RFC3339)), Index: 0},
+			}, (&consulapi.QueryOptions{}).WithContext(ctx))
 			switch {
 			case err != nil:
 				r.Err = fmt.Errorf("writing %s: %w", key, err)
 			case !ok:
-				r.Note = "already draining (another sweeper)"
+				r.Note = "live changed or the version already drains (another sweeper or a promote): left for the next pass"
+				if resp != nil && len(resp.Errors) > 0 {
+					r.Note += " (" + resp.Errors[0].What + ")"
+				}
 			default:
 				r.Done, r.Note = true, "drain started"
 			}
 		case ActionAbortDrain:
-			ok, _, err := src.Consul.KV().DeleteCAS(&consulapi.KVPair{Key: key, ModifyIndex: idx[v.App][v.Version]}, (&consulapi.WriteOptions{}).WithContext(ctx))
+			ok, _, err := src.Consul.KV().DeleteCAS(&consulapi.KVPair{Key: key, ModifyIndex: idx.Draining[v.App][v.Version]}, (&consulapi.WriteOptions{}).WithContext(ctx))
 			switch {
 			case err != nil:
 				r.Err = fmt.Errorf("removing %s: %w", key, err)
@@ -66,7 +80,7 @@ func Apply(ctx context.Context, src Sources, plan Plan, idx drainIndex, now time
 			if v.Purge {
 				r.Note += " and purged"
 			}
-			if i, draining := idx[v.App][v.Version]; draining {
+			if i, draining := idx.Draining[v.App][v.Version]; draining {
 				if _, _, err := src.Consul.KV().DeleteCAS(&consulapi.KVPair{Key: key, ModifyIndex: i}, (&consulapi.WriteOptions{}).WithContext(ctx)); err != nil {
 					r.Note += fmt.Sprintf("; removing %s failed (%v): the next pass removes it", key, err)
 				}

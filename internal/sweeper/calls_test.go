@@ -85,3 +85,30 @@ func BenchmarkPass(b *testing.B) {
 	}
 	b.ReportMetric(float64(calls.Total()), "calls/pass")
 }
+
+// A promote between a pass's read and its write must win: the version it
+// made live is not drained.
+func TestADrainLosesToAPromoteInBetween(t *testing.T) {
+	src, _, cfg := fleet(t, 1, 4, 1)
+	inv, idx, _ := sweeper.Gather(context.Background(), src, start)
+	plan := sweeper.Decide(inv, cfg, start)
+	var drain sweeper.Verdict
+	for _, v := range plan.Actions() {
+		if v.Action == sweeper.ActionDrain {
+			drain = v
+		}
+	}
+	if drain.Version != "v3" {
+		t.Fatalf("the plan drains %+v, want app0 v3", plan.Actions())
+	}
+	if _, err := src.Consul.KV().Put(&consulapi.KVPair{Key: "strata/app0/live", Value: []byte("v3")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	results := sweeper.Apply(context.Background(), src, plan, idx, start)
+	if len(results) != 1 || results[0].Done || results[0].Err != nil {
+		t.Fatalf("the drain went ahead over a promote: %+v", results)
+	}
+	if kv, _, _ := src.Consul.KV().Get(sweeper.DrainingKey("app0", "v3"), nil); kv != nil {
+		t.Fatal("the promoted version is draining")
+	}
+}

@@ -53,17 +53,23 @@ type Calls struct {
 // Total is the number of requests.
 func (c Calls) Total() int { return c.Nomad + c.Consul + c.LBStats }
 
-// drainIndex remembers the KV modify index of each draining key, for
-// check-and-set.
-type drainIndex map[string]map[string]uint64
+// Indexes are the Consul KV modify indexes a pass read, for the
+// check-and-set of its writes.
+type Indexes struct {
+	// Draining holds each draining key's index, by app and version.
+	Draining map[string]map[string]uint64
+	// Live holds each app's strata/<app>/live index; absent when the key
+	// was not set.
+	Live map[string]uint64
+}
 
 // Gather reads one inventory. A source that cannot be read is recorded in
 // Inventory.Failures (so Decide retires nothing) rather than returned: the
 // pass still reports what it knows.
-func Gather(ctx context.Context, src Sources, now time.Time) (Inventory, drainIndex, Calls) {
+func Gather(ctx context.Context, src Sources, now time.Time) (Inventory, Indexes, Calls) {
 	inv := Inventory{Live: map[string]string{}, Cohorts: map[string][]string{}, Draining: map[string]map[string]time.Time{},
 		Sessions: map[string]map[string]int{}, Deployments: map[string]map[string]Deployment{}}
-	idx := drainIndex{}
+	idx := Indexes{Draining: map[string]map[string]uint64{}, Live: map[string]uint64{}}
 	var calls Calls
 	if err := gatherJobs(ctx, src, now, &inv, &calls); err != nil {
 		inv.Failures = append(inv.Failures, "Nomad ("+err.Error()+")")
@@ -132,7 +138,7 @@ func gatherJobs(ctx context.Context, src Sources, now time.Time, inv *Inventory,
 }
 
 // gatherKV reads every app's routing state in one request.
-func gatherKV(ctx context.Context, src Sources, now time.Time, inv *Inventory, idx drainIndex, calls *Calls) error {
+func gatherKV(ctx context.Context, src Sources, now time.Time, inv *Inventory, idx Indexes, calls *Calls) error {
 	calls.Consul++
 	pairs, _, err := src.Consul.KV().List("strata/", (&consulapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
@@ -146,6 +152,7 @@ func gatherKV(ctx context.Context, src Sources, now time.Time, inv *Inventory, i
 		app := parts[1]
 		switch {
 		case len(parts) == 3 && parts[2] == "live":
+			idx.Live[app] = p.ModifyIndex
 			if v := strings.TrimSpace(string(p.Value)); naming.ValidVersion(v) {
 				inv.Live[app] = v
 			}
@@ -161,10 +168,10 @@ func gatherKV(ctx context.Context, src Sources, now time.Time, inv *Inventory, i
 			}
 			if inv.Draining[app] == nil {
 				inv.Draining[app] = map[string]time.Time{}
-				idx[app] = map[string]uint64{}
+				idx.Draining[app] = map[string]uint64{}
 			}
 			inv.Draining[app][parts[3]] = since
-			idx[app][parts[3]] = p.ModifyIndex
+			idx.Draining[app][parts[3]] = p.ModifyIndex
 		}
 	}
 	return nil
