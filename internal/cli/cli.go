@@ -109,7 +109,7 @@ environment variables and then by flags, for example STRATA_REGION or --region.`
 	pf.StringP("config", "c", "", "configuration file (default: $STRATA_CONFIG, then strata.yaml)")
 	config.BindFlags(pf)
 
-	root.AddCommand(c.renderCmd(), c.validateCmd(), c.haproxyCmd(), c.deployCmd(), c.promoteCmd(), c.rollbackCmd(), c.cohortCmd(), c.planCmd(), c.statusCmd(), c.sweepCmd(), c.lbstatsCmd(), c.demoCmd(), c.versionCmd())
+	root.AddCommand(c.renderCmd(), c.validateCmd(), c.haproxyCmd(), c.deployCmd(), c.promoteCmd(), c.rollbackCmd(), c.cohortCmd(), c.planCmd(), c.diffCmd(), c.statusCmd(), c.sweepCmd(), c.lbstatsCmd(), c.demoCmd(), c.versionCmd())
 	for _, sub := range root.Commands() {
 		sub.Args = wrapArgs(sub.Args)
 	}

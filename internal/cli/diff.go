@@ -1,0 +1,212 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/nomad/api"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-dev/strata/generator"
+	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/jobdiff"
+)
+
+// ExitChanges is strata diff's exit code, with --detailed-exitcode, when
+// base and head render different jobs (as terraform plan -detailed-exitcode
+// does). It is the same number as ExitUsage: scripts that pass
+// --detailed-exitcode get 1 for every error, command line errors included,
+// so 2 only ever means "changes".
+const ExitChanges = 2
+
+func (c *CLI) diffCmd() *cobra.Command {
+	var base, head, format string
+	var detailed bool
+	cmd := &cobra.Command{
+		Use:   "diff --base <git-ref|dir> [--head <git-ref|dir>]",
+		Short: "Show what a change to strata.yaml does to the Nomad jobs, without a cluster",
+		Long: `Diff renders two versions of strata.yaml in memory (nothing is written) and
+shows which jobs are added, removed or edited, field by field, and whether
+Nomad would update an edited job's allocations in place or replace them.
+
+--base and --head each name either a directory holding strata.yaml, a
+strata.yaml file, or a git revision (a branch, tag, commit, HEAD~1). An
+existing path wins over a revision of the same name. A revision is read with
+'git show <rev>:<file>' in the repository of the configuration file
+(--config, $STRATA_CONFIG, then strata.yaml), at that file's path: only
+strata.yaml is needed to render, so no checkout is made. --head defaults to
+that file as it is in the working tree. Environment variables and flags
+(STRATA_*, --region, ...) apply to both sides alike.
+
+--format is text (default), markdown (for a pull request comment or
+$GITHUB_STEP_SUMMARY) or json.
+
+Exit codes: 0 whether or not jobs change, 1 on any error. With
+--detailed-exitcode: 0 no change, 2 changes, 1 any error.`,
+		Example: `  strata diff --base origin/main
+  strata diff --base origin/main --format markdown >> "$GITHUB_STEP_SUMMARY"
+  strata diff --base v1.4.0 --head HEAD --detailed-exitcode
+  strata diff --base ../old-checkout --head .`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// With --detailed-exitcode, 2 means changes; an error in the
+			// command line must not look like one.
+			usage := func(err error) error {
+				err = fmt.Errorf("%w\nRun '%s --help' for usage.", err, cmd.CommandPath())
+				if detailed {
+					return &exitError{code: ExitError, err: fmt.Errorf("strata: %w", err)}
+				}
+				return usageError{err}
+			}
+			if base == "" {
+				return usage(errors.New("--base is required: a git revision or a directory to compare with, e.g. --base origin/main"))
+			}
+			switch format {
+			case "text", "markdown", "json":
+			default:
+				return usage(fmt.Errorf("--format %q: expected text, markdown or json", format))
+			}
+			baseJobs, err := c.diffSide(cmd, "base", base)
+			if err != nil {
+				return &exitError{code: ExitError, err: err}
+			}
+			headJobs, err := c.diffSide(cmd, "head", head)
+			if err != nil {
+				return &exitError{code: ExitError, err: err}
+			}
+			diffs := jobdiff.Compare(baseJobs, headJobs)
+			switch format {
+			case "markdown":
+				fmt.Fprint(c.Stdout, jobdiff.Markdown(diffs))
+			case "json":
+				enc := json.NewEncoder(c.Stdout)
+				enc.SetIndent("", "  ")
+				enc.SetEscapeHTML(false)
+				if diffs == nil {
+					diffs = []jobdiff.JobDiff{}
+				}
+				if err := enc.Encode(diffs); err != nil {
+					return &exitError{code: ExitError, err: fmt.Errorf("strata: writing the diff: %w", err)}
+				}
+			default:
+				fmt.Fprint(c.Stdout, jobdiff.Text(diffs))
+			}
+			if detailed && hasChanges(diffs) {
+				return &exitError{code: ExitChanges}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&base, "base", "", "what to compare with: a git revision, a directory holding strata.yaml, or a strata.yaml file")
+	f.StringVar(&head, "head", "", "what to compare: a git revision, a directory or a file (default: the configuration file in the working tree)")
+	f.StringVar(&format, "format", "text", "output format: text, markdown or json")
+	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when no job changes, 2 when jobs change, 1 on error")
+	return cmd
+}
+
+func hasChanges(diffs []jobdiff.JobDiff) bool {
+	for _, d := range diffs {
+		if d.Status != jobdiff.Unchanged {
+			return true
+		}
+	}
+	return false
+}
+
+// diffSide loads and renders one side of a diff: spec is empty (the
+// configuration file of the working tree), a path, or a git revision. Errors
+// start with the side's name.
+func (c *CLI) diffSide(cmd *cobra.Command, side, spec string) ([]*api.Job, error) {
+	configPath, _ := cmd.Flags().GetString("config")
+	opts := config.Options{Path: configPath, LookupEnv: c.LookupEnv, Flags: cmd.Flags()}
+	label := side
+	if spec != "" {
+		label = fmt.Sprintf("%s %s", side, spec)
+	}
+
+	var cfg *config.Config
+	var err error
+	switch {
+	case spec == "":
+		cfg, err = config.Load(opts)
+	case exists(spec):
+		if info, _ := os.Stat(spec); info.IsDir() {
+			spec = filepath.Join(spec, config.DefaultFile)
+		}
+		opts.Path = spec
+		cfg, err = config.Load(opts)
+	default:
+		var data []byte
+		var name string
+		data, name, err = gitShow(opts.ConfigPath(), spec)
+		if err != nil {
+			return nil, fmt.Errorf("strata: %s: %w", label, err)
+		}
+		cfg, err = config.Parse(name, data, opts)
+	}
+	if err != nil {
+		var cerr config.Errors
+		if errors.As(err, &cerr) {
+			return nil, fmt.Errorf("strata: %s: the configuration is not valid:\n%s", label, indent(cerr.Error()))
+		}
+		return nil, fmt.Errorf("strata: %s: %w", label, err)
+	}
+	// Render as strata render would, so that what it refuses fails here too.
+	if _, err := generator.Render(cfg); err != nil {
+		return nil, fmt.Errorf("strata: %s: rendering %s: %w", label, cfg.File, err)
+	}
+	own, err := generator.OwnJobs(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("strata: %s: rendering %s: %w", label, cfg.File, err)
+	}
+	return append(generator.Jobs(cfg), own...), nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+}
+
+// gitShow reads file as it is at revision rev, in the git repository that
+// holds file, and returns its text and the name errors should cite:
+// rev:path-in-repository, as git writes it.
+func gitShow(file, rev string) (data []byte, name string, err error) {
+	if strings.HasPrefix(rev, "-") {
+		return nil, "", fmt.Errorf("%q is neither a file, a directory nor a git revision", rev)
+	}
+	dir, base := filepath.Split(file)
+	if dir == "" {
+		dir = "."
+	}
+	object := rev + ":./" + base
+	var stdout, stderr bytes.Buffer
+	git := exec.Command("git", "-C", dir, "show", object, "--")
+	git.Stdout, git.Stderr = &stdout, &stderr
+	if err := git.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		if errors.Is(err, exec.ErrNotFound) {
+			msg = "git is not installed"
+		}
+		return nil, "", fmt.Errorf("%q is neither a file, a directory nor a git revision holding %s (git -C %s show %s: %s)", rev, file, dir, object, msg)
+	}
+	name = rev + ":" + base
+	// Cite the file by its path in the repository, as git does.
+	prefix := exec.Command("git", "-C", dir, "rev-parse", "--show-prefix")
+	if out, err := prefix.Output(); err == nil {
+		name = rev + ":" + strings.TrimSpace(string(out)) + base
+	}
+	return stdout.Bytes(), name, nil
+}

@@ -1,0 +1,287 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/jobdiff"
+)
+
+var updateDiff = flag.Bool("update", false, "rewrite testdata/diff/*.golden with the output of strata diff")
+
+// runDiff runs `strata diff` with the given arguments. Once the root
+// command has diff, it goes through Run like any other command; until then
+// it builds a root the way root() does, with the persistent flags, and maps
+// errors to exit codes the way Run does.
+func runDiff(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	c := &CLI{Stdout: &out, Stderr: &errOut, LookupEnv: func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}}
+	if sub, _, err := c.root().Find([]string{"diff"}); err == nil && sub.Name() == "diff" {
+		code = c.Run(append([]string{"diff"}, args...))
+		return code, out.String(), errOut.String()
+	}
+	root := &cobra.Command{Use: "strata", SilenceUsage: true, SilenceErrors: true}
+	root.SetOut(c.Stdout)
+	root.SetErr(c.Stderr)
+	root.PersistentFlags().StringP("config", "c", "", "configuration file")
+	config.BindFlags(root.PersistentFlags())
+	root.AddCommand(c.diffCmd())
+	root.SetArgs(append([]string{"diff"}, args...))
+	code = ExitOK
+	if err := root.Execute(); err != nil {
+		code = ExitError
+		var ee *exitError
+		switch {
+		case asExit(err, &ee):
+			code = ee.code
+			if ee.err != nil {
+				fmt.Fprintln(c.Stderr, ee.err)
+			}
+		case isUsage(err):
+			code = ExitUsage
+			fmt.Fprintln(c.Stderr, "strata:", err)
+		default:
+			fmt.Fprintln(c.Stderr, "strata:", err)
+		}
+	}
+	return code, out.String(), errOut.String()
+}
+
+func asExit(err error, ee **exitError) bool {
+	e, ok := err.(*exitError)
+	*ee = e
+	return ok
+}
+
+// gitRepo is a temporary git repository with its own identity and no user
+// or system configuration, so commits work anywhere.
+type gitRepo struct {
+	t   *testing.T
+	dir string
+}
+
+func newGitRepo(t *testing.T) *gitRepo {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	r := &gitRepo{t: t, dir: t.TempDir()}
+	r.git("init", "-q", "-b", "main")
+	return r
+}
+
+func (r *gitRepo) git(args ...string) string {
+	r.t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", r.dir}, args...)...)
+	cmd.Env = append(os.Environ(),
+		"GIT_AUTHOR_NAME=strata test", "GIT_AUTHOR_EMAIL=test@strata.invalid",
+		"GIT_COMMITTER_NAME=strata test", "GIT_COMMITTER_EMAIL=test@strata.invalid",
+		"GIT_AUTHOR_DATE=2026-11-01T00:00:00Z", "GIT_COMMITTER_DATE=2026-11-01T00:00:00Z",
+		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+	)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		r.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// commit writes strata.yaml and commits it.
+func (r *gitRepo) commit(text, message string) string {
+	r.t.Helper()
+	p := writeConfig(r.t, r.dir, text)
+	r.git("add", "strata.yaml")
+	r.git("commit", "-q", "-m", message)
+	return p
+}
+
+// diffBase is a routed web app with three versions and a worker.
+const diffBase = `created: "2026-11-01T00:00:00Z"
+datacenters: [dc1]
+apps:
+  web:
+    driver: docker
+    image: "ghcr.io/acme/web:{{version}}"
+    ports: { http: {} }
+    service: { tags: [public], check: { path: /healthz } }
+    count: 2
+    resources: { cpu: 200, memory: 256 }
+    env: { LOG_LEVEL: info }
+    kill_timeout: 1h
+    versions: [v8, v9, v10]
+    live: v10
+    routing: { bind: ":8080" }
+  transcoder:
+    kind: worker
+    driver: docker
+    image: "ghcr.io/acme/transcoder:{{version}}"
+    versions: [v2]
+`
+
+// diffCases are changes to diffBase, each with golden text and markdown.
+var diffCases = []struct {
+	name   string
+	change func(string) string
+}{
+	{"add-version", func(s string) string {
+		return strings.Replace(s, "[v8, v9, v10]", "[v8, v9, v10, v11]", 1)
+	}},
+	{"remove-version", func(s string) string {
+		return strings.Replace(s, "[v8, v9, v10]", "[v9, v10]", 1)
+	}},
+	{"change-resources", func(s string) string {
+		return strings.Replace(s, "cpu: 200", "cpu: 300", 1)
+	}},
+	{"change-service-tag", func(s string) string {
+		return strings.Replace(s, "tags: [public]", "tags: [public, beta]", 1)
+	}},
+	{"change-kill-timeout-and-count", func(s string) string {
+		return strings.Replace(strings.Replace(s, "kill_timeout: 1h", "kill_timeout: 30m", 1), "count: 2", "count: 3", 1)
+	}},
+	{"move-routing-port", func(s string) string {
+		return strings.Replace(s, `bind: ":8080"`, `bind: ":8081"`, 1)
+	}},
+}
+
+func TestDiffBetweenTwoCommitsMatchesTheGoldenFiles(t *testing.T) {
+	for _, tc := range diffCases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newGitRepo(t)
+			cfg := r.commit(diffBase, "base")
+			r.commit(tc.change(diffBase), tc.name)
+			for _, format := range []string{"text", "markdown"} {
+				code, out, errOut := runDiff(t, nil, "--config", cfg, "--base", "HEAD~1", "--head", "HEAD", "--format", format)
+				if code != ExitOK {
+					t.Fatalf("%s: exit %d, stderr %s", format, code, errOut)
+				}
+				ext := map[string]string{"text": ".txt", "markdown": ".md"}[format]
+				golden(t, filepath.Join("testdata", "diff", tc.name+ext+".golden"), out)
+			}
+		})
+	}
+}
+
+func TestDiffAgainstTheWorkingTreeIsTheDefaultHead(t *testing.T) {
+	r := newGitRepo(t)
+	cfg := r.commit(diffBase, "base")
+	writeConfig(t, r.dir, diffCases[0].change(diffBase))
+	code, out, errOut := runDiff(t, nil, "-c", cfg, "--base", "main")
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+	golden(t, filepath.Join("testdata", "diff", "add-version.txt.golden"), out)
+}
+
+func TestDiffBetweenTwoDirectories(t *testing.T) {
+	before, after := t.TempDir(), t.TempDir()
+	writeConfig(t, before, diffBase)
+	headFile := writeConfig(t, after, diffCases[2].change(diffBase))
+	// A directory holding strata.yaml, and a path to the file itself.
+	code, out, errOut := runDiff(t, nil, "--base", before, "--head", headFile)
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+	golden(t, filepath.Join("testdata", "diff", "change-resources.txt.golden"), out)
+}
+
+func TestDiffAsJSONListsEveryJob(t *testing.T) {
+	before, after := t.TempDir(), t.TempDir()
+	writeConfig(t, before, diffBase)
+	writeConfig(t, after, diffCases[3].change(diffBase))
+	code, out, errOut := runDiff(t, nil, "--base", before, "--head", after, "--format", "json")
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+	var diffs []jobdiff.JobDiff
+	if err := json.Unmarshal([]byte(out), &diffs); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	got := map[string]jobdiff.Status{}
+	for _, d := range diffs {
+		got[d.ID] = d.Status
+	}
+	want := map[string]jobdiff.Status{
+		"strata-haproxy": jobdiff.Unchanged, "transcoder-v2": jobdiff.Unchanged,
+		"strata-sweeper": jobdiff.Edited, // it carries strata.yaml
+		"web-v8":         jobdiff.Edited, "web-v9": jobdiff.Edited, "web-v10": jobdiff.Edited,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("statuses %v, want %v", got, want)
+	}
+	golden(t, filepath.Join("testdata", "diff", "change-service-tag.json.golden"), out)
+}
+
+func TestDiffExitCodes(t *testing.T) {
+	r := newGitRepo(t)
+	cfg := r.commit(diffBase, "base")
+	r.commit(diffCases[0].change(diffBase), "add v11")
+	r.git("tag", "v11-added")
+	r.commit(strings.Replace(diffBase, "[v8, v9, v10]", "[v8, V_9]", 1), "break it")
+
+	cases := []struct {
+		name    string
+		args    []string
+		code    int
+		stderr  string
+		noStdin bool
+	}{
+		{"changes exit 0 by default", []string{"--base", "HEAD~2", "--head", "v11-added"}, ExitOK, "", false},
+		{"no change exits 0 with --detailed-exitcode", []string{"--base", "v11-added", "--head", "HEAD~1", "--detailed-exitcode"}, ExitOK, "", false},
+		{"changes exit 2 with --detailed-exitcode", []string{"--base", "HEAD~2", "--head", "v11-added", "--detailed-exitcode"}, ExitChanges, "", false},
+		{"an unknown revision exits 1 and says what it tried", []string{"--base", "no-such-branch", "--detailed-exitcode"},
+			ExitError, `strata: base no-such-branch: "no-such-branch" is neither a file, a directory nor a git revision holding ` + cfg, false},
+		{"an invalid head names the side", []string{"--base", "HEAD~1", "--head", "HEAD", "--detailed-exitcode"},
+			ExitError, "strata: head HEAD: the configuration is not valid:\n  HEAD:strata.yaml:13:20: apps.web.versions[1]: \"V_9\" is not a valid version", false},
+		{"an invalid working tree is the head", []string{"--base", "HEAD~1"},
+			ExitError, "strata: head: the configuration is not valid:\n  " + cfg + ":13:20:", false},
+		{"a missing --base is a usage error", nil, ExitUsage, "--base is required", false},
+		{"a bad --format exits 1 with --detailed-exitcode", []string{"--base", "HEAD", "--format", "yaml", "--detailed-exitcode"},
+			ExitError, `--format "yaml": expected text, markdown or json`, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := runDiff(t, nil, append([]string{"-c", cfg}, tc.args...)...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d; stderr %s", code, tc.code, errOut)
+			}
+			if !strings.Contains(errOut, tc.stderr) {
+				t.Errorf("stderr %q does not contain %q", errOut, tc.stderr)
+			}
+		})
+	}
+}
+
+// golden compares got with the file at path, or rewrites it with -update.
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *updateDiff {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/cli -run Diff -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run with -update to rewrite it after an intended change):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}

@@ -1,0 +1,230 @@
+package jobdiff
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/strata-dev/strata/generator"
+)
+
+// Text writes diffs for a terminal or a CI log: a summary line, then each
+// job that is not unchanged with its field changes, one per line. A change
+// that replaces allocations ends in [replaces allocations]; a multi-line
+// string (a template) is shown as a line diff.
+func Text(diffs []JobDiff) string {
+	var b strings.Builder
+	b.WriteString(summary(diffs) + "\n")
+	width := 0
+	for _, d := range diffs {
+		if d.Status != Unchanged {
+			width = max(width, len(d.ID))
+		}
+	}
+	for _, d := range diffs {
+		if d.Status == Unchanged {
+			continue
+		}
+		b.WriteByte('\n')
+		fmt.Fprintf(&b, "%s %-*s  %s\n", marker(d.Status), width, d.ID, describe(d))
+		for _, w := range d.Warnings {
+			fmt.Fprintf(&b, "    warning: %s\n", w)
+		}
+		for _, c := range d.Changes {
+			note := ""
+			if c.Destructive {
+				note = "  [replaces allocations]"
+			}
+			if lines, ok := multiline(c); ok {
+				fmt.Fprintf(&b, "    %s:%s\n", c.Path, note)
+				for _, l := range lines {
+					b.WriteString("      " + l + "\n")
+				}
+				continue
+			}
+			switch {
+			case c.Old == nil:
+				fmt.Fprintf(&b, "    %s: added %s%s\n", c.Path, show(c.New, c.duration), note)
+			case c.New == nil:
+				fmt.Fprintf(&b, "    %s: removed %s%s\n", c.Path, show(c.Old, c.duration), note)
+			default:
+				fmt.Fprintf(&b, "    %s: %s -> %s%s\n", c.Path, show(c.Old, c.duration), show(c.New, c.duration), note)
+			}
+		}
+	}
+	return b.String()
+}
+
+// Markdown writes diffs for a pull request comment or a GitHub job summary:
+// a table of the jobs that change with their counts of fields added (+),
+// removed (-) and changed (~), warnings as a GitHub alert, then a collapsed
+// <details> per edited job holding its changes in a diff block.
+func Markdown(diffs []JobDiff) string {
+	var b strings.Builder
+	b.WriteString("### strata diff\n\n")
+	b.WriteString(summary(diffs) + "\n")
+	changed := 0
+	for _, d := range diffs {
+		if d.Status != Unchanged {
+			changed++
+		}
+	}
+	if changed == 0 {
+		return b.String()
+	}
+	b.WriteString("\n| Job | Change | Fields (+ / - / ~) | Allocations |\n|---|---|---|---|\n")
+	for _, d := range diffs {
+		if d.Status == Unchanged {
+			continue
+		}
+		fields, allocs := "", ""
+		switch d.Status {
+		case Added:
+			allocs = "placed"
+		case Removed:
+			allocs = "**stopped**"
+		case Edited:
+			add, del, mod := counts(d.Changes)
+			fields = fmt.Sprintf("+%d / -%d / ~%d", add, del, mod)
+			allocs = "updated in place"
+			if d.Impact == Destructive {
+				allocs = "**replaced**"
+			}
+		}
+		fmt.Fprintf(&b, "| `%s` | %s %s | %s | %s |\n", d.ID, marker(d.Status), d.Status, fields, allocs)
+	}
+	for _, d := range diffs {
+		for _, w := range d.Warnings {
+			fmt.Fprintf(&b, "\n> [!WARNING]\n> `%s`: %s.\n", d.ID, w)
+		}
+	}
+	for _, d := range diffs {
+		if d.Status != Edited {
+			continue
+		}
+		n := "fields"
+		if len(d.Changes) == 1 {
+			n = "field"
+		}
+		fmt.Fprintf(&b, "\n<details><summary><code>%s</code>: %d %s, %s</summary>\n\n```diff\n", d.ID, len(d.Changes), n, impactText(d.Impact))
+		for _, c := range d.Changes {
+			note := ""
+			if c.Destructive {
+				note = " replaces allocations"
+			}
+			fmt.Fprintf(&b, "@@ %s @@%s\n", fence(c.Path), note)
+			if lines, ok := multiline(c); ok {
+				for _, l := range lines {
+					b.WriteString(fence(l) + "\n")
+				}
+				continue
+			}
+			if c.Old != nil {
+				b.WriteString("- " + fence(show(c.Old, c.duration)) + "\n")
+			}
+			if c.New != nil {
+				b.WriteString("+ " + fence(show(c.New, c.duration)) + "\n")
+			}
+		}
+		b.WriteString("```\n\n</details>\n")
+	}
+	return b.String()
+}
+
+// fence keeps a line from closing the diff block it is in.
+func fence(s string) string {
+	return strings.ReplaceAll(s, "```", "`\u200b``")
+}
+
+func summary(diffs []JobDiff) string {
+	n := map[Status]int{}
+	for _, d := range diffs {
+		n[d.Status]++
+	}
+	if n[Added]+n[Removed]+n[Edited] == 0 {
+		return fmt.Sprintf("No job changes (%d unchanged).", n[Unchanged])
+	}
+	return fmt.Sprintf("%d added, %d removed, %d edited, %d unchanged.", n[Added], n[Removed], n[Edited], n[Unchanged])
+}
+
+func marker(s Status) string {
+	switch s {
+	case Added:
+		return "+"
+	case Removed:
+		return "-"
+	case Edited:
+		return "~"
+	}
+	return " "
+}
+
+func describe(d JobDiff) string {
+	switch d.Status {
+	case Added:
+		return "added"
+	case Removed:
+		return "removed (allocations stopped)"
+	}
+	n := "fields"
+	if len(d.Changes) == 1 {
+		n = "field"
+	}
+	return fmt.Sprintf("edited, %d %s: %s", len(d.Changes), n, impactText(d.Impact))
+}
+
+func impactText(i Impact) string {
+	if i == Destructive {
+		return "destructive (allocations replaced)"
+	}
+	return "in place"
+}
+
+func counts(cs []Change) (add, del, mod int) {
+	for _, c := range cs {
+		switch {
+		case c.Old == nil:
+			add++
+		case c.New == nil:
+			del++
+		default:
+			mod++
+		}
+	}
+	return add, del, mod
+}
+
+// show renders a value: compact JSON, durations as Go durations (30s).
+func show(raw json.RawMessage, duration bool) string {
+	if duration {
+		if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
+			return generator.FormatDuration(time.Duration(n))
+		}
+	}
+	return string(raw)
+}
+
+// multiline returns a line diff of a change between two strings when either
+// spans several lines, each line starting with "- ", "+ " or "  ".
+func multiline(c Change) ([]string, bool) {
+	var before, after string
+	if c.Old != nil && json.Unmarshal(c.Old, &before) != nil {
+		return nil, false
+	}
+	if c.New != nil && json.Unmarshal(c.New, &after) != nil {
+		return nil, false
+	}
+	if !strings.Contains(before, "\n") && !strings.Contains(after, "\n") {
+		return nil, false
+	}
+	return lineDiff(splitLines(before), splitLines(after), 2), true
+}
+
+func splitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+}
