@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/routing"
 )
 
 // Exit codes.
@@ -48,6 +50,9 @@ func (e *exitError) Error() string { return e.err.Error() }
 
 // Run runs one command line and returns its exit code.
 func (c *CLI) Run(args []string) int {
+	// consul-template, used to render HAProxy's templates, logs every
+	// render through the standard logger; keep its warnings and errors.
+	log.SetOutput(routing.LogFilter{W: c.Stderr})
 	root := c.root()
 	root.SetArgs(args)
 	err := root.Execute()

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"log"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -130,9 +129,6 @@ runs 'haproxy -c' on the result. It exits 1 if HAProxy rejects it.`
 			}
 			return nil
 		}
-		// consul-template logs through the standard logger; keep only
-		// its warnings and errors.
-		log.SetOutput(routing.LogFilter{W: c.Stderr})
 		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		if err := routing.Render(ctx, data, opts); err != nil && ctx.Err() == nil {

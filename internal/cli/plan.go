@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	nomadapi "github.com/hashicorp/nomad/api"
 	"github.com/spf13/cobra"
@@ -90,9 +91,22 @@ nothing changes, 2 when something does, 1 on an error.`,
 				}
 				orphans = append(orphans, planview.Orphan{ID: s.ID, App: app, Version: s.Meta[naming.MetaVersion]})
 			}
+			// What HAProxy would serve differently: rendered against
+			// Consul with the running job's templates and the planned ones.
+			var routingDiff map[string][]string
+			for _, j := range jobs {
+				if *j.ID != generator.HAProxyJobID {
+					continue
+				}
+				addr, _ := c.lookupEnv("CONSUL_HTTP_ADDR")
+				if routingDiff, err = haproxyChange(cmd.Context(), src, addr, j); err != nil {
+					return fmt.Errorf("the HAProxy configuration change: %w", err)
+				}
+			}
 			switch format {
 			case "markdown":
 				fmt.Fprint(c.Stdout, planview.Markdown(plans, orphans))
+				writeRoutingDiff(c, routingDiff, true)
 			case "json":
 				enc := json.NewEncoder(c.Stdout)
 				enc.SetIndent("", "  ")
@@ -102,8 +116,9 @@ nothing changes, 2 when something does, 1 on an error.`,
 				}{plans, orphans})
 			default:
 				fmt.Fprint(c.Stdout, planview.Text(plans, orphans))
+				writeRoutingDiff(c, routingDiff, false)
 			}
-			changed := len(orphans) > 0
+			changed := len(orphans) > 0 || len(routingDiff) > 0
 			for _, p := range plans {
 				changed = changed || p.Changed()
 			}
@@ -116,4 +131,19 @@ nothing changes, 2 when something does, 1 on an error.`,
 	cmd.Flags().StringVar(&format, "format", "text", "text, markdown or json")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing changes, 2 when something does, 1 on an error")
 	return cmd
+}
+
+// writeRoutingDiff prints the HAProxy files that would change.
+func writeRoutingDiff(c *CLI, diffs map[string][]string, markdown bool) {
+	for _, file := range []string{"haproxy.cfg", "versions.map"} {
+		d, ok := diffs[file]
+		if !ok {
+			continue
+		}
+		if markdown {
+			fmt.Fprintf(c.Stdout, "\n<details><summary>HAProxy <code>%s</code> changes</summary>\n\n```diff\n%s\n```\n</details>\n", file, strings.Join(d, "\n"))
+			continue
+		}
+		fmt.Fprintf(c.Stdout, "\nHAProxy %s would change (rendered against Consul now):\n%s\n", file, strings.Join(d, "\n"))
+	}
 }

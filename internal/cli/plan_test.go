@@ -5,9 +5,12 @@ import (
 	"testing"
 	"time"
 
+	consulapi "github.com/hashicorp/consul/api"
+
 	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/config"
 	"github.com/strata-dev/strata/internal/nomadfake"
+	"github.com/strata-dev/strata/internal/testenv"
 )
 
 // TestPlanCommand plans against nomadfake, which stands in for Nomad (it
@@ -48,5 +51,41 @@ func TestPlanCommand(t *testing.T) {
 	nomad.FailNext(nomadfake.EndpointJobPlan, 500, 1)
 	if code, _, errOut := run(t, env, "plan", "web", "--detailed-exitcode", "-c", path); code != ExitError || !strings.Contains(errOut, "planning web-v1") {
 		t.Errorf("a failed plan: exit %d, %s", code, errOut)
+	}
+}
+
+// TestPlanShowsTheHAProxyConfigurationChange renders HAProxy's files with
+// the templates of the running HAProxy job and with the planned ones, on a
+// real Consul.
+func TestPlanShowsTheHAProxyConfigurationChange(t *testing.T) {
+	consul := testenv.StartConsul(t)
+	consul.Client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{ID: "web-v2-1", Name: "web",
+		Tags: []string{"strata", "strata-version=v2"}, Address: "127.0.0.1", Port: 20001,
+		Meta: map[string]string{"strata-order": "v01 2!v2"}})
+	nomad := nomadfake.New(t)
+	dir := t.TempDir()
+	path := writeConfig(t, dir, routedWeb)
+	running, err := config.Load(config.Options{Path: path, LookupEnv: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := generator.HAProxyJob(running)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nomad.AddJob(own, time.Now())
+	writeConfig(t, dir, strings.Replace(routedWeb, "127.0.0.1:18090", "127.0.0.1:18091", 1))
+	env := map[string]string{"NOMAD_ADDR": nomad.Addr(), "CONSUL_HTTP_ADDR": consul.Addr}
+	code, out, errOut := run(t, env, "plan", "--detailed-exitcode", "-c", path)
+	if code != 2 {
+		t.Fatalf("exit %d: %s\n%s", code, errOut, out)
+	}
+	for _, want := range []string{"HAProxy haproxy.cfg would change", "-     bind 127.0.0.1:18090", "+     bind 127.0.0.1:18091"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "versions.map would change") {
+		t.Errorf("the versions map did not change but is shown:\n%s", out)
 	}
 }

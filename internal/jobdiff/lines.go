@@ -1,6 +1,9 @@
 package jobdiff
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // lineDiff compares two texts line by line (longest common subsequence) and
 // returns the removed ("- ") and added ("+ ") lines with up to context
@@ -82,4 +85,14 @@ func lineDiff(a, b []string, context int) []string {
 		out = append(out, fmt.Sprintf("%c %s", o.kind, o.line))
 	}
 	return out
+}
+
+// LineDiff compares two texts line by line and returns the changed lines
+// ("- ", "+ ") with up to context unchanged lines ("  ") around them, and
+// "  ..." for the gaps; nil when the texts are equal.
+func LineDiff(a, b string, context int) []string {
+	if a == b {
+		return nil
+	}
+	return lineDiff(strings.Split(a, "\n"), strings.Split(b, "\n"), context)
 }

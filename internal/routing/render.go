@@ -50,6 +50,12 @@ func Render(ctx context.Context, d Data, opts Options) error {
 	if err != nil {
 		return err
 	}
+	return RenderTemplates(ctx, tmpls, opts)
+}
+
+// RenderTemplates is Render for template sources already bound to their
+// data, such as those a running HAProxy job carries.
+func RenderTemplates(ctx context.Context, tmpls []Template, opts Options) error {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return fmt.Errorf("routing: %w", err)
 	}
