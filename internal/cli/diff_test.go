@@ -15,6 +15,8 @@ import (
 
 	"github.com/strata-dev/strata/internal/config"
 	"github.com/strata-dev/strata/internal/jobdiff"
+
+	"github.com/strata-dev/strata/internal/testenv"
 )
 
 var updateDiff = flag.Bool("update", false, "rewrite testdata/diff/*.golden with the output of strata diff")
@@ -76,9 +78,8 @@ type gitRepo struct {
 
 func newGitRepo(t *testing.T) *gitRepo {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
+	// Fails under CI=true when git is missing, skips elsewhere.
+	testenv.RequireBinary(t, "git")
 	r := &gitRepo{t: t, dir: t.TempDir()}
 	r.git("init", "-q", "-b", "main")
 	return r
