@@ -38,13 +38,30 @@ strata.yaml renders to, which is what CI runs.`,
 			if err != nil {
 				return err
 			}
-			changes, err := jobdir.Sync(cfg.Output, files, jobdir.Options{DryRun: check || dryRun})
+			policies, err := generator.Policies(cfg)
 			if err != nil {
 				return err
 			}
-			c.report(cfg.Output, changes, check || dryRun)
-			if check && changed(changes) {
-				return &exitError{code: ExitError, err: fmt.Errorf("strata: %s is out of date with %s; run strata render and commit the result", cfg.Output, cfg.File)}
+			// Both directories are checked, and every new file written to
+			// a temporary file, before either is changed.
+			policyDir := PolicyDir(cfg.Output)
+			opts := jobdir.Options{DryRun: true}
+			if _, err := jobdir.Sync(policyDir, policies, opts); err != nil {
+				return err
+			}
+			opts.DryRun = check || dryRun
+			changes, err := jobdir.Sync(cfg.Output, files, opts)
+			if err != nil {
+				return err
+			}
+			policyChanges, err := jobdir.Sync(policyDir, policies, opts)
+			if err != nil {
+				return err
+			}
+			c.report(cfg.Output, "jobs", changes, check || dryRun)
+			c.report(policyDir, "ACL policies", policyChanges, check || dryRun)
+			if check && (changed(changes) || changed(policyChanges)) {
+				return &exitError{code: ExitError, err: fmt.Errorf("strata: %s or %s is out of date with %s; run strata render and commit the result", cfg.Output, policyDir, cfg.File)}
 			}
 			return nil
 		},
@@ -52,6 +69,12 @@ strata.yaml renders to, which is what CI runs.`,
 	cmd.Flags().BoolVar(&check, "check", false, "write nothing; exit 1 if the output would change")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "write nothing; print what would change")
 	return cmd
+}
+
+// PolicyDir is where render writes the ACL policies: policies/ beside the
+// jobs directory.
+func PolicyDir(output string) string {
+	return filepath.Join(filepath.Dir(filepath.Clean(output)), "policies")
 }
 
 func changed(changes []jobdir.Change) bool {
@@ -64,7 +87,7 @@ func changed(changes []jobdir.Change) bool {
 }
 
 // report prints one line per job that changed and a summary.
-func (c *CLI) report(dir string, changes []jobdir.Change, dry bool) {
+func (c *CLI) report(dir, what string, changes []jobdir.Change, dry bool) {
 	counts := map[jobdir.Action]int{}
 	would := ""
 	if dry {
@@ -83,6 +106,6 @@ func (c *CLI) report(dir string, changes []jobdir.Change, dry bool) {
 			fmt.Fprintf(c.Stdout, "%s: %s%s (%s)\n", ch.JobID, would, ch.Action, strings.Join(paths, ", "))
 		}
 	}
-	fmt.Fprintf(c.Stdout, "%d jobs in %s: %d created, %d updated, %d removed, %d unchanged\n",
-		len(changes)-counts[jobdir.Removed], dir, counts[jobdir.Created], counts[jobdir.Updated], counts[jobdir.Removed], counts[jobdir.Unchanged])
+	fmt.Fprintf(c.Stdout, "%d %s in %s: %d created, %d updated, %d removed, %d unchanged\n",
+		len(changes)-counts[jobdir.Removed], what, dir, counts[jobdir.Created], counts[jobdir.Updated], counts[jobdir.Removed], counts[jobdir.Unchanged])
 }

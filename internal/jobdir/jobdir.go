@@ -3,7 +3,8 @@
 // jobs the configuration no longer has, and never touches a file strata did
 // not generate.
 //
-// A file counts as generated when an HCL file starts with generator.Header,
+// A file counts as generated when an HCL file (a jobspec or an ACL policy)
+// starts with generator.Header,
 // or a JSON file is a {"Job": …} whose meta says strata.managed=true (an
 // app's version) or names a strata.component (strata's own jobs).
 package jobdir
@@ -195,7 +196,7 @@ func scan(dir string) ([]string, error) {
 		return nil, fmt.Errorf("reading %s: %w", dir, err)
 	}
 	consider := func(rel string) error {
-		if !strings.HasSuffix(rel, ".nomad.hcl") && !strings.HasSuffix(rel, ".json") {
+		if !strings.HasSuffix(rel, ".hcl") && !strings.HasSuffix(rel, ".json") {
 			return nil
 		}
 		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
@@ -234,7 +235,7 @@ func scan(dir string) ([]string, error) {
 // file strata generated.
 func generated(rel string, data []byte) bool {
 	switch {
-	case strings.HasSuffix(rel, ".nomad.hcl"):
+	case strings.HasSuffix(rel, ".hcl"):
 		return bytes.HasPrefix(data, []byte(generator.Header+"\n"))
 	case strings.HasSuffix(rel, ".json"):
 		var doc struct {
@@ -251,6 +252,10 @@ func generated(rel string, data []byte) bool {
 // jobIDOf names the job a generated file belongs to, from its file name.
 func jobIDOf(rel string) string {
 	base := filepath.Base(filepath.FromSlash(rel))
-	base = strings.TrimSuffix(base, ".nomad.hcl")
-	return strings.TrimSuffix(base, ".json")
+	for _, ext := range []string{".nomad.hcl", ".hcl", ".json"} {
+		if strings.HasSuffix(base, ext) {
+			return strings.TrimSuffix(base, ext)
+		}
+	}
+	return base
 }

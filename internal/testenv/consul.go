@@ -35,6 +35,22 @@ type Consul struct {
 // It is stopped when the test ends.
 func StartConsul(t testing.TB) *Consul {
 	t.Helper()
+	return startConsul(t, "")
+}
+
+// ACLManagementToken is the management token of an agent StartConsulWithACL
+// starts.
+const ACLManagementToken = "00000000-0000-4000-8000-000000000001"
+
+// StartConsulWithACL starts an agent with ACLs enforced (default deny); its
+// Client carries ACLManagementToken.
+func StartConsulWithACL(t testing.TB) *Consul {
+	t.Helper()
+	return startConsul(t, `acl { enabled = true, default_policy = "deny", tokens { initial_management = "`+ACLManagementToken+`" } }`)
+}
+
+func startConsul(t testing.TB, hcl string) *Consul {
+	t.Helper()
 	bin := RequireBinary(t, "consul")
 	ports := FreePorts(t, 4)
 	http := ports[0]
@@ -49,6 +65,9 @@ func StartConsul(t testing.TB) *Consul {
 		"-server-port", strconv.Itoa(ports[3]),
 		"-log-level", "warn",
 	)
+	if hcl != "" {
+		c.cmd.Args = append(c.cmd.Args, "-hcl", hcl)
+	}
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := c.cmd.Start(); err != nil {
@@ -59,6 +78,9 @@ func StartConsul(t testing.TB) *Consul {
 
 	cfg := consulapi.DefaultNonPooledConfig()
 	cfg.Address = c.Addr
+	if hcl != "" {
+		cfg.Token = ACLManagementToken
+	}
 	client, err := consulapi.NewClient(cfg)
 	if err != nil {
 		t.Fatalf("consul client: %v", err)

@@ -1,0 +1,89 @@
+package generator
+
+import (
+	"github.com/strata-dev/strata/internal/config"
+)
+
+// Roles strata writes ACL policies for.
+const (
+	// RoleDeployer runs render, deploy, promote, rollback and cohort.
+	RoleDeployer = "deployer"
+	// RoleSweeper is the sweeper's periodic job.
+	RoleSweeper = "sweeper"
+	// RoleHAProxy is the token Nomad renders the HAProxy job's templates
+	// with.
+	RoleHAProxy = "haproxy"
+)
+
+// Policies writes the least-privilege ACL policies of every role, as files
+// for the policies directory: consul-<role>.hcl and nomad-<role>.hcl.
+//
+// Consul's rules are written per app, because key rules cannot wildcard a
+// path segment: the sweeper may write strata/<app>/draining/ and nothing
+// else, the deployer strata/<app>/live, history and cohorts/ and not the
+// draining keys, and HAProxy only reads. Nomad's capabilities are per
+// namespace: listing, reading and submitting jobs (deregistering is
+// submit-job); HAProxy needs no Nomad token.
+func Policies(cfg *config.Config) ([]File, error) {
+	ns := cfg.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	var files []File
+	add := func(name string, b *body) {
+		var w hclWriter
+		w.buf.WriteString(Header + "\n\n")
+		w.body(b, 0)
+		files = append(files, File{Path: name + ".hcl", JobID: name, Data: w.buf.Bytes()})
+	}
+	rule := func(b *body, typ, label, policy string) {
+		b.blank()
+		b.block(typ, label).attr("policy", policy)
+	}
+
+	// Consul: the deployer.
+	dep := &body{}
+	rule(dep, "node_prefix", "", "read")
+	for _, a := range cfg.Apps {
+		kv := "strata/" + a.Name + "/"
+		rule(dep, "service", a.Name, "read")
+		rule(dep, "key_prefix", kv, "read")
+		if a.Kind == config.KindWeb {
+			rule(dep, "key", kv+"live", "write")
+			rule(dep, "key", kv+"history", "write")
+			rule(dep, "key_prefix", kv+"cohorts/", "write")
+		}
+	}
+	add("consul-"+RoleDeployer, dep)
+
+	// Consul: the sweeper.
+	sw := &body{}
+	rule(sw, "node_prefix", "", "read")
+	rule(sw, "service", HAProxyService, "read")
+	rule(sw, "service", LBStatsService, "read")
+	rule(sw, "key_prefix", "strata/", "read")
+	for _, a := range cfg.Apps {
+		rule(sw, "key_prefix", "strata/"+a.Name+"/draining/", "write")
+	}
+	add("consul-"+RoleSweeper, sw)
+
+	// Consul: HAProxy's templates.
+	hp := &body{}
+	rule(hp, "node_prefix", "", "read")
+	for _, a := range cfg.Apps {
+		if a.Routing == nil {
+			continue
+		}
+		rule(hp, "service", a.Name, "read")
+		rule(hp, "key_prefix", "strata/"+a.Name+"/", "read")
+	}
+	add("consul-"+RoleHAProxy, hp)
+
+	// Nomad: the deployer and the sweeper.
+	for _, role := range []string{RoleDeployer, RoleSweeper} {
+		b := &body{}
+		b.block("namespace", ns).attr("capabilities", []string{"list-jobs", "read-job", "submit-job"})
+		add("nomad-"+role, b)
+	}
+	return files, nil
+}
