@@ -71,18 +71,22 @@ Exit codes: 0 whether or not jobs change, 1 on any error. With
 			default:
 				return usage(fmt.Errorf("--format %q: expected text, markdown or json", format))
 			}
-			baseJobs, err := c.diffSide(cmd, "base", base)
+			baseJobs, basePolicies, err := c.diffSide(cmd, "base", base)
 			if err != nil {
 				return &exitError{code: ExitError, err: err}
 			}
-			headJobs, err := c.diffSide(cmd, "head", head)
+			headJobs, headPolicies, err := c.diffSide(cmd, "head", head)
 			if err != nil {
 				return &exitError{code: ExitError, err: err}
 			}
 			diffs := jobdiff.Compare(baseJobs, headJobs)
+			policyDiffs := diffPolicies(basePolicies, headPolicies)
 			switch format {
 			case "markdown":
 				fmt.Fprint(c.Stdout, jobdiff.Markdown(diffs))
+				for _, p := range policyDiffs {
+					fmt.Fprintf(c.Stdout, "\n<details><summary>ACL policy <code>%s</code></summary>\n\n```diff\n%s\n```\n</details>\n", p.File, strings.Join(p.Lines, "\n"))
+				}
 			case "json":
 				enc := json.NewEncoder(c.Stdout)
 				enc.SetIndent("", "  ")
@@ -90,13 +94,27 @@ Exit codes: 0 whether or not jobs change, 1 on any error. With
 				if diffs == nil {
 					diffs = []jobdiff.JobDiff{}
 				}
+				if len(policyDiffs) > 0 {
+					// Policies changed: an object with both, so that the
+					// common case stays the plain list of job diffs.
+					if err := enc.Encode(struct {
+						Jobs     []jobdiff.JobDiff `json:"jobs"`
+						Policies []policyDiff      `json:"policies"`
+					}{diffs, policyDiffs}); err != nil {
+						return &exitError{code: ExitError, err: fmt.Errorf("strata: writing the diff: %w", err)}
+					}
+					break
+				}
 				if err := enc.Encode(diffs); err != nil {
 					return &exitError{code: ExitError, err: fmt.Errorf("strata: writing the diff: %w", err)}
 				}
 			default:
 				fmt.Fprint(c.Stdout, jobdiff.Text(diffs))
+				for _, p := range policyDiffs {
+					fmt.Fprintf(c.Stdout, "\n~ ACL policy %s\n%s\n", p.File, indent(strings.Join(p.Lines, "\n")))
+				}
 			}
-			if detailed && hasChanges(diffs) {
+			if detailed && (hasChanges(diffs) || len(policyDiffs) > 0) {
 				return &exitError{code: ExitChanges}
 			}
 			return nil
@@ -122,7 +140,35 @@ func hasChanges(diffs []jobdiff.JobDiff) bool {
 // diffSide loads and renders one side of a diff: spec is empty (the
 // configuration file of the working tree), a path, or a git revision. Errors
 // start with the side's name.
-func (c *CLI) diffSide(cmd *cobra.Command, side, spec string) ([]*api.Job, error) {
+// policyDiff is the line diff of one ACL policy file.
+type policyDiff struct {
+	File  string   `json:"file"`
+	Lines []string `json:"lines"`
+}
+
+// diffPolicies compares the ACL policies of both sides, file by file.
+func diffPolicies(base, head []generator.File) []policyDiff {
+	before := map[string]string{}
+	for _, f := range base {
+		before[f.Path] = string(f.Data)
+	}
+	var out []policyDiff
+	seen := map[string]bool{}
+	for _, f := range head {
+		seen[f.Path] = true
+		if d := jobdiff.LineDiff(before[f.Path], string(f.Data), 1); d != nil {
+			out = append(out, policyDiff{File: f.Path, Lines: d})
+		}
+	}
+	for _, f := range base {
+		if !seen[f.Path] {
+			out = append(out, policyDiff{File: f.Path, Lines: jobdiff.LineDiff(string(f.Data), "", 0)})
+		}
+	}
+	return out
+}
+
+func (c *CLI) diffSide(cmd *cobra.Command, side, spec string) ([]*api.Job, []generator.File, error) {
 	configPath, _ := cmd.Flags().GetString("config")
 	opts := config.Options{Path: configPath, LookupEnv: c.LookupEnv, Flags: cmd.Flags()}
 	label := side
@@ -146,26 +192,30 @@ func (c *CLI) diffSide(cmd *cobra.Command, side, spec string) ([]*api.Job, error
 		var name string
 		data, name, err = gitShow(opts.ConfigPath(), spec)
 		if err != nil {
-			return nil, fmt.Errorf("strata: %s: %w", label, err)
+			return nil, nil, fmt.Errorf("strata: %s: %w", label, err)
 		}
 		cfg, err = config.Parse(name, data, opts)
 	}
 	if err != nil {
 		var cerr config.Errors
 		if errors.As(err, &cerr) {
-			return nil, fmt.Errorf("strata: %s: the configuration is not valid:\n%s", label, indent(cerr.Error()))
+			return nil, nil, fmt.Errorf("strata: %s: the configuration is not valid:\n%s", label, indent(cerr.Error()))
 		}
-		return nil, fmt.Errorf("strata: %s: %w", label, err)
+		return nil, nil, fmt.Errorf("strata: %s: %w", label, err)
 	}
 	// Render as strata render would, so that what it refuses fails here too.
 	if _, err := generator.Render(cfg); err != nil {
-		return nil, fmt.Errorf("strata: %s: rendering %s: %w", label, cfg.File, err)
+		return nil, nil, fmt.Errorf("strata: %s: rendering %s: %w", label, cfg.File, err)
 	}
 	own, err := generator.OwnJobs(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("strata: %s: rendering %s: %w", label, cfg.File, err)
+		return nil, nil, fmt.Errorf("strata: %s: rendering %s: %w", label, cfg.File, err)
 	}
-	return append(generator.Jobs(cfg), own...), nil
+	policies, err := generator.Policies(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("strata: %s: rendering %s: %w", label, cfg.File, err)
+	}
+	return append(generator.Jobs(cfg), own...), policies, nil
 }
 
 func exists(path string) bool {

@@ -286,3 +286,19 @@ func golden(t *testing.T, path, got string) {
 		t.Errorf("output differs from %s (run with -update to rewrite it after an intended change):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
+
+func TestDiffShowsACLPolicyChanges(t *testing.T) {
+	base, head := t.TempDir(), t.TempDir()
+	writeConfig(t, base, webV1V2)
+	withAPI := webV1V2 + strings.Replace(strings.SplitN(webV1V2, "apps:\n", 2)[1], "  web:", "  api:", 1)
+	writeConfig(t, head, withAPI)
+	code, out, errOut := run(t, nil, "diff", "--base", base, "--head", head, "--detailed-exitcode")
+	if code != ExitChanges {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"~ ACL policy consul-deployer.hcl", `+ key "strata/api/live" {`, "~ ACL policy consul-sweeper.hcl"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diff lacks %q:\n%s", want, out)
+		}
+	}
+}
