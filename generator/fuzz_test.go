@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	cttemplate "github.com/hashicorp/consul-template/template"
+	"github.com/hashicorp/nomad/api"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/strata-dev/strata/internal/config"
@@ -34,6 +36,9 @@ func checkAccepted(t *testing.T, cfg *config.Config) {
 	}
 	for _, j := range own {
 		checkRoundTrip(t, j)
+		if *j.ID == HAProxyJobID {
+			checkTemplatesExecute(t, j)
+		}
 	}
 	for _, job := range Jobs(cfg) {
 		checkRoundTrip(t, job)
@@ -65,6 +70,8 @@ func FuzzRenderValues(f *testing.F) {
 	f.Add("img\n}\njob \"evil\" {", "\"\n  user = \"root", "\x00\x7f\u2028", "strata-version=v9", "V_2", "/", "dc-1")
 	f.Add("{{version}}", "}", "${", "a=b", "../v1", "/x y", "dc 1")
 	f.Fuzz(func(t *testing.T, image, arg, envValue, tag, version, checkPath, dc string) {
+		// The routing values go into the HAProxy job's template data.
+		routing := map[string]any{"bind": "127.0.0.1:8080", "host": tag, "header": envValue, "pin_paths": []string{checkPath}, "cookie": version}
 		doc := map[string]any{
 			"datacenters": []string{dc},
 			"apps": map[string]any{
@@ -75,6 +82,7 @@ func FuzzRenderValues(f *testing.F) {
 					"ports":   map[string]any{"http": nil},
 					"service": map[string]any{"tags": []string{tag}, "check": map[string]any{"path": checkPath}},
 					"env":     map[string]any{"VALUE": envValue},
+					"routing": routing,
 					"versions": []string{
 						version, "v1",
 					},
@@ -120,4 +128,20 @@ func FuzzRenderText(f *testing.F) {
 		}
 		checkAccepted(t, cfg)
 	})
+}
+
+// checkTemplatesExecute parses and runs the HAProxy job's templates with
+// consul-template, on no Consul data: configuration values must never break
+// a template or the JSON line that binds them.
+func checkTemplatesExecute(t *testing.T, job *api.Job) {
+	t.Helper()
+	for _, tm := range job.TaskGroups[0].Tasks[0].Templates {
+		tmpl, err := cttemplate.NewTemplate(&cttemplate.NewTemplateInput{Contents: *tm.EmbeddedTmpl})
+		if err != nil {
+			t.Fatalf("%s: %v", *tm.DestPath, err)
+		}
+		if _, err := tmpl.Execute(&cttemplate.ExecuteInput{Brain: cttemplate.NewBrain(), Env: []string{"NOMAD_TASK_DIR=/local", "NOMAD_ADDR_stats=127.0.0.1:1"}}); err != nil {
+			t.Fatalf("%s does not execute: %v", *tm.DestPath, err)
+		}
+	}
 }
