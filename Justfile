@@ -23,19 +23,28 @@ test-short:
     go test -short ./...
 
 # Rewrite golden files after an intended change to the output; review the diff.
+# The routing goldens render against a real Consul: run scripts/test once first.
 golden:
     go test ./generator -update
+    go test ./internal/cli -run Diff -update
+    ./scripts/test ./internal/routing -run TestGoldenRenders -update
     go run ./cmd/strata render
+    go run ./cmd/strata render --config examples/local/strata.yaml
 
 # Fuzz the parser and the generator for a while each.
 fuzz TIME="60s":
+    go test ./internal/naming -run '^$' -fuzz FuzzSortKey -fuzztime {{TIME}}
     go test ./internal/config -run '^$' -fuzz FuzzParse -fuzztime {{TIME}}
     go test ./generator -run '^$' -fuzz FuzzRenderValues -fuzztime {{TIME}}
     go test ./generator -run '^$' -fuzz FuzzRenderText -fuzztime {{TIME}}
 
-# Render benchmark against its marshal-only baseline, in one run.
+# Benchmarks, each against its baseline in the same run: render vs
+# json.Marshal; HAProxy data path vs a one-backend HAProxy; convergence;
+# the sweeper's decision and whole pass.
 bench:
     go test ./generator -run '^$' -bench 'Render' -benchtime 5x -count 5
+    ./scripts/test ./internal/routing -run '^$' -bench 'DataPath|Convergence' -benchtime 30x -count 3
+    ./scripts/test ./internal/sweeper -run '^$' -bench . -benchtime 5x
 
 # Format and vet.
 lint:
