@@ -95,8 +95,8 @@ draining) is listed with the reason, never hidden.`,
   strata cohort ls web --output json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" {
-				return usageError{fmt.Errorf("--output %q: expected table or json", output)}
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			cfg, err := c.load(cmd)
 			if err != nil {
@@ -116,7 +116,7 @@ draining) is listed with the reason, never hidden.`,
 					}
 				}
 			}
-			client, err := c.routingConsul()
+			client, err := c.consulClient()
 			if err != nil {
 				return err
 			}

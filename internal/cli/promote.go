@@ -65,7 +65,7 @@ func (c *CLI) releaseTarget(cmd *cobra.Command, app string) (*config.App, *consu
 	if err != nil {
 		return nil, nil, err
 	}
-	client, err := c.routingConsul()
+	client, err := c.consulClient()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -85,24 +85,6 @@ func releaseApp(cfg *config.Config, app string) (*config.App, error) {
 		names = append(names, a.Name)
 	}
 	return nil, usageError{fmt.Errorf("%s: no app named %q (apps: %s)", cfg.File, app, strings.Join(names, ", "))}
-}
-
-// routingConsul builds a Consul client from CONSUL_HTTP_ADDR and
-// CONSUL_HTTP_TOKEN, read the way consulapi.DefaultConfig reads them but
-// through c.LookupEnv.
-func (c *CLI) routingConsul() (*consulapi.Client, error) {
-	cc := consulapi.DefaultConfig()
-	if v, ok := c.lookupEnv("CONSUL_HTTP_ADDR"); ok && v != "" {
-		cc.Address = v
-	}
-	if v, ok := c.lookupEnv("CONSUL_HTTP_TOKEN"); ok {
-		cc.Token = v
-	}
-	client, err := consulapi.NewClient(cc)
-	if err != nil {
-		return nil, fmt.Errorf("consul client: %w", err)
-	}
-	return client, nil
 }
 
 // releaseError marks arguments outside their grammar as usage errors.

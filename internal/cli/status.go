@@ -40,8 +40,8 @@ it, its sessions on all HAProxies, its age, since when it drains, and what the
 next sweep would do with it.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" {
-				return usageError{fmt.Errorf("--output %q: expected table or json", output)}
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			cfg, err := c.load(cmd)
 			if err != nil {

@@ -37,8 +37,8 @@ for the next pass).`,
 		Example: `  strata sweep --dry-run
   strata sweep --output json`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return usageError{fmt.Errorf("--output %q: expected table or json", output)}
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			cfg, err := c.load(cmd)
 			if err != nil {
@@ -94,6 +94,24 @@ func policyOf(r config.Retire) sweeper.Policy {
 		MaxRetirePerRun: r.MaxRetirePerRun, Purge: r.Purge}
 }
 
+// consulClient builds a Consul client from CONSUL_HTTP_ADDR and
+// CONSUL_HTTP_TOKEN, read the way consulapi.DefaultConfig reads them but
+// through c.LookupEnv.
+func (c *CLI) consulClient() (*consulapi.Client, error) {
+	cc := consulapi.DefaultConfig()
+	if v, ok := c.lookupEnv("CONSUL_HTTP_ADDR"); ok && v != "" {
+		cc.Address = v
+	}
+	if v, ok := c.lookupEnv("CONSUL_HTTP_TOKEN"); ok {
+		cc.Token = v
+	}
+	client, err := consulapi.NewClient(cc)
+	if err != nil {
+		return nil, fmt.Errorf("consul client: %w", err)
+	}
+	return client, nil
+}
+
 // sources builds the Nomad and Consul clients from the environment, read
 // the way their DefaultConfig reads it but through c.LookupEnv.
 func (c *CLI) sources(cfg *config.Config) (sweeper.Sources, error) {
@@ -108,16 +126,9 @@ func (c *CLI) sources(cfg *config.Config) (sweeper.Sources, error) {
 	if err != nil {
 		return sweeper.Sources{}, fmt.Errorf("nomad client: %w", err)
 	}
-	cc := consulapi.DefaultConfig()
-	if v, ok := c.lookupEnv("CONSUL_HTTP_ADDR"); ok && v != "" {
-		cc.Address = v
-	}
-	if v, ok := c.lookupEnv("CONSUL_HTTP_TOKEN"); ok {
-		cc.Token = v
-	}
-	consul, err := consulapi.NewClient(cc)
+	consul, err := c.consulClient()
 	if err != nil {
-		return sweeper.Sources{}, fmt.Errorf("consul client: %w", err)
+		return sweeper.Sources{}, err
 	}
 	minAge := time.Duration(0)
 	for _, a := range cfg.Apps {
@@ -192,4 +203,12 @@ func (c *CLI) printSweep(output string, plan sweeper.Plan, results []sweeper.Res
 	}
 	tw.Flush()
 	fmt.Fprintf(c.Stdout, "%d API calls (Nomad %d, Consul %d, lbstats %d)\n", calls.Total(), calls.Nomad, calls.Consul, calls.LBStats)
+}
+
+// checkOutput accepts the --output values of the commands that print tables.
+func checkOutput(output string) error {
+	if output != "table" && output != "json" {
+		return usageError{fmt.Errorf("--output %q: expected table or json", output)}
+	}
+	return nil
 }
