@@ -43,17 +43,11 @@ next sweep would do with it.`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			cfg, err := c.load(cmd)
+			p, err := c.sweepPass(cmd)
 			if err != nil {
 				return err
 			}
-			src, err := c.sources(cfg)
-			if err != nil {
-				return err
-			}
-			now := time.Now()
-			inv, _, _ := sweeper.Gather(cmd.Context(), src, now)
-			plan := sweeper.Decide(inv, SweeperConfig(cfg), now)
+			src, inv, plan, now := p.src, p.inv, p.plan, p.now
 			health := map[string]map[string][2]int{}
 			var rows []versionStatus
 			for _, v := range plan.Verdicts {

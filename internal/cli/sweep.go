@@ -40,17 +40,11 @@ for the next pass).`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			cfg, err := c.load(cmd)
+			p, err := c.sweepPass(cmd)
 			if err != nil {
 				return err
 			}
-			src, err := c.sources(cfg)
-			if err != nil {
-				return err
-			}
-			now := time.Now()
-			inv, idx, calls := sweeper.Gather(cmd.Context(), src, now)
-			plan := sweeper.Decide(inv, SweeperConfig(cfg), now)
+			src, inv, idx, calls, plan, now := p.src, p.inv, p.idx, p.calls, p.plan, p.now
 			var results []sweeper.Result
 			if !dryRun {
 				results = sweeper.Apply(cmd.Context(), src, plan, idx, now)
@@ -72,6 +66,33 @@ for the next pass).`,
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "decide and print, change nothing")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
 	return cmd
+}
+
+// pass is one gathered and decided pass of the sweeper.
+type pass struct {
+	src   sweeper.Sources
+	inv   sweeper.Inventory
+	idx   sweeper.Indexes
+	calls sweeper.Calls
+	plan  sweeper.Plan
+	now   time.Time
+}
+
+// sweepPass loads strata.yaml, gathers an inventory and decides: what sweep
+// applies and status shows.
+func (c *CLI) sweepPass(cmd *cobra.Command) (pass, error) {
+	cfg, err := c.load(cmd)
+	if err != nil {
+		return pass{}, err
+	}
+	src, err := c.sources(cfg)
+	if err != nil {
+		return pass{}, err
+	}
+	p := pass{src: src, now: time.Now()}
+	p.inv, p.idx, p.calls = sweeper.Gather(cmd.Context(), src, p.now)
+	p.plan = sweeper.Decide(p.inv, SweeperConfig(cfg), p.now)
+	return p, nil
 }
 
 // SweeperConfig turns strata.yaml into the sweeper's policies.

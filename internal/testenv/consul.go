@@ -26,7 +26,7 @@ type Consul struct {
 
 	t    testing.TB
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *SyncBuffer
 	done chan struct{}
 	once sync.Once
 }
@@ -54,7 +54,7 @@ func startConsul(t testing.TB, hcl string) *Consul {
 	bin := RequireBinary(t, "consul")
 	ports := FreePorts(t, 4)
 	http := ports[0]
-	c := &Consul{Addr: "127.0.0.1:" + strconv.Itoa(http), t: t, log: &syncBuffer{}, done: make(chan struct{})}
+	c := &Consul{Addr: "127.0.0.1:" + strconv.Itoa(http), t: t, log: &SyncBuffer{}, done: make(chan struct{})}
 	c.cmd = exec.Command(bin, "agent", "-dev",
 		"-node", "strata-test",
 		"-bind", "127.0.0.1", "-client", "127.0.0.1",
@@ -145,19 +145,22 @@ func (c *Consul) Stop() {
 // Log returns what the agent has printed, for failure messages.
 func (c *Consul) Log() string { return c.log.String() }
 
-// syncBuffer is a bytes.Buffer safe for a process and a test to share.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a process and a test to share: the
+// output of a server a test starts.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+// String returns what was written so far.
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -10,7 +10,6 @@
 package topology
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -129,7 +128,7 @@ func Start(t testing.TB, n int) *Cluster {
 func (n *Node) Start(args ...string) *exec.Cmd {
 	n.c.t.Helper()
 	cmd := exec.Command("ip", append([]string{"netns", "exec", n.Name}, args...)...)
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -185,22 +184,4 @@ func (c *Cluster) stop() {
 		exec.CommandContext(ctx, "ip", "netns", "del", n.Name).Run()
 	}
 	exec.CommandContext(ctx, "ip", "link", "del", c.bridge).Run()
-}
-
-// syncBuffer is a bytes.Buffer safe for a process and a test to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
