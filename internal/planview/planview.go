@@ -1,8 +1,13 @@
-// Package planview writes Nomad plan results the way `nomad job plan` shows
-// them, as text or as Markdown for a pull-request comment.
+// Package planview writes the results of Nomad's plan API for the jobs
+// strata.yaml renders: as text in the layout of `nomad job plan`, as Markdown
+// for a pull-request comment, or as JSON. Every job is reported, including
+// those Nomad refused to plan (with Nomad's error) and Nomad's warnings, and
+// a job the plan brings back after it was stopped or purged is called what it
+// is.
 package planview
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,10 +15,20 @@ import (
 	"github.com/hashicorp/nomad/api"
 )
 
-// Job is one job's plan.
+// Job is one job's plan, or why it could not be planned.
 type Job struct {
-	ID   string
-	Plan *api.JobPlanResponse
+	ID string
+	// App and Version are the job's strata.app and strata.version meta;
+	// empty for strata's own jobs.
+	App     string `json:",omitempty"`
+	Version string `json:",omitempty"`
+	// Plan is Nomad's answer; nil when the plan failed.
+	Plan *api.JobPlanResponse `json:",omitempty"`
+	// Error is Nomad's error when the job could not be planned.
+	Error string `json:",omitempty"`
+	// Return is set when the plan brings back a job that the cluster
+	// stopped or purged.
+	Return *Return `json:",omitempty"`
 }
 
 // Orphan is a managed job in the cluster that strata.yaml no longer has.
@@ -21,163 +36,421 @@ type Orphan struct {
 	ID, App, Version string
 }
 
-// Changed reports whether the plan changes the job.
+// Return describes a job the plan brings back.
+type Return struct {
+	// Was is ReturnStopped or ReturnPurged.
+	Was string
+	// Evidence says, for a purged job, why a job absent from the cluster is
+	// taken to have run before.
+	Evidence string `json:",omitempty"`
+	// Allocations is how many allocations running the job file creates.
+	Allocations uint64
+}
+
+// What a returning job was.
+const (
+	// ReturnStopped is a job still in the cluster, stopped (by the sweeper
+	// or nomad job stop).
+	ReturnStopped = "stopped"
+	// ReturnPurged is a job absent from the cluster that ran before.
+	ReturnPurged = "purged"
+)
+
+// Seen is one managed job of the cluster's job list.
+type Seen struct {
+	ID, App, Version string
+	Stopped          bool
+}
+
+// Changed reports whether the plan changes the job's specification.
 func (j Job) Changed() bool {
 	return j.Plan != nil && j.Plan.Diff != nil && j.Plan.Diff.Type != "None"
 }
 
-func mark(typ string) string {
-	switch typ {
-	case "Added":
-		return "+"
-	case "Deleted":
-		return "-"
-	case "Edited":
-		return "~"
+// Warnings are Nomad's warnings about the job, empty when there are none.
+func (j Job) Warnings() string {
+	if j.Plan == nil {
+		return ""
 	}
-	return " "
+	return strings.TrimSpace(j.Plan.Warnings)
 }
 
-// Text writes the plans and the orphans as text.
-func Text(jobs []Job, orphans []Orphan) string {
-	var b strings.Builder
-	changed := 0
-	for _, j := range jobs {
-		if !j.Changed() {
+// shown reports whether the job appears in the text and the details: it
+// changes, or Nomad has something to say about it.
+func (j Job) shown() bool {
+	return j.Changed() || j.Error != "" || j.Warnings() != "" || (j.Plan != nil && len(j.Plan.FailedTGAllocs) > 0)
+}
+
+// creates is the number of allocations the plan creates.
+func creates(p *api.JobPlanResponse) uint64 {
+	var n uint64
+	if p == nil || p.Diff == nil {
+		return 0
+	}
+	for _, g := range p.Diff.TaskGroups {
+		n += g.Updates["create"]
+	}
+	return n
+}
+
+// MarkReturns sets Return on each job the plan brings back: a job the
+// cluster holds stopped (Nomad keeps a stopped job in its list with Stop
+// set), and a job Nomad plans as new although it ran before, which means it
+// was purged. Nomad forgets a purged job entirely, so the evidence that it
+// ran is strata's: the version is its app's live version in strata.yaml
+// (live), or a newer version of the app is in the cluster. A new version
+// has neither and is left alone.
+func MarkReturns(jobs []Job, cluster []Seen, live map[string]string, compare func(a, b string) int) {
+	byID := map[string]Seen{}
+	for _, s := range cluster {
+		byID[s.ID] = s
+	}
+	for i := range jobs {
+		j := &jobs[i]
+		if j.Plan == nil || j.Plan.Diff == nil || j.App == "" {
 			continue
 		}
-		changed++
-		writeJob(&b, j, "")
+		n := creates(j.Plan)
+		seen, inCluster := byID[j.ID]
+		switch {
+		case inCluster && seen.Stopped && j.Plan.Diff.Type == "Edited" && n > 0:
+			j.Return = &Return{Was: ReturnStopped, Allocations: n}
+		case !inCluster && j.Plan.Diff.Type == "Added":
+			evidence := ""
+			if live[j.App] == j.Version {
+				evidence = fmt.Sprintf("it is %s's live version in strata.yaml", j.App)
+			} else {
+				var newer []string
+				for _, s := range cluster {
+					if s.App == j.App && compare(s.Version, j.Version) > 0 {
+						newer = append(newer, s.ID)
+					}
+				}
+				if len(newer) > 0 {
+					slices.Sort(newer)
+					evidence = fmt.Sprintf("%s, newer, is in the cluster", strings.Join(newer, ", "))
+				}
+			}
+			if evidence != "" {
+				j.Return = &Return{Was: ReturnPurged, Evidence: evidence, Allocations: n}
+			}
+		}
+	}
+}
+
+// Sentence says what the return means, in one line.
+func (r Return) Sentence(id string) string {
+	if r.Was == ReturnStopped {
+		return fmt.Sprintf("%s was stopped (by the sweeper or nomad job stop): running its job file starts %s again", id, allocs(r.Allocations))
+	}
+	return fmt.Sprintf("%s is not in the cluster although %s: it was retired and purged; running its job file creates it anew with %s", id, r.Evidence, allocs(r.Allocations))
+}
+
+func allocs(n uint64) string {
+	if n == 1 {
+		return "1 allocation"
+	}
+	return fmt.Sprintf("%d allocations", n)
+}
+
+// Text writes the plans and the orphans as text: each job that changes, or
+// about which Nomad warns or failed, in the layout of `nomad job plan`, then
+// what the plan means for jobs it brings back, the orphans and a summary.
+func Text(jobs []Job, orphans []Orphan) string {
+	var b strings.Builder
+	for _, j := range jobs {
+		if !j.shown() {
+			continue
+		}
+		writeJobText(&b, j)
 		b.WriteString("\n")
 	}
-	if changed == 0 {
+	if countChanged(jobs) == 0 && countFailed(jobs) == 0 {
 		b.WriteString("No changes: every job in strata.yaml matches the cluster.\n")
 	}
 	for _, o := range orphans {
 		fmt.Fprintf(&b, "- Job %q (%s %s) is in the cluster but not in strata.yaml: the sweeper retires it once idle.\n", o.ID, o.App, o.Version)
 	}
-	fmt.Fprintf(&b, "%d of %d jobs change; %d not in strata.yaml.\n", changed, len(jobs), len(orphans))
+	b.WriteString(summary(jobs, orphans))
+	b.WriteString("\n")
 	return b.String()
 }
 
-// Markdown writes the plans as a pull-request comment: a summary table, then
-// each changed job's diff in a collapsed block.
+// writeJobText writes one job: its diff, then Nomad's notes.
+func writeJobText(b *strings.Builder, j Job) {
+	if j.Error != "" {
+		fmt.Fprintf(b, "! Job: %q could not be planned:\n%s\n", j.ID, indent(j.Error, "    "))
+		return
+	}
+	b.WriteString(JobDiff(j.Plan.Diff))
+	b.WriteString("\n")
+	if j.Return != nil {
+		fmt.Fprintf(b, "! %s.\n", j.Return.Sentence(j.ID))
+	}
+	if f := placementFailures(j.Plan); f != "" {
+		b.WriteString(f)
+	}
+	if w := j.Warnings(); w != "" {
+		fmt.Fprintf(b, "Job Warnings:\n%s\n", w)
+	}
+}
+
+func summary(jobs []Job, orphans []Orphan) string {
+	s := fmt.Sprintf("%d of %d jobs change; %d not in strata.yaml", countChanged(jobs), len(jobs), len(orphans))
+	if n := countFailed(jobs); n > 0 {
+		s += fmt.Sprintf("; %d could not be planned", n)
+	}
+	if n := countWarned(jobs); n > 0 {
+		s += fmt.Sprintf("; %d with warnings", n)
+	}
+	return s + "."
+}
+
+func countChanged(jobs []Job) int {
+	n := 0
+	for _, j := range jobs {
+		if j.Changed() {
+			n++
+		}
+	}
+	return n
+}
+
+func countFailed(jobs []Job) int {
+	n := 0
+	for _, j := range jobs {
+		if j.Error != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func countWarned(jobs []Job) int {
+	n := 0
+	for _, j := range jobs {
+		if j.Warnings() != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// placementFailures writes the task groups Nomad could not place, as the
+// dry-run part of `nomad job plan` does.
+func placementFailures(p *api.JobPlanResponse) string {
+	if len(p.FailedTGAllocs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("- WARNING: Failed to place all allocations.\n")
+	for _, g := range sortedKeys(p.FailedTGAllocs) {
+		m := p.FailedTGAllocs[g]
+		noun := "allocation"
+		if m.CoalescedFailures > 0 {
+			noun += "s"
+		}
+		fmt.Fprintf(&b, "  Task Group %q (failed to place %d %s):\n", g, m.CoalescedFailures+1, noun)
+		for _, line := range allocMetrics(m) {
+			fmt.Fprintf(&b, "    * %s\n", line)
+		}
+	}
+	return b.String()
+}
+
+// allocMetrics explains why allocations were not placed, as `nomad alloc
+// status` and `nomad job plan` do.
+func allocMetrics(m *api.AllocationMetric) []string {
+	var out []string
+	if m.NodesEvaluated == 0 {
+		out = append(out, "No nodes were eligible for evaluation")
+	}
+	for _, dc := range sortedKeys(m.NodesAvailable) {
+		if m.NodesAvailable[dc] == 0 {
+			out = append(out, fmt.Sprintf("No nodes are available in datacenter %q", dc))
+		}
+	}
+	for _, c := range sortedKeys(m.ClassFiltered) {
+		out = append(out, fmt.Sprintf("Class %q: %d nodes excluded by filter", c, m.ClassFiltered[c]))
+	}
+	for _, c := range sortedKeys(m.ConstraintFiltered) {
+		out = append(out, fmt.Sprintf("Constraint %q: %d nodes excluded by filter", c, m.ConstraintFiltered[c]))
+	}
+	if m.NodesExhausted > 0 {
+		out = append(out, fmt.Sprintf("Resources exhausted on %d nodes", m.NodesExhausted))
+	}
+	for _, c := range sortedKeys(m.ClassExhausted) {
+		out = append(out, fmt.Sprintf("Class %q exhausted on %d nodes", c, m.ClassExhausted[c]))
+	}
+	for _, d := range sortedKeys(m.DimensionExhausted) {
+		out = append(out, fmt.Sprintf("Dimension %q exhausted on %d nodes", d, m.DimensionExhausted[d]))
+	}
+	for _, q := range m.QuotaExhausted {
+		out = append(out, fmt.Sprintf("Quota limit hit %q", q))
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func indent(s, prefix string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Markdown writes the plans as a pull-request comment: a summary table with
+// every job that changes or could not be planned, the jobs the plan brings
+// back, Nomad's warnings and errors, then each job's diff in a collapsed
+// block.
 func Markdown(jobs []Job, orphans []Orphan) string {
 	var b strings.Builder
-	b.WriteString("### strata plan\n\n| Job | Change | Allocations |\n|---|---|---|\n")
-	changed := 0
+	b.WriteString("### strata plan\n\n")
+	b.WriteString(summary(jobs, orphans))
+	b.WriteString("\n\n")
+	b.WriteString(MarkdownTable(jobs, orphans))
+	var notes []string
 	for _, j := range jobs {
-		if !j.Changed() {
+		if j.Return != nil {
+			notes = append(notes, fmt.Sprintf("- **`%s`**: %s.", j.ID, mdEscape(j.Return.Sentence(j.ID))))
+		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintf(&b, "\n#### Jobs this plan brings back\n\n%s\n", strings.Join(notes, "\n"))
+	}
+	var failed, warned []Job
+	for _, j := range jobs {
+		if j.Error != "" {
+			failed = append(failed, j)
+		}
+		if j.Warnings() != "" {
+			warned = append(warned, j)
+		}
+	}
+	if len(failed) > 0 {
+		b.WriteString("\n#### Could not be planned\n")
+		for _, j := range failed {
+			fmt.Fprintf(&b, "\n`%s`:\n\n%s", j.ID, fence("", j.Error))
+		}
+	}
+	if len(warned) > 0 {
+		b.WriteString("\n#### Nomad's warnings\n")
+		for _, j := range warned {
+			fmt.Fprintf(&b, "\n`%s`:\n\n%s", j.ID, fence("", j.Warnings()))
+		}
+	}
+	for _, j := range jobs {
+		if j.Plan == nil || !j.shown() {
 			continue
 		}
-		changed++
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", j.ID, j.Plan.Diff.Type, updates(j.Plan))
+		fmt.Fprintf(&b, "\n<details><summary><code>%s</code>: %s</summary>\n\n", j.ID, j.Plan.Diff.Type)
+		var d strings.Builder
+		d.WriteString(JobDiff(j.Plan.Diff))
+		d.WriteString("\n")
+		if f := placementFailures(j.Plan); f != "" {
+			d.WriteString(f)
+		}
+		b.WriteString(fence("diff", d.String()))
+		b.WriteString("</details>\n")
+	}
+	return b.String()
+}
+
+// MarkdownTable is the summary table of Markdown: one row per job that
+// changes, could not be planned or has Nomad's warnings, and one per
+// orphan. Size guards keep it whole.
+func MarkdownTable(jobs []Job, orphans []Orphan) string {
+	var b strings.Builder
+	b.WriteString("| Job | Change | Allocations |\n|---|---|---|\n")
+	rows := 0
+	for _, j := range jobs {
+		switch {
+		case j.Error != "":
+			fmt.Fprintf(&b, "| `%s` | **could not be planned** | |\n", j.ID)
+		case j.shown():
+			change := j.Plan.Diff.Type
+			if j.Return != nil {
+				change += " (was " + j.Return.Was + ")"
+			}
+			if j.Warnings() != "" {
+				change += ", with warnings"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", j.ID, change, mdEscape(groupUpdates(j.Plan)))
+		default:
+			continue
+		}
+		rows++
 	}
 	for _, o := range orphans {
 		fmt.Fprintf(&b, "| `%s` | not in strata.yaml | retired by the sweeper once idle |\n", o.ID)
+		rows++
 	}
-	if changed == 0 && len(orphans) == 0 {
+	if rows == 0 {
 		b.WriteString("| – | no changes | |\n")
-	}
-	for _, j := range jobs {
-		if !j.Changed() {
-			continue
-		}
-		fmt.Fprintf(&b, "\n<details><summary><code>%s</code>: %s</summary>\n\n```diff\n", j.ID, j.Plan.Diff.Type)
-		var d strings.Builder
-		writeJob(&d, j, "")
-		b.WriteString(d.String())
-		b.WriteString("```\n</details>\n")
 	}
 	return b.String()
 }
 
-// updates summarises what the scheduler would do with allocations.
-func updates(p *api.JobPlanResponse) string {
-	if p.Annotations == nil {
-		return ""
-	}
+// groupUpdates is each task group's allocation changes, as `web: 1 create,
+// 1 ignore`, groups in the diff's order, then placement failures.
+func groupUpdates(p *api.JobPlanResponse) string {
 	var parts []string
-	groups := make([]string, 0, len(p.Annotations.DesiredTGUpdates))
-	for g := range p.Annotations.DesiredTGUpdates {
-		groups = append(groups, g)
-	}
-	slices.Sort(groups)
-	for _, g := range groups {
-		u := p.Annotations.DesiredTGUpdates[g]
-		for _, c := range []struct {
-			n    uint64
-			what string
-		}{{u.Place, "create"}, {u.DestructiveUpdate, "create/destroy update"}, {u.InPlaceUpdate, "in-place update"}, {u.Stop, "destroy"}, {u.Canary, "canary"}} {
-			if c.n > 0 {
-				parts = append(parts, fmt.Sprintf("%s: %d %s", g, c.n, c.what))
+	if p.Diff != nil {
+		for _, g := range p.Diff.TaskGroups {
+			if line := UpdateLine(g.Updates); line != "" {
+				parts = append(parts, g.Name+": "+line)
 			}
 		}
 	}
-	for g, m := range p.FailedTGAllocs {
-		parts = append(parts, fmt.Sprintf("%s: placement failed (%d nodes evaluated)", g, m.NodesEvaluated))
+	for _, g := range sortedKeys(p.FailedTGAllocs) {
+		parts = append(parts, fmt.Sprintf("%s: failed to place %d", g, p.FailedTGAllocs[g].CoalescedFailures+1))
 	}
-	return strings.Join(parts, ", ")
+	return strings.Join(parts, "; ")
 }
 
-func writeJob(b *strings.Builder, j Job, indent string) {
-	d := j.Plan.Diff
-	fmt.Fprintf(b, "%s%s Job: %q\n", indent, mark(d.Type), j.ID)
-	writeFields(b, d.Fields, indent+"  ")
-	writeObjects(b, d.Objects, indent+"  ")
-	for _, g := range d.TaskGroups {
-		if g.Type == "None" {
-			continue
-		}
-		fmt.Fprintf(b, "%s  %s Task Group: %q", indent, mark(g.Type), g.Name)
-		if u := j.Plan.Annotations; u != nil {
-			if du := u.DesiredTGUpdates[g.Name]; du != nil {
-				fmt.Fprintf(b, " (%s)", strings.TrimPrefix(updates(&api.JobPlanResponse{Annotations: &api.PlanAnnotations{DesiredTGUpdates: map[string]*api.DesiredUpdates{g.Name: du}}}), g.Name+": "))
-			}
-		}
-		b.WriteString("\n")
-		writeFields(b, g.Fields, indent+"    ")
-		writeObjects(b, g.Objects, indent+"    ")
-		for _, t := range g.Tasks {
-			if t.Type == "None" {
-				continue
-			}
-			fmt.Fprintf(b, "%s    %s Task: %q", indent, mark(t.Type), t.Name)
-			if len(t.Annotations) > 0 {
-				fmt.Fprintf(b, " (%s)", strings.Join(t.Annotations, ", "))
-			}
-			b.WriteString("\n")
-			writeFields(b, t.Fields, indent+"      ")
-			writeObjects(b, t.Objects, indent+"      ")
-		}
+// fence wraps text in a Markdown code fence longer than any run of
+// backticks inside it.
+func fence(lang, text string) string {
+	ticks := "```"
+	for strings.Contains(text, ticks) {
+		ticks += "`"
 	}
-	if len(j.Plan.FailedTGAllocs) > 0 {
-		fmt.Fprintf(b, "%s  ! placement failures: %s\n", indent, updates(&api.JobPlanResponse{FailedTGAllocs: j.Plan.FailedTGAllocs}))
+	if !strings.HasSuffix(text, "\n") {
+		text += "\n"
 	}
+	return ticks + lang + "\n" + text + ticks + "\n"
 }
 
-func writeFields(b *strings.Builder, fs []*api.FieldDiff, indent string) {
-	for _, f := range fs {
-		switch f.Type {
-		case "None":
-		case "Added":
-			fmt.Fprintf(b, "%s+ %s: %q\n", indent, f.Name, f.New)
-		case "Deleted":
-			fmt.Fprintf(b, "%s- %s: %q\n", indent, f.Name, f.Old)
-		default:
-			fmt.Fprintf(b, "%s~ %s: %q => %q\n", indent, f.Name, f.Old, f.New)
-		}
-	}
+// mdEscape keeps text from breaking a Markdown table cell.
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
 
-func writeObjects(b *strings.Builder, os []*api.ObjectDiff, indent string) {
-	for _, o := range os {
-		if o.Type == "None" {
-			continue
-		}
-		fmt.Fprintf(b, "%s%s %s {\n", indent, mark(o.Type), o.Name)
-		writeFields(b, o.Fields, indent+"  ")
-		writeObjects(b, o.Objects, indent+"  ")
-		fmt.Fprintf(b, "%s  }\n", indent)
+// NomadError is the text of an error from Nomad's API for a person: Nomad's
+// own answer and its status ("Nomad answered 500: 1 error occurred: ..."),
+// without the blank lines Nomad's multi-error text ends with; other errors
+// (a connection refused) as they are.
+func NomadError(err error) string {
+	var ue api.UnexpectedResponseError
+	if !errors.As(err, &ue) || !ue.HasBody() {
+		return err.Error()
 	}
+	var lines []string
+	for _, l := range strings.Split(ue.Body(), "\n") {
+		if l = strings.TrimRight(l, " \t\r"); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return fmt.Sprintf("Nomad answered %d: %s", ue.StatusCode(), strings.Join(lines, "\n"))
 }
