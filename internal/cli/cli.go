@@ -16,15 +16,28 @@ import (
 	"github.com/strata-dev/strata/internal/routing"
 )
 
-// Exit codes.
+// Exit codes. exitCode, called by Run, is the only place that decides them:
+// commands return errors, never codes.
+//
+// Usage errors take sysexits.h's EX_USAGE (64) rather than 2, so that no
+// mistake on the command line can ever read as an outcome: with
+// --detailed-exitcode (plan, diff) or render --check, a script can tell
+// "no change" (0), "it failed" (1), "there are changes" (2) and "you called
+// it wrong" (64) apart.
 const (
-	// ExitOK means the command did what was asked.
+	// ExitOK means the command did what was asked (and, with
+	// --detailed-exitcode or render --check, found nothing to change).
 	ExitOK = 0
 	// ExitError means it could not: invalid configuration, a failed render,
-	// or (with render --check) generated files that are out of date.
+	// a source that could not be read, an action that failed.
 	ExitError = 1
-	// ExitUsage means the command line itself was wrong.
-	ExitUsage = 2
+	// ExitChanges means the command ran and found changes that it was asked
+	// to report in its exit code: plan and diff with --detailed-exitcode,
+	// render --check. No other outcome exits 2.
+	ExitChanges = 2
+	// ExitUsage means the command line itself was wrong: an unknown command
+	// or flag, a bad flag value, a wrong number of arguments (EX_USAGE).
+	ExitUsage = 64
 )
 
 // CLI is one invocation's surroundings.
@@ -40,14 +53,6 @@ func Main(args []string) int {
 	return (&CLI{Stdout: os.Stdout, Stderr: os.Stderr}).Run(args)
 }
 
-// exitError carries an exit code other than ExitError out of a command.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-
 // Run runs one command line and returns its exit code.
 func (c *CLI) Run(args []string) int {
 	// consul-template, used to render HAProxy's templates, logs every
@@ -55,39 +60,71 @@ func (c *CLI) Run(args []string) int {
 	log.SetOutput(routing.LogFilter{W: c.Stderr})
 	root := c.root()
 	root.SetArgs(args)
-	err := root.Execute()
-	if err == nil {
-		return ExitOK
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.err != nil && ee.err.Error() != "" {
-			fmt.Fprintln(c.Stderr, ee.err)
-		}
-		return ee.code
-	}
-	var cerr config.Errors
-	if errors.As(err, &cerr) {
-		fmt.Fprintln(c.Stderr, cerr)
-		return ExitError
-	}
-	// cobra reports an unknown subcommand with a plain error.
-	if strings.HasPrefix(err.Error(), "unknown command") {
-		err = usageError{fmt.Errorf("%w\nRun 'strata --help' for usage.", err)}
-	}
-	fmt.Fprintln(c.Stderr, "strata:", err)
-	if isUsage(err) {
-		return ExitUsage
-	}
-	return ExitError
+	cmd, err := root.ExecuteC()
+	return c.exitCode(cmd, err)
 }
 
-// usageError marks errors in the command line itself.
+// changesError is what a command returns when it ran and found changes
+// that its flags ask it to report in the exit code (ExitChanges). Its
+// message, if any, is printed like an error's.
+type changesError struct{ msg string }
+
+func (e changesError) Error() string {
+	if e.msg == "" {
+		return "changes found"
+	}
+	return e.msg
+}
+
+// usageError marks errors in the command line itself (ExitUsage).
 type usageError struct{ error }
 
 func isUsage(err error) bool {
 	var u usageError
 	return errors.As(err, &u)
+}
+
+// exitCode prints err, if any, and maps it to strata's exit code: the one
+// place where both are decided. Every line it prints starts with the
+// command's path ("strata plan: "), the same for every command; a
+// configuration's problems get one line each.
+func (c *CLI) exitCode(cmd *cobra.Command, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	prefix := "strata"
+	if cmd != nil {
+		prefix = cmd.CommandPath()
+	}
+	var changes changesError
+	if errors.As(err, &changes) {
+		if changes.msg != "" {
+			fmt.Fprintf(c.Stderr, "%s: %s\n", prefix, changes.msg)
+		}
+		return ExitChanges
+	}
+	var cerr config.Errors
+	if errors.As(err, &cerr) {
+		for _, e := range cerr {
+			fmt.Fprintf(c.Stderr, "%s: %s\n", prefix, e)
+		}
+		return ExitError
+	}
+	// cobra reports an unknown subcommand and a missing required flag with
+	// plain errors.
+	if msg := err.Error(); strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "required flag") {
+		err = usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, prefix)}
+	}
+	if !isUsage(err) {
+		fmt.Fprintf(c.Stderr, "%s: %v\n", prefix, err)
+		return ExitError
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "--help") {
+		msg += fmt.Sprintf("\nRun '%s --help' for usage.", prefix)
+	}
+	fmt.Fprintf(c.Stderr, "%s: %s\n", prefix, msg)
+	return ExitUsage
 }
 
 func (c *CLI) root() *cobra.Command {
@@ -101,7 +138,11 @@ them any more.
 
 It reads strata.yaml (or --config, or $STRATA_CONFIG) and writes one Nomad job
 per (app, version) under jobs/. Global settings can be overridden by STRATA_*
-environment variables and then by flags, for example STRATA_REGION or --region.`,
+environment variables and then by flags, for example STRATA_REGION or --region.
+
+Exit codes, the same for every command: 0 done; 1 an error; 2 changes found,
+only with --detailed-exitcode (plan, diff) or render --check; 64 the command
+line was wrong (an unknown command or flag, a bad value, missing arguments).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -115,10 +156,39 @@ environment variables and then by flags, for example STRATA_REGION or --region.`
 	config.BindFlags(pf)
 
 	root.AddCommand(c.renderCmd(), c.validateCmd(), c.haproxyCmd(), c.deployCmd(), c.promoteCmd(), c.rollbackCmd(), c.cohortCmd(), c.planCmd(), c.diffCmd(), c.statusCmd(), c.sweepCmd(), c.lbstatsCmd(), c.demoCmd(), c.versionCmd())
+	root.InitDefaultCompletionCmd()
 	for _, sub := range root.Commands() {
 		sub.Args = wrapArgs(sub.Args)
 	}
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command that only groups others
+// (completion, haproxy, cohort, demo) refuse an argument that names none of
+// them: cobra would print the help and succeed. Without arguments it still
+// prints the help.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !cmd.HasParent() || !cmd.HasSubCommands() || cmd.Runnable() {
+		return
+	}
+	cmd.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			var names []string
+			for _, s := range cmd.Commands() {
+				if s.IsAvailableCommand() {
+					names = append(names, s.Name())
+				}
+			}
+			return usageError{fmt.Errorf("unknown command %q for %q (expected one of: %s)\nRun '%s --help' for usage.",
+				args[0], cmd.CommandPath(), strings.Join(names, ", "), cmd.CommandPath())}
+		}
+		return nil
+	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 }
 
 // wrapArgs marks argument-count errors as usage errors.

@@ -142,7 +142,7 @@ func TestARenderBlockedByAForeignFileWritesNothing(t *testing.T) {
 func TestRenderCheck(t *testing.T) {
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, webV1V2)
-	if code, out, _ := run(t, nil, "render", "--check", "-c", cfg); code != ExitError || !strings.Contains(out, "would be created") {
+	if code, out, _ := run(t, nil, "render", "--check", "-c", cfg); code != ExitChanges || !strings.Contains(out, "would be created") {
 		t.Errorf("check before any render: exit %d\n%s", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "jobs")); !os.IsNotExist(err) {
@@ -211,8 +211,8 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestUsageErrorsExitTwo(t *testing.T) {
-	for _, args := range [][]string{{"bogus"}, {"render", "extra"}, {"render", "--bogus"}, {"version", "x"}} {
+func TestUsageErrorsExit64(t *testing.T) {
+	for _, args := range [][]string{{"bogus"}, {"render", "extra"}, {"render", "--bogus"}, {"version", "x"}, {"completion", "nope"}, {"cohort", "nope"}, {"haproxy", "nope"}} {
 		if code, _, errOut := run(t, nil, args...); code != ExitUsage || !strings.Contains(errOut, "--help") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
 		}

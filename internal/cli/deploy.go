@@ -74,7 +74,7 @@ keep going to the live version until you run strata promote.`,
 				fmt.Fprintf(c.Stdout, "%s: %s\n", *job.ID, p)
 			}})
 			if err != nil {
-				return &exitError{code: ExitError, err: fmt.Errorf("strata deploy: %w", err)}
+				return err
 			}
 			if !promote {
 				fmt.Fprintf(c.Stdout, "%s: healthy (%d/%d); promote it with: strata promote %s %s\n", *job.ID, p.Healthy, p.Desired, a.Name, version)
@@ -95,7 +95,7 @@ keep going to the live version until you run strata promote.`,
 				}
 			}
 			if err != nil {
-				return &exitError{code: ExitError, err: fmt.Errorf("strata deploy: %s is healthy but was not promoted: %w", *job.ID, err)}
+				return fmt.Errorf("%s is healthy but was not promoted: %w", *job.ID, err)
 			}
 			fmt.Fprintf(c.Stdout, "%s: live (was %s); undo with: strata rollback %s\n", *job.ID, orDash(previous), a.Name)
 			return nil

@@ -18,13 +18,6 @@ import (
 	"github.com/strata-dev/strata/internal/jobdiff"
 )
 
-// ExitChanges is strata diff's exit code, with --detailed-exitcode, when
-// base and head render different jobs (as terraform plan -detailed-exitcode
-// does). It is the same number as ExitUsage: scripts that pass
-// --detailed-exitcode get 1 for every error, command line errors included,
-// so 2 only ever means "changes".
-const ExitChanges = 2
-
 func (c *CLI) diffCmd() *cobra.Command {
 	var base, head, format string
 	var detailed bool
@@ -47,21 +40,16 @@ that file as it is in the working tree. Environment variables and flags
 --format is text (default), markdown (for a pull request comment or
 $GITHUB_STEP_SUMMARY) or json.
 
-Exit codes: 0 whether or not jobs change, 1 on any error. With
---detailed-exitcode: 0 no change, 2 changes, 1 any error.`,
+Exit codes: 0 whether or not jobs change, 1 on an error, 64 when the command
+line is wrong. With --detailed-exitcode: 0 no change, 2 changes (and only
+changes), 1 an error, 64 a wrong command line.`,
 		Example: `  strata diff --base origin/main
   strata diff --base origin/main --format markdown >> "$GITHUB_STEP_SUMMARY"
   strata diff --base v1.4.0 --head HEAD --detailed-exitcode
   strata diff --base ../old-checkout --head .`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// With --detailed-exitcode, 2 means changes; an error in the
-			// command line must not look like one.
 			usage := func(err error) error {
-				err = fmt.Errorf("%w\nRun '%s --help' for usage.", err, cmd.CommandPath())
-				if detailed {
-					return &exitError{code: ExitError, err: fmt.Errorf("strata: %w", err)}
-				}
-				return usageError{err}
+				return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, cmd.CommandPath())}
 			}
 			if base == "" {
 				return usage(errors.New("--base is required: a git revision or a directory to compare with, e.g. --base origin/main"))
@@ -73,11 +61,11 @@ Exit codes: 0 whether or not jobs change, 1 on any error. With
 			}
 			baseJobs, basePolicies, err := c.diffSide(cmd, "base", base)
 			if err != nil {
-				return &exitError{code: ExitError, err: err}
+				return err
 			}
 			headJobs, headPolicies, err := c.diffSide(cmd, "head", head)
 			if err != nil {
-				return &exitError{code: ExitError, err: err}
+				return err
 			}
 			diffs := jobdiff.Compare(baseJobs, headJobs)
 			policyDiffs := diffPolicies(basePolicies, headPolicies)
@@ -101,12 +89,12 @@ Exit codes: 0 whether or not jobs change, 1 on any error. With
 						Jobs     []jobdiff.JobDiff `json:"jobs"`
 						Policies []policyDiff      `json:"policies"`
 					}{diffs, policyDiffs}); err != nil {
-						return &exitError{code: ExitError, err: fmt.Errorf("strata: writing the diff: %w", err)}
+						return fmt.Errorf("writing the diff: %w", err)
 					}
 					break
 				}
 				if err := enc.Encode(diffs); err != nil {
-					return &exitError{code: ExitError, err: fmt.Errorf("strata: writing the diff: %w", err)}
+					return fmt.Errorf("writing the diff: %w", err)
 				}
 			default:
 				fmt.Fprint(c.Stdout, jobdiff.Text(diffs))
@@ -115,7 +103,7 @@ Exit codes: 0 whether or not jobs change, 1 on any error. With
 				}
 			}
 			if detailed && (hasChanges(diffs) || len(policyDiffs) > 0) {
-				return &exitError{code: ExitChanges}
+				return changesError{}
 			}
 			return nil
 		},
@@ -124,7 +112,7 @@ Exit codes: 0 whether or not jobs change, 1 on any error. With
 	f.StringVar(&base, "base", "", "what to compare with: a git revision, a directory holding strata.yaml, or a strata.yaml file")
 	f.StringVar(&head, "head", "", "what to compare: a git revision, a directory or a file (default: the configuration file in the working tree)")
 	f.StringVar(&format, "format", "text", "output format: text, markdown or json")
-	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when no job changes, 2 when jobs change, 1 on error")
+	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when no job changes, 2 when jobs change, 1 on an error (64: a wrong command line)")
 	return cmd
 }
 
@@ -192,28 +180,28 @@ func (c *CLI) diffSide(cmd *cobra.Command, side, spec string) ([]*api.Job, []gen
 		var name string
 		data, name, err = gitShow(opts.ConfigPath(), spec)
 		if err != nil {
-			return nil, nil, fmt.Errorf("strata: %s: %w", label, err)
+			return nil, nil, fmt.Errorf("%s: %w", label, err)
 		}
 		cfg, err = config.Parse(name, data, opts)
 	}
 	if err != nil {
 		var cerr config.Errors
 		if errors.As(err, &cerr) {
-			return nil, nil, fmt.Errorf("strata: %s: the configuration is not valid:\n%s", label, indent(cerr.Error()))
+			return nil, nil, fmt.Errorf("%s: the configuration is not valid:\n%s", label, indent(cerr.Error()))
 		}
-		return nil, nil, fmt.Errorf("strata: %s: %w", label, err)
+		return nil, nil, fmt.Errorf("%s: %w", label, err)
 	}
 	// Render as strata render would, so that what it refuses fails here too.
 	if _, err := generator.Render(cfg); err != nil {
-		return nil, nil, fmt.Errorf("strata: %s: rendering %s: %w", label, cfg.File, err)
+		return nil, nil, fmt.Errorf("%s: rendering %s: %w", label, cfg.File, err)
 	}
 	own, err := generator.OwnJobs(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("strata: %s: rendering %s: %w", label, cfg.File, err)
+		return nil, nil, fmt.Errorf("%s: rendering %s: %w", label, cfg.File, err)
 	}
 	policies, err := generator.Policies(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("strata: %s: rendering %s: %w", label, cfg.File, err)
+		return nil, nil, fmt.Errorf("%s: rendering %s: %w", label, cfg.File, err)
 	}
 	return append(generator.Jobs(cfg), own...), policies, nil
 }

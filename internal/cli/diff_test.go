@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -11,9 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spf13/cobra"
-
-	"github.com/strata-dev/strata/internal/config"
 	"github.com/strata-dev/strata/internal/jobdiff"
 
 	"github.com/strata-dev/strata/internal/testenv"
@@ -21,52 +17,10 @@ import (
 
 var updateDiff = flag.Bool("update", false, "rewrite testdata/diff/*.golden with the output of strata diff")
 
-// runDiff runs `strata diff` with the given arguments. Once the root
-// command has diff, it goes through Run like any other command; until then
-// it builds a root the way root() does, with the persistent flags, and maps
-// errors to exit codes the way Run does.
+// runDiff runs `strata diff` with the given arguments through Run.
 func runDiff(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	c := &CLI{Stdout: &out, Stderr: &errOut, LookupEnv: func(k string) (string, bool) {
-		v, ok := env[k]
-		return v, ok
-	}}
-	if sub, _, err := c.root().Find([]string{"diff"}); err == nil && sub.Name() == "diff" {
-		code = c.Run(append([]string{"diff"}, args...))
-		return code, out.String(), errOut.String()
-	}
-	root := &cobra.Command{Use: "strata", SilenceUsage: true, SilenceErrors: true}
-	root.SetOut(c.Stdout)
-	root.SetErr(c.Stderr)
-	root.PersistentFlags().StringP("config", "c", "", "configuration file")
-	config.BindFlags(root.PersistentFlags())
-	root.AddCommand(c.diffCmd())
-	root.SetArgs(append([]string{"diff"}, args...))
-	code = ExitOK
-	if err := root.Execute(); err != nil {
-		code = ExitError
-		var ee *exitError
-		switch {
-		case asExit(err, &ee):
-			code = ee.code
-			if ee.err != nil {
-				fmt.Fprintln(c.Stderr, ee.err)
-			}
-		case isUsage(err):
-			code = ExitUsage
-			fmt.Fprintln(c.Stderr, "strata:", err)
-		default:
-			fmt.Fprintln(c.Stderr, "strata:", err)
-		}
-	}
-	return code, out.String(), errOut.String()
-}
-
-func asExit(err error, ee **exitError) bool {
-	e, ok := err.(*exitError)
-	*ee = e
-	return ok
+	return run(t, env, append([]string{"diff"}, args...)...)
 }
 
 // gitRepo is a temporary git repository with its own identity and no user
@@ -244,14 +198,16 @@ func TestDiffExitCodes(t *testing.T) {
 		{"no change exits 0 with --detailed-exitcode", []string{"--base", "v11-added", "--head", "HEAD~1", "--detailed-exitcode"}, ExitOK, "", false},
 		{"changes exit 2 with --detailed-exitcode", []string{"--base", "HEAD~2", "--head", "v11-added", "--detailed-exitcode"}, ExitChanges, "", false},
 		{"an unknown revision exits 1 and says what it tried", []string{"--base", "no-such-branch", "--detailed-exitcode"},
-			ExitError, `strata: base no-such-branch: "no-such-branch" is neither a file, a directory nor a git revision holding ` + cfg, false},
+			ExitError, `strata diff: base no-such-branch: "no-such-branch" is neither a file, a directory nor a git revision holding ` + cfg, false},
 		{"an invalid head names the side", []string{"--base", "HEAD~1", "--head", "HEAD", "--detailed-exitcode"},
-			ExitError, "strata: head HEAD: the configuration is not valid:\n  HEAD:strata.yaml:13:20: apps.web.versions[1]: \"V_9\" is not a valid version", false},
+			ExitError, "strata diff: head HEAD: the configuration is not valid:\n  HEAD:strata.yaml:13:20: apps.web.versions[1]: \"V_9\" is not a valid version", false},
 		{"an invalid working tree is the head", []string{"--base", "HEAD~1"},
-			ExitError, "strata: head: the configuration is not valid:\n  " + cfg + ":13:20:", false},
+			ExitError, "strata diff: head: the configuration is not valid:\n  " + cfg + ":13:20:", false},
 		{"a missing --base is a usage error", nil, ExitUsage, "--base is required", false},
-		{"a bad --format exits 1 with --detailed-exitcode", []string{"--base", "HEAD", "--format", "yaml", "--detailed-exitcode"},
-			ExitError, `--format "yaml": expected text, markdown or json`, false},
+		{"a bad --format is a usage error, never 2, with --detailed-exitcode", []string{"--base", "HEAD", "--format", "yaml", "--detailed-exitcode"},
+			ExitUsage, `--format "yaml": expected text, markdown or json`, false},
+		{"an unknown flag is a usage error, never 2, with --detailed-exitcode", []string{"--base", "HEAD", "--detailed-exitcode", "--bogus"},
+			ExitUsage, "unknown flag: --bogus", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,11 +15,6 @@ import (
 	"github.com/strata-dev/strata/internal/planview"
 	"github.com/strata-dev/strata/internal/sweeper"
 )
-
-// exitPlanChanges is plan's exit code with --detailed-exitcode when the
-// cluster would change (0: no change, 1: error), as terraform does; users of
-// nomad job plan complain that its 1 means both changes and error.
-const exitPlanChanges = 2
 
 func (c *CLI) planCmd() *cobra.Command {
 	var format string
@@ -36,7 +32,8 @@ is registered.
 
 --format markdown is ready to post as a pull-request comment or a CI job
 summary. Exit codes: 0, even with changes; with --detailed-exitcode, 0 when
-nothing changes, 2 when something does, 1 on an error.`,
+nothing changes, 2 when something does (and only then), 1 on an error; 64
+when the command line is wrong.`,
 		Example: `  strata plan
   strata plan web --format markdown --detailed-exitcode`,
 		Args: cobra.ArbitraryArgs,
@@ -67,30 +64,44 @@ nothing changes, 2 when something does, 1 on an error.`,
 			if err != nil {
 				return err
 			}
+			// Every job is planned, whatever happens to the others: a job
+			// Nomad refuses is reported with Nomad's error, and the command
+			// fails only once everything is printed.
 			var plans []planview.Job
 			known := map[string]bool{}
 			for _, j := range jobs {
 				known[*j.ID] = true
+				pj := planview.Job{ID: *j.ID, App: j.Meta[naming.MetaApp], Version: j.Meta[naming.MetaVersion]}
 				resp, _, err := src.Nomad.Jobs().PlanOpts(j, &nomadapi.PlanOptions{Diff: true},
 					(&nomadapi.WriteOptions{Namespace: src.Namespace}).WithContext(cmd.Context()))
 				if err != nil {
-					return fmt.Errorf("planning %s: %w", *j.ID, err)
+					pj.Error = planview.NomadError(err)
+				} else {
+					pj.Plan = resp
 				}
-				plans = append(plans, planview.Job{ID: *j.ID, Plan: resp})
+				plans = append(plans, pj)
 			}
+			var failures []string
+			var orphans []planview.Orphan
 			stubs, _, err := src.Nomad.Jobs().List((&nomadapi.QueryOptions{Namespace: src.Namespace, Filter: sweeper.ManagedFilter,
 				Params: map[string]string{"meta": "true"}}).WithContext(cmd.Context()))
 			if err != nil {
-				return fmt.Errorf("listing the managed jobs: %w", err)
+				failures = append(failures, "listing the managed jobs: "+planview.NomadError(err))
 			}
-			var orphans []planview.Orphan
+			var cluster []planview.Seen
 			for _, s := range stubs {
 				app := s.Meta[naming.MetaApp]
+				cluster = append(cluster, planview.Seen{ID: s.ID, App: app, Version: s.Meta[naming.MetaVersion], Stopped: s.Stop})
 				if known[s.ID] || s.Stop || (len(apps) > 0 && !slices.Contains(apps, app)) {
 					continue
 				}
 				orphans = append(orphans, planview.Orphan{ID: s.ID, App: app, Version: s.Meta[naming.MetaVersion]})
 			}
+			live := map[string]string{}
+			for _, a := range cfg.Apps {
+				live[a.Name] = a.Live
+			}
+			planview.MarkReturns(plans, cluster, live, naming.CompareVersions)
 			// What HAProxy would serve differently: rendered against
 			// Consul with the running job's templates and the planned ones.
 			var routingDiff map[string][]string
@@ -100,7 +111,7 @@ nothing changes, 2 when something does, 1 on an error.`,
 				}
 				addr, _ := c.lookupEnv("CONSUL_HTTP_ADDR")
 				if routingDiff, err = haproxyChange(cmd.Context(), src, addr, j); err != nil {
-					return fmt.Errorf("the HAProxy configuration change: %w", err)
+					failures = append(failures, "the HAProxy configuration change: "+err.Error())
 				}
 			}
 			switch format {
@@ -111,25 +122,34 @@ nothing changes, 2 when something does, 1 on an error.`,
 				enc := json.NewEncoder(c.Stdout)
 				enc.SetIndent("", "  ")
 				enc.Encode(struct {
-					Jobs    []planview.Job    `json:"jobs"`
-					Orphans []planview.Orphan `json:"not_in_config"`
-				}{plans, orphans})
+					Jobs     []planview.Job    `json:"jobs"`
+					Orphans  []planview.Orphan `json:"not_in_config"`
+					Failures []string          `json:"failures,omitempty"`
+				}{plans, orphans, failures})
 			default:
 				fmt.Fprint(c.Stdout, planview.Text(plans, orphans))
 				writeRoutingDiff(c, routingDiff, false)
+			}
+			for _, p := range plans {
+				if p.Error != "" {
+					failures = append(failures, p.ID+" could not be planned")
+				}
+			}
+			if len(failures) > 0 {
+				return errors.New(strings.Join(failures, "; "))
 			}
 			changed := len(orphans) > 0 || len(routingDiff) > 0
 			for _, p := range plans {
 				changed = changed || p.Changed()
 			}
 			if detailed && changed {
-				return &exitError{code: exitPlanChanges, err: fmt.Errorf("")}
+				return changesError{}
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "text, markdown or json")
-	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing changes, 2 when something does, 1 on an error")
+	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing changes, 2 when something does, 1 on an error (64: a wrong command line)")
 	return cmd
 }
 

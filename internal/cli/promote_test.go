@@ -1,16 +1,12 @@
 package cli
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	consulapi "github.com/hashicorp/consul/api"
-	"github.com/spf13/cobra"
 
-	"github.com/strata-dev/strata/internal/config"
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/release"
 	"github.com/strata-dev/strata/internal/testenv"
@@ -57,44 +53,11 @@ func startRelease(t *testing.T) *releaseEnv {
 	return &releaseEnv{consul: consul, env: map[string]string{"CONSUL_HTTP_ADDR": consul.Addr}, cfg: writeConfig(t, t.TempDir(), releasedWeb)}
 }
 
-// strata runs one command line through the real root command, with the
-// release commands added to it if the root does not have them yet, and
-// maps errors to exit codes the way Run does.
+// strata runs one command line through Run, with the release
+// environment and configuration.
 func (r *releaseEnv) strata(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	c := &CLI{Stdout: &out, Stderr: &errOut, LookupEnv: func(k string) (string, bool) {
-		v, ok := r.env[k]
-		return v, ok
-	}}
-	root := c.root()
-	for _, cmd := range []*cobra.Command{c.promoteCmd(), c.rollbackCmd(), c.cohortCmd()} {
-		if found, _, err := root.Find([]string{cmd.Name()}); err != nil || found == root {
-			cmd.Args = wrapArgs(cmd.Args)
-			root.AddCommand(cmd)
-		}
-	}
-	root.SetArgs(append(args, "-c", r.cfg))
-	err := root.Execute()
-	var ee *exitError
-	var cerr config.Errors
-	switch {
-	case err == nil:
-		code = ExitOK
-	case errors.As(err, &ee):
-		code = ee.code
-		fmt.Fprintln(&errOut, ee.err)
-	case errors.As(err, &cerr):
-		code = ExitError
-		fmt.Fprintln(&errOut, cerr)
-	case isUsage(err):
-		code = ExitUsage
-		fmt.Fprintln(&errOut, "strata:", err)
-	default:
-		code = ExitError
-		fmt.Fprintln(&errOut, "strata:", err)
-	}
-	return code, out.String(), errOut.String()
+	return run(t, r.env, append(args, "-c", r.cfg)...)
 }
 
 func (r *releaseEnv) live(t *testing.T) (string, []string) {

@@ -24,8 +24,9 @@ Files are written atomically and only when their content changes. A version
 removed from strata.yaml has its files removed. Files strata did not generate
 are never touched. If anything is wrong, nothing is written.
 
-With --check, nothing is written either: render exits 1 if jobs/ is not what
-strata.yaml renders to, which is what CI runs.`,
+With --check, nothing is written either: render exits 2 if jobs/ is not what
+strata.yaml renders to, which is what CI runs (0 up to date, 1 an error, 64 a
+wrong command line).`,
 		Example: `  strata render
   strata render --config deploy/strata.yaml --out build/jobs
   strata render --check`,
@@ -61,12 +62,12 @@ strata.yaml renders to, which is what CI runs.`,
 			c.report(cfg.Output, "jobs", changes, check || dryRun)
 			c.report(policyDir, "ACL policies", policyChanges, check || dryRun)
 			if check && (changed(changes) || changed(policyChanges)) {
-				return &exitError{code: ExitError, err: fmt.Errorf("strata: %s or %s is out of date with %s; run strata render and commit the result", cfg.Output, policyDir, cfg.File)}
+				return changesError{fmt.Sprintf("%s or %s is out of date with %s; run strata render and commit the result", cfg.Output, policyDir, cfg.File)}
 			}
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&check, "check", false, "write nothing; exit 1 if the output would change")
+	cmd.Flags().BoolVar(&check, "check", false, "write nothing; exit 2 if the output would change")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "write nothing; print what would change")
 	return cmd
 }

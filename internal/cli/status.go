@@ -89,7 +89,7 @@ next sweep would do with it.`,
 				c.printStatus(rows)
 			}
 			if len(inv.Failures) > 0 {
-				return &exitError{code: ExitError, err: fmt.Errorf("strata status: could not read %s", strings.Join(inv.Failures, "; "))}
+				return fmt.Errorf("could not read %s", strings.Join(inv.Failures, "; "))
 			}
 			return nil
 		},

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -33,7 +34,7 @@ retired. It prints, per version, its state, the reason and what it did.
 
 It exits 0 when the pass ran, 1 when a source could not be read or an action
 failed (nothing half-done is left: a failed stop leaves the version draining
-for the next pass).`,
+for the next pass), 64 when the command line is wrong.`,
 		Example: `  strata sweep --dry-run
   strata sweep --output json`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -58,7 +59,7 @@ for the next pass).`,
 				}
 			}
 			if len(failed) > 0 {
-				return &exitError{code: ExitError, err: fmt.Errorf("strata sweep: %s", strings.Join(failed, "; "))}
+				return errors.New(strings.Join(failed, "; "))
 			}
 			return nil
 		},
