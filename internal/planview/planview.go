@@ -52,7 +52,9 @@ const (
 	// ReturnStopped is a job still in the cluster, stopped (by the sweeper
 	// or nomad job stop).
 	ReturnStopped = "stopped"
-	// ReturnPurged is a job absent from the cluster that ran before.
+	// ReturnPurged is a job absent from the cluster that, by strata's
+	// evidence, most likely ran before: Nomad forgets a purged job, so this
+	// cannot be certain.
 	ReturnPurged = "purged"
 )
 
@@ -143,7 +145,7 @@ func (r Return) Sentence(id string) string {
 	if r.Was == ReturnStopped {
 		return fmt.Sprintf("%s was stopped (by the sweeper or nomad job stop): running its job file starts %s again", id, allocs(r.Allocations))
 	}
-	return fmt.Sprintf("%s is not in the cluster although %s: it was retired and purged; running its job file creates it anew with %s", id, r.Evidence, allocs(r.Allocations))
+	return fmt.Sprintf("%s is not in the cluster, though %s: it was retired and purged (or never ran); running its job file creates it anew with %s", id, r.Evidence, allocs(r.Allocations))
 }
 
 func allocs(n uint64) string {
@@ -381,7 +383,7 @@ func MarkdownTable(jobs []Job, orphans []Orphan) string {
 		case j.shown():
 			change := j.Plan.Diff.Type
 			if j.Return != nil {
-				change += " (was " + j.Return.Was + ")"
+				change += " (" + j.Return.Was + " before)"
 			}
 			if j.Warnings() != "" {
 				change += ", with warnings"

@@ -257,3 +257,53 @@ func TestNomadErrorKeepsNomadsTextWithoutItsTrailingBlankLines(t *testing.T) {
 		t.Errorf("NomadError = %q, want %q", got, want)
 	}
 }
+
+func TestMarkReturns(t *testing.T) {
+	plan := func(typ string, creates uint64) *api.JobPlanResponse {
+		return &api.JobPlanResponse{Diff: &api.JobDiff{Type: typ, TaskGroups: []*api.TaskGroupDiff{{Type: "None", Name: "web", Updates: map[string]uint64{"create": creates}}}}}
+	}
+	for _, c := range []struct {
+		name    string
+		job     planview.Job
+		cluster []planview.Seen
+		live    string
+		want    string
+	}{
+		{"a stopped job run again starts its allocations again",
+			planview.Job{ID: "web-v1", App: "web", Version: "v1", Plan: plan("Edited", 2)},
+			[]planview.Seen{{ID: "web-v1", App: "web", Version: "v1", Stopped: true}}, "v2", "stopped"},
+		{"a running job that changes is not a return",
+			planview.Job{ID: "web-v1", App: "web", Version: "v1", Plan: plan("Edited", 1)},
+			[]planview.Seen{{ID: "web-v1", App: "web", Version: "v1"}}, "v2", ""},
+		{"a new version, newest of its app and not live, is just new",
+			planview.Job{ID: "web-v3", App: "web", Version: "v3", Plan: plan("Added", 2)},
+			[]planview.Seen{{ID: "web-v1", App: "web", Version: "v1"}, {ID: "web-v2", App: "web", Version: "v2"}}, "v2", ""},
+		{"an absent version older than one in the cluster was purged",
+			planview.Job{ID: "web-v9", App: "web", Version: "v9", Plan: plan("Added", 2)},
+			[]planview.Seen{{ID: "web-v10", App: "web", Version: "v10", Stopped: true}}, "v10", "purged"},
+		{"an absent version that strata.yaml makes live was purged",
+			planview.Job{ID: "web-v2", App: "web", Version: "v2", Plan: plan("Added", 2)},
+			[]planview.Seen{{ID: "web-v1", App: "web", Version: "v1"}}, "v2", "purged"},
+		{"a newer version of another app is no evidence",
+			planview.Job{ID: "web-v2", App: "web", Version: "v2", Plan: plan("Added", 2)},
+			[]planview.Seen{{ID: "api-v7", App: "api", Version: "v7"}}, "v1", ""},
+		{"a job Nomad refused to plan is not a return",
+			planview.Job{ID: "web-v2", App: "web", Version: "v2", Error: "Nomad answered 500"},
+			nil, "v2", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			jobs := []planview.Job{c.job}
+			planview.MarkReturns(jobs, c.cluster, map[string]string{"web": c.live}, naming.CompareVersions)
+			got := ""
+			if jobs[0].Return != nil {
+				got = jobs[0].Return.Was
+				if jobs[0].Return.Allocations != 2 {
+					t.Errorf("allocations %d, want 2", jobs[0].Return.Allocations)
+				}
+			}
+			if got != c.want {
+				t.Errorf("return %q, want %q", got, c.want)
+			}
+		})
+	}
+}
