@@ -45,12 +45,38 @@ func TestPlanCommand(t *testing.T) {
 		t.Errorf("--detailed-exitcode with changes: exit %d, want 2", code)
 	}
 	code, out, _ = run(t, env, "plan", "web", "--format", "markdown", "-c", path)
-	if code != ExitOK || !strings.Contains(out, "| `web-v2` | Added |") || !strings.Contains(out, "```diff") {
+	if code != ExitOK || !strings.Contains(out, "| `web-v2` | Added") || !strings.Contains(out, "```diff") {
 		t.Errorf("markdown:\n%s", out)
 	}
-	nomad.FailNext(nomadfake.EndpointJobPlan, 500, 1)
-	if code, _, errOut := run(t, env, "plan", "web", "--detailed-exitcode", "-c", path); code != ExitError || !strings.Contains(errOut, "planning web-v1") {
-		t.Errorf("a failed plan: exit %d, %s", code, errOut)
+}
+
+// TestPlanPlansEveryJobWhenNomadRefusesOne makes Nomad refuse the first
+// job's plan: the other jobs are still planned and printed, the refused one
+// is reported with Nomad's answer, and the command exits 1 at the end, even
+// with --detailed-exitcode and changes.
+func TestPlanPlansEveryJobWhenNomadRefusesOne(t *testing.T) {
+	nomad := nomadfake.New(t)
+	dir := t.TempDir()
+	path := writeConfig(t, dir, webV1V2)
+	env := map[string]string{"NOMAD_ADDR": nomad.Addr()}
+	for _, format := range []string{"text", "markdown", "json"} {
+		nomad.FailNext(nomadfake.EndpointJobPlan, 500, 1)
+		code, out, errOut := run(t, env, "plan", "web", "--detailed-exitcode", "--format", format, "-c", path)
+		if code != ExitError {
+			t.Errorf("%s: exit %d, want %d", format, code, ExitError)
+		}
+		if !strings.Contains(errOut, "web-v1 could not be planned") {
+			t.Errorf("%s: stderr does not name the refused job:\n%s", format, errOut)
+		}
+		for _, want := range []string{"web-v1", "web-v2", "500"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: output lacks %q:\n%s", format, want, out)
+			}
+		}
+	}
+	code, out, _ := run(t, env, "plan", "web", "-c", path)
+	if code != ExitOK || strings.Contains(out, "could not be planned") {
+		t.Errorf("without a refusal: exit %d\n%s", code, out)
 	}
 }
 
