@@ -24,11 +24,14 @@ func (c *CLI) planCmd() *cobra.Command {
 		Short: "Show what strata.yaml would change in the cluster, with Nomad's plan API",
 		Long: `Plan sends every job strata.yaml renders (or those of the apps named) to
 Nomad's plan endpoint with diffs (NOMAD_ADDR, NOMAD_TOKEN), and prints what
-would change in the style of nomad job plan: fields added, removed and
-changed, and whether allocations would be created, replaced or updated in
-place, and placement failures. It also lists the managed jobs in the cluster
-that strata.yaml no longer has: the sweeper retires those once idle. Nothing
-is registered.
+would change exactly as nomad job plan prints it: fields added, removed and
+changed, each task group's allocation changes ("1 create/destroy update, 1
+ignore"), placement failures and Nomad's warnings. A version the sweeper
+stopped or purged that the plan would start again is called so. Every job is
+planned even when Nomad refuses one: the refusal is printed with Nomad's
+error, and plan exits 1 once everything is printed. It also lists the
+managed jobs in the cluster that strata.yaml no longer has: the sweeper
+retires those once idle. Nothing is registered.
 
 --format markdown is ready to post as a pull-request comment or a CI job
 summary. Exit codes: 0, even with changes; with --detailed-exitcode, 0 when
