@@ -32,7 +32,10 @@
 //     accepted and have no effect.
 //   - PUT or POST /v1/job/<id>/plan (Jobs().Plan, PlanOpts): a diff and
 //     desired updates per task group; nothing is stored.
-//   - GET /v1/job/<id>/allocations (Jobs().Allocations).
+//   - GET /v1/job/<id>/allocations (Jobs().Allocations), with task states
+//     and events, reschedules linked by NextAllocation and
+//     RescheduleTracker.
+//   - GET /v1/allocation/<id> (Allocations().Info): 404 "alloc not found".
 //   - GET /v1/job/<id>/deployment (Jobs().LatestDeployment): JSON null, and so
 //     a nil deployment and no error, when the job has none.
 //   - GET /v1/deployment/<id> (Deployments().Info).
@@ -78,8 +81,10 @@
 // evaluation, which is complete at once. A new version of a service job with
 // an update strategy creates a deployment with status "running", and cancels
 // the job's running deployment; stopping a job cancels it too. Deployments
-// change only when a test says so: [Server.SetDeploymentStatus] and
-// [Server.SetDeploymentHealth]. A deployment marked successful marks its job
+// change only when a test says so: [Server.SetDeploymentStatus],
+// [Server.SetDeploymentHealth], [Server.SetTaskEvents] and
+// [Server.FailDeployment] (with [CrashLoopEvents], the events Nomad records
+// for a command that keeps exiting). A deployment marked successful marks its job
 // version stable. Allocations are derived from the job's latest deployment:
 // one per placed allocation in each task group, healthy, unhealthy or not yet
 // known in the order of the counts given; once the job is stopped they are

@@ -428,55 +428,6 @@ func (s *Server) jobPlan(rq *request) (any, uint64, error) {
 	return resp, resp.Index, nil
 }
 
-func (s *Server) jobAllocations(rq *request) (any, uint64, error) {
-	if _, err := boolParam(rq.q, "all"); err != nil {
-		return nil, 0, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.allocationsLocked(rq.namespace, rq.id), s.readIndexLocked(), nil
-}
-
-// allocationsLocked derives a job's allocations from its latest deployment.
-func (s *Server) allocationsLocked(namespace, jobID string) []*api.AllocationListStub {
-	allocs := []*api.AllocationListStub{}
-	js, ok := s.jobs[jobKey{namespace, jobID}]
-	dep := s.latestDeploymentLocked(namespace, jobID)
-	if !ok || dep == nil {
-		return allocs
-	}
-	job := js.latest()
-	for gi, name := range dep.groups {
-		st := dep.d.TaskGroups[name]
-		for i := range st.PlacedAllocs {
-			a := &api.AllocationListStub{
-				ID: allocID(dep.seq, gi, i), EvalID: dep.evalID, Name: fmt.Sprintf("%s.%s[%d]", jobID, name, i),
-				Namespace: namespace, NodeID: "00000001-0000-4000-8000-000000000001", NodeName: "nomadfake",
-				JobID: jobID, JobType: *job.Type, JobVersion: dep.d.JobVersion, TaskGroup: name,
-				DesiredStatus: api.AllocDesiredStatusRun, ClientStatus: api.AllocClientStatusRunning,
-				DeploymentStatus: &api.AllocDeploymentStatus{ModifyIndex: dep.d.ModifyIndex},
-				CreateIndex:      dep.d.CreateIndex, ModifyIndex: dep.d.ModifyIndex,
-				CreateTime: dep.d.CreateTime, ModifyTime: dep.d.ModifyTime,
-			}
-			switch {
-			case i < st.HealthyAllocs:
-				a.DeploymentStatus.Healthy = new(true)
-			case i < st.HealthyAllocs+st.UnhealthyAllocs:
-				a.DeploymentStatus.Healthy = new(false)
-				a.ClientStatus = api.AllocClientStatusFailed
-			}
-			if *job.Stop {
-				a.DesiredStatus = api.AllocDesiredStatusStop
-				if a.ClientStatus == api.AllocClientStatusRunning {
-					a.ClientStatus = api.AllocClientStatusComplete
-				}
-			}
-			allocs = append(allocs, a)
-		}
-	}
-	return allocs
-}
-
 func (s *Server) jobLatestDeployment(rq *request) (any, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -50,6 +50,8 @@ const (
 	EndpointDeploymentInfo Endpoint = "GET /v1/deployment/<id>"
 	// EndpointEvaluationInfo is GET /v1/evaluation/<id> (Evaluations().Info).
 	EndpointEvaluationInfo Endpoint = "GET /v1/evaluation/<id>"
+	// EndpointAllocationInfo is GET /v1/allocation/<id> (Allocations().Info).
+	EndpointAllocationInfo Endpoint = "GET /v1/allocation/<id>"
 )
 
 // known reports whether e is one of the Endpoint constants.
@@ -57,7 +59,8 @@ func (e Endpoint) known() bool {
 	switch e {
 	case EndpointJobList, EndpointJobRegister, EndpointJobInfo, EndpointJobVersions,
 		EndpointJobDeregister, EndpointJobPlan, EndpointJobAllocations,
-		EndpointJobLatestDeployment, EndpointDeploymentInfo, EndpointEvaluationInfo:
+		EndpointJobLatestDeployment, EndpointDeploymentInfo, EndpointEvaluationInfo,
+		EndpointAllocationInfo:
 		return true
 	}
 	return false
@@ -131,6 +134,9 @@ type deployment struct {
 	evalID string
 	// groups lists d.TaskGroups' names in the job's order.
 	groups []string
+	// failedEvents are the task events of the unhealthy allocations' tasks
+	// (FailDeployment, SetTaskEvents).
+	failedEvents []*api.TaskEvent
 }
 
 type failure struct {
@@ -349,8 +355,12 @@ func (s *Server) SetDeploymentStatus(id, status, description string) {
 // the job jobID (in whichever namespace holds the most recent one): every
 // task group of the deployment gets desired as its desired total, placed
 // allocations, of which healthy are healthy and unhealthy unhealthy (the rest
-// not yet known). The job's allocations follow. The status is left alone.
-// Inconsistent counts, or a job without a deployment, fail the test.
+// not yet known). The job's allocations follow: in each group the unhealthy
+// ones first (ClientStatus "failed", with the events given to
+// [Server.SetTaskEvents] or [Server.FailDeployment]), then the healthy,
+// then the rest, running; placed beyond desired are reschedules (see
+// [Server.FailDeployment]). The status is left alone. Inconsistent counts,
+// or a job without a deployment, fail the test.
 func (s *Server) SetDeploymentHealth(jobID string, desired, placed, healthy, unhealthy int) {
 	s.t.Helper()
 	if desired < 0 || placed < 0 || healthy < 0 || unhealthy < 0 || healthy+unhealthy > placed {
@@ -478,6 +488,10 @@ func route(method, escapedPath string) (Endpoint, handler, string, bool) {
 	case len(segs) == 3 && segs[1] == "deployment" && read:
 		if id, ok := unescape(segs[2]); ok {
 			return EndpointDeploymentInfo, (*Server).deploymentInfo, id, true
+		}
+	case len(segs) == 3 && segs[1] == "allocation" && read:
+		if id, ok := unescape(segs[2]); ok {
+			return EndpointAllocationInfo, (*Server).allocationInfo, id, true
 		}
 	case len(segs) == 3 && segs[1] == "evaluation" && read:
 		if id, ok := unescape(segs[2]); ok {
