@@ -257,6 +257,16 @@ type Update struct {
 	AutoRevert       *bool
 }
 
+// Nomad's defaults for what the update policy and the task leave unset
+// (api.DefaultUpdateStrategy, api.Task.Canonicalize). strata checks the
+// settings against them as Nomad will.
+const (
+	NomadMinHealthyTime   = 10 * time.Second
+	NomadHealthyDeadline  = 5 * time.Minute
+	NomadProgressDeadline = 10 * time.Minute
+	NomadKillTimeout      = 5 * time.Second
+)
+
 // App returns the app with the given name, or nil.
 func (c *Config) App(name string) *App {
 	for _, a := range c.Apps {

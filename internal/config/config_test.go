@@ -1773,7 +1773,7 @@ apps:
       healthy_deadline: 5m
     versions: [v1]
 `,
-		want: []wantErr{{"strata.yaml:6:5", "apps.w.update.min_healthy_time", "5m0s must be shorter than healthy_deadline (5m0s)"}},
+		want: []wantErr{{"strata.yaml:7:25", "apps.w.update.min_healthy_time", "5m0s must be shorter than healthy_deadline (5m0s)"}},
 	},
 	{
 		name: "a progress_deadline as long as healthy_deadline is rejected",
@@ -1788,7 +1788,50 @@ apps:
       progress_deadline: 5m
     versions: [v1]
 `,
-		want: []wantErr{{"strata.yaml:6:5", "apps.w.update.progress_deadline", "5m0s must be longer than healthy_deadline (5m0s)"}},
+		want: []wantErr{{"strata.yaml:8:26", "apps.w.update.progress_deadline", "5m0s must be longer than healthy_deadline (5m0s)"}},
+	},
+	{
+		name: "a progress_deadline shorter than kill_timeout is rejected, as Nomad rejects it",
+		yaml: `
+apps:
+  w:
+    kind: worker
+    driver: docker
+    image: "img:{{version}}"
+    update:
+      progress_deadline: 15m
+    kill_timeout: 90m
+    versions: [v1]
+`,
+		want: []wantErr{{"strata.yaml:7:26", "apps.w.update.progress_deadline", "15m0s is shorter than kill_timeout (1h30m0s): Nomad refuses a task that may take longer to stop than its group's progress deadline; set at least 1h30m0s, or remove it and strata sets kill_timeout + healthy_deadline (1h35m0s)"}},
+	},
+	{
+		name: "a min_healthy_time as long as Nomad's default healthy_deadline is rejected",
+		yaml: `
+apps:
+  w:
+    kind: worker
+    driver: docker
+    image: "img:{{version}}"
+    update:
+      min_healthy_time: 6m
+    versions: [v1]
+`,
+		want: []wantErr{{"strata.yaml:7:25", "apps.w.update.min_healthy_time", "6m0s must be shorter than healthy_deadline (Nomad's default 5m0s); set a longer healthy_deadline"}},
+	},
+	{
+		name: "a progress_deadline not longer than Nomad's default healthy_deadline is rejected",
+		yaml: `
+apps:
+  w:
+    kind: worker
+    driver: docker
+    image: "img:{{version}}"
+    update:
+      progress_deadline: 4m
+    versions: [v1]
+`,
+		want: []wantErr{{"strata.yaml:7:26", "apps.w.update.progress_deadline", "4m0s must be longer than healthy_deadline (Nomad's default 5m0s)"}},
 	},
 	{
 		name: "an update policy written as a string is rejected",

@@ -31,6 +31,9 @@ type decoder struct {
 	versionNodes map[string]map[string]*yaml.Node
 	// bindNodes are the routing.bind values, for the same reason.
 	bindNodes map[string]*yaml.Node
+	// updateNodes are the values of each update section by key path and
+	// key, for problems found across its keys.
+	updateNodes map[string]map[string]*yaml.Node
 }
 
 func (d *decoder) failAt(n *yaml.Node, key, format string, args ...any) {

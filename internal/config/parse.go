@@ -201,6 +201,7 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 	}
 	a.Retire = d.parseRetire(retireNode, join(path, "sweeper"), a.Kind)
 	d.checkApp(a, n, path, nodes, values, kindKnown)
+	finalizeApp(a)
 	naming.SortVersions(a.Versions)
 	return a
 }
@@ -274,20 +275,11 @@ func (d *decoder) checkApp(a *App, n *yaml.Node, path string, nodes, values map[
 	if a.Routing != nil && a.Kind == KindWorker {
 		d.failAt(at("routing"), join(path, "routing"), "a worker has no connections to route; remove routing or set kind: web")
 	}
-	if a.Service != nil && a.ShutdownDelay == nil {
-		sd := DefaultShutdownDelay
-		a.ShutdownDelay = &sd
-	}
 	if r := a.Resources; r != nil && r.Memory != nil && r.MemoryMax != nil && *r.MemoryMax < *r.Memory {
 		d.failAt(at("resources"), join(path, "resources.memory_max"), "%d MB is less than memory (%d MB)", *r.MemoryMax, *r.Memory)
 	}
 	if u := a.Update; u != nil {
-		if u.MinHealthyTime != nil && u.HealthyDeadline != nil && *u.MinHealthyTime >= *u.HealthyDeadline {
-			d.failAt(at("update"), join(path, "update.min_healthy_time"), "%s must be shorter than healthy_deadline (%s)", *u.MinHealthyTime, *u.HealthyDeadline)
-		}
-		if u.HealthyDeadline != nil && u.ProgressDeadline != nil && *u.ProgressDeadline != 0 && *u.ProgressDeadline <= *u.HealthyDeadline {
-			d.failAt(at("update"), join(path, "update.progress_deadline"), "%s must be longer than healthy_deadline (%s)", *u.ProgressDeadline, *u.HealthyDeadline)
-		}
+		d.checkUpdate(u, a.KillTimeout, at("update"), join(path, "update"))
 	}
 
 	if len(a.Versions) == 0 {
@@ -584,7 +576,13 @@ func (d *decoder) parseConstraints(n *yaml.Node, path string) []Constraint {
 
 func (d *decoder) parseUpdate(n *yaml.Node, path string) *Update {
 	u := &Update{}
+	nodes := map[string]*yaml.Node{}
+	if d.updateNodes == nil {
+		d.updateNodes = map[string]map[string]*yaml.Node{}
+	}
+	d.updateNodes[path] = nodes
 	ok := d.each(n, path, updateKeys, func(key, p string, v *yaml.Node) {
+		nodes[key] = v
 		switch key {
 		case "max_parallel":
 			if m, ok := d.integer(v, p); ok {
@@ -617,6 +615,51 @@ func (d *decoder) parseUpdate(n *yaml.Node, path string) *Update {
 		return nil
 	}
 	return u
+}
+
+// checkUpdate checks the update policy's durations against each other and
+// against the task's kill_timeout as Nomad will, with Nomad's defaults for
+// those not set: Nomad refuses min_healthy_time >= healthy_deadline,
+// healthy_deadline >= progress_deadline, and a kill_timeout longer than the
+// progress deadline (a progress deadline of 0 turns the last two off). n is
+// the update key, for a value that is not in the file.
+func (d *decoder) checkUpdate(u *Update, killTimeout *time.Duration, n *yaml.Node, path string) {
+	at := func(key string) *yaml.Node {
+		if v := d.updateNodes[path][key]; v != nil {
+			return v
+		}
+		return n
+	}
+	mht, hd := NomadMinHealthyTime, NomadHealthyDeadline
+	if u.MinHealthyTime != nil {
+		mht = *u.MinHealthyTime
+	}
+	if u.HealthyDeadline != nil {
+		hd = *u.HealthyDeadline
+	}
+	if (u.MinHealthyTime != nil || u.HealthyDeadline != nil) && mht >= hd {
+		key, msg := "min_healthy_time", fmt.Sprintf("%s must be shorter than healthy_deadline (%s)", mht, hd)
+		if u.HealthyDeadline == nil {
+			msg = fmt.Sprintf("%s must be shorter than healthy_deadline (Nomad's default %s); set a longer healthy_deadline", mht, hd)
+		}
+		d.failAt(at(key), join(path, key), "%s", msg)
+	}
+	pd := u.ProgressDeadline
+	if pd == nil || *pd == 0 {
+		return
+	}
+	if *pd <= hd {
+		msg := fmt.Sprintf("%s must be longer than healthy_deadline (%s)", *pd, hd)
+		if u.HealthyDeadline == nil {
+			msg = fmt.Sprintf("%s must be longer than healthy_deadline (Nomad's default %s)", *pd, hd)
+		}
+		d.failAt(at("progress_deadline"), join(path, "progress_deadline"), "%s", msg)
+	}
+	if killTimeout != nil && *pd < *killTimeout {
+		d.failAt(at("progress_deadline"), join(path, "progress_deadline"),
+			"%s is shorter than kill_timeout (%s): Nomad refuses a task that may take longer to stop than its group's progress deadline; set at least %s, or remove it and strata sets kill_timeout + healthy_deadline (%s)",
+			*pd, *killTimeout, *killTimeout, *killTimeout+hd)
+	}
 }
 
 // driver decodes a task driver strata writes configuration for.

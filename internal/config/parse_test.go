@@ -96,7 +96,10 @@ func TestBundledExampleLoads(t *testing.T) {
 				Update: &config.Update{
 					MinHealthyTime:  ptr(10 * time.Second),
 					HealthyDeadline: ptr(3 * time.Minute),
-					AutoRevert:      ptr(true),
+					// kill_timeout + healthy_deadline: Nomad's 10m
+					// default is shorter than the kill timeout.
+					ProgressDeadline: ptr(time.Hour + 3*time.Minute),
+					AutoRevert:       ptr(true),
 				},
 				ShutdownDelay: ptr(30 * time.Second),
 				KillTimeout:   ptr(time.Hour),

@@ -14,9 +14,10 @@ job "web-v10" {
   }
 
   update {
-    min_healthy_time = "10s"
-    healthy_deadline = "3m"
-    auto_revert      = true
+    min_healthy_time  = "10s"
+    healthy_deadline  = "3m"
+    progress_deadline = "1h3m"
+    auto_revert       = true
   }
 
   group "web" {

@@ -89,7 +89,7 @@ apps:
       max_parallel: 2
       min_healthy_time: 30s
       healthy_deadline: 5m
-      progress_deadline: 15m
+      progress_deadline: 2h       # at least kill_timeout, or Nomad refuses the job
       auto_revert: true
     shutdown_delay: 1m
     kill_timeout: 1h30m

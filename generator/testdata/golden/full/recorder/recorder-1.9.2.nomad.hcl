@@ -36,7 +36,7 @@ job "recorder-1.9.2" {
     max_parallel      = 2
     min_healthy_time  = "30s"
     healthy_deadline  = "5m"
-    progress_deadline = "15m"
+    progress_deadline = "2h"
     auto_revert       = true
   }
 

@@ -18,8 +18,9 @@ job "transcoder-v4" {
   }
 
   update {
-    max_parallel = 1
-    auto_revert  = false
+    max_parallel      = 1
+    progress_deadline = "15m"
+    auto_revert       = false
   }
 
   group "transcoder" {
