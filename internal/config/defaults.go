@@ -2,13 +2,23 @@ package config
 
 import "time"
 
+// DefaultConstraintOperator is the operator of a constraint that names none.
+const DefaultConstraintOperator = "="
+
 // finalizeApp sets an app's defaults that depend on its other settings, in
 // one pass after every key is decoded and checked:
 //
 //   - shutdown_delay: DefaultShutdownDelay for an app with a service, so
 //     HAProxy drops an instance before it is signalled;
-//   - update.progress_deadline: see progressDeadline.
+//   - update.progress_deadline: see progressDeadline;
+//   - a constraint's operator: "=", which Nomad's HCL parser assumes but
+//     its API does not (a JSON job with an empty operand is refused).
 func finalizeApp(a *App) {
+	for i := range a.Constraints {
+		if a.Constraints[i].Operator == "" {
+			a.Constraints[i].Operator = DefaultConstraintOperator
+		}
+	}
 	if a.Service != nil && a.ShutdownDelay == nil {
 		sd := DefaultShutdownDelay
 		a.ShutdownDelay = &sd

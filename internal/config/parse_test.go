@@ -72,7 +72,7 @@ func TestBundledExampleLoads(t *testing.T) {
 					MemoryMax: ptr(2048),
 				},
 				Env:         map[string]string{"QUEUE": "transcode-{{version}}"},
-				Constraints: []config.Constraint{{Attribute: "${attr.kernel.name}", Value: "linux"}},
+				Constraints: []config.Constraint{{Attribute: "${attr.kernel.name}", Operator: "=", Value: "linux"}},
 				KillTimeout: ptr(2 * time.Minute),
 				MaxVersions: 8,
 				Versions:    []string{"v2", "v3"},

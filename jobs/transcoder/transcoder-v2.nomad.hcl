@@ -16,6 +16,7 @@ job "transcoder-v2" {
 
   constraint {
     attribute = "$${attr.kernel.name}"
+    operator  = "="
     value     = "linux"
   }
 

@@ -14,6 +14,7 @@ job "transcoder-v3" {
 
   constraint {
     attribute = "$${node.class}"
+    operator  = "="
     value     = "spot"
   }
 

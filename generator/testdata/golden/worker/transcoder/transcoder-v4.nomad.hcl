@@ -14,6 +14,7 @@ job "transcoder-v4" {
 
   constraint {
     attribute = "$${node.class}"
+    operator  = "="
     value     = "spot"
   }
 

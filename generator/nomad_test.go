@@ -1,0 +1,94 @@
+package generator
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/nomadrules"
+)
+
+// acceptedConfigs are the configurations whose every job Nomad must accept:
+// the bundled examples and the golden cases.
+var acceptedConfigs = []string{
+	"../strata.yaml",
+	"../examples/local/strata.yaml",
+	"testdata/minimal.yaml",
+	"testdata/full.yaml",
+	"testdata/docker.yaml",
+	"testdata/raw_exec.yaml",
+	"testdata/worker.yaml",
+}
+
+// TestNomadAcceptsEveryRenderedJob runs Nomad's validation rules on every
+// job rendered from the bundled examples and the golden cases, as JSON (the
+// body strata plan and deploy send) and as Nomad reads it back.
+func TestNomadAcceptsEveryRenderedJob(t *testing.T) {
+	for _, path := range acceptedConfigs {
+		t.Run(filepath.Base(filepath.Dir(path))+"/"+filepath.Base(path), func(t *testing.T) {
+			cfg, err := config.Load(config.Options{Path: path, LookupEnv: noEnv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			files, err := Render(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, f := range files {
+				if filepath.Ext(f.Path) != ".json" {
+					continue
+				}
+				n++
+				var req api.JobValidateRequest
+				if err := json.Unmarshal(f.Data, &req); err != nil {
+					t.Fatalf("%s: %v", f.Path, err)
+				}
+				if err := nomadrules.Validate(req.Job).Err(); err != nil {
+					t.Errorf("Nomad would refuse %s: %v", f.Path, err)
+				}
+			}
+			if n == 0 {
+				t.Fatal("no jobs rendered")
+			}
+		})
+	}
+}
+
+// TestConstraintWithoutOperatorIsEquals: Nomad's HCL parser reads a
+// constraint without an operator as "=", but its API refuses an empty
+// operand, so both files say "=".
+func TestConstraintWithoutOperatorIsEquals(t *testing.T) {
+	cfg, err := config.Parse("strata.yaml", []byte(`
+apps:
+  w:
+    kind: worker
+    driver: docker
+    image: "img:{{version}}"
+    constraints:
+      - attribute: "${attr.kernel.name}"
+        value: linux
+    versions: [v1]
+`), config.Options{LookupEnv: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := Job(cfg, cfg.Apps[0], "v1")
+	if got := job.Constraints[0].Operand; got != "=" {
+		t.Errorf("Operand = %q, want =", got)
+	}
+	h, err := HCL(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(h, []byte(`operator  = "="`)) {
+		t.Errorf("the HCL constraint has no operator:\n%s", h)
+	}
+	if err := nomadrules.Validate(job).Err(); err != nil {
+		t.Errorf("Nomad would refuse the job: %v", err)
+	}
+}
