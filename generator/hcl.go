@@ -103,6 +103,24 @@ func writeGroup(b *body, g *api.TaskGroup) {
 		b.attr("count", *g.Count)
 	}
 	setDuration(b, "shutdown_delay", g.ShutdownDelay)
+	if r := g.RestartPolicy; r != nil {
+		b.blank()
+		rb := b.block("restart")
+		if r.Attempts != nil {
+			rb.attr("attempts", *r.Attempts)
+		}
+		setString(rb, "mode", r.Mode, "")
+	}
+	if r := g.ReschedulePolicy; r != nil {
+		b.blank()
+		rb := b.block("reschedule")
+		if r.Attempts != nil {
+			rb.attr("attempts", *r.Attempts)
+		}
+		if r.Unlimited != nil {
+			rb.attr("unlimited", *r.Unlimited)
+		}
+	}
 	for _, n := range g.Networks {
 		b.blank()
 		writeNetwork(b.block("network"), n)

@@ -80,6 +80,14 @@ func decodeGroup(gb *reader) *api.TaskGroup {
 	g := &api.TaskGroup{Name: new(gb.labels[0])}
 	g.Count = gb.intPtr("count")
 	g.ShutdownDelay = gb.durPtr("shutdown_delay")
+	for _, rb := range gb.blocks("restart", 0) {
+		g.RestartPolicy = &api.RestartPolicy{Attempts: rb.intPtr("attempts"), Mode: rb.strPtr("mode")}
+		gb.check(rb.finish())
+	}
+	for _, rb := range gb.blocks("reschedule", 0) {
+		g.ReschedulePolicy = &api.ReschedulePolicy{Attempts: rb.intPtr("attempts"), Unlimited: rb.boolPtr("unlimited")}
+		gb.check(rb.finish())
+	}
 	for _, nb := range gb.blocks("network", 0) {
 		n := &api.NetworkResource{Mode: nb.str("mode")}
 		for _, pb := range nb.blocks("port", 1) {

@@ -92,3 +92,37 @@ apps:
 		t.Errorf("Nomad would refuse the job: %v", err)
 	}
 }
+
+// TestSweeperFailedPassWaitsForTheNextRun: a failed sweep is neither
+// restarted nor rescheduled once Nomad fills in its batch defaults (3
+// restarts, 1 reschedule), and two passes never overlap.
+func TestSweeperFailedPassWaitsForTheNextRun(t *testing.T) {
+	cfg := loadCase(t, "minimal")
+	job, err := SweeperJob(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := JSON(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req api.JobValidateRequest
+	if err := json.Unmarshal(data, &req); err != nil {
+		t.Fatal(err)
+	}
+	j := req.Job
+	j.Canonicalize()
+	g := j.TaskGroups[0]
+	if r := g.RestartPolicy; *r.Attempts != 0 || *r.Mode != api.RestartPolicyModeFail {
+		t.Errorf("restart policy: %d attempts, mode %s; want 0 attempts, mode fail", *r.Attempts, *r.Mode)
+	}
+	if r := g.ReschedulePolicy; *r.Attempts != 0 || *r.Unlimited {
+		t.Errorf("reschedule policy: %d attempts, unlimited %v; want 0 attempts, not unlimited", *r.Attempts, *r.Unlimited)
+	}
+	if !*j.Periodic.ProhibitOverlap {
+		t.Error("two passes may overlap")
+	}
+	if err := nomadrules.Validate(req.Job).Err(); err != nil {
+		t.Errorf("Nomad would refuse the sweeper job: %v", err)
+	}
+}

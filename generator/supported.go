@@ -12,21 +12,23 @@ import (
 // that sets any other field is refused, so the HCL never silently says less
 // than the JSON.
 var written = map[reflect.Type][]string{
-	reflect.TypeFor[api.Job]():             {"ID", "Name", "Region", "Namespace", "Type", "NodePool", "Datacenters", "Meta", "Constraints", "Update", "Periodic", "TaskGroups"},
-	reflect.TypeFor[api.PeriodicConfig]():  {"Specs", "ProhibitOverlap"},
-	reflect.TypeFor[api.TaskLifecycle]():   {"Hook", "Sidecar"},
-	reflect.TypeFor[api.Constraint]():      {"LTarget", "Operand", "RTarget"},
-	reflect.TypeFor[api.UpdateStrategy]():  {"MaxParallel", "MinHealthyTime", "HealthyDeadline", "ProgressDeadline", "AutoRevert"},
-	reflect.TypeFor[api.TaskGroup]():       {"Name", "Count", "ShutdownDelay", "Networks", "Services", "Tasks"},
-	reflect.TypeFor[api.NetworkResource](): {"Mode", "ReservedPorts", "DynamicPorts"},
-	reflect.TypeFor[api.Port]():            {"Label", "Value", "To"},
-	reflect.TypeFor[api.Service]():         {"Name", "PortLabel", "Tags", "Meta", "Checks"},
-	reflect.TypeFor[api.ServiceCheck]():    {"Type", "Path", "Interval", "Timeout"},
-	reflect.TypeFor[api.Task]():            {"Name", "Driver", "Lifecycle", "Config", "KillTimeout", "Env", "Resources", "Templates"},
-	reflect.TypeFor[api.Template]():        {"EmbeddedTmpl", "DestPath", "ChangeMode", "ChangeScript", "Splay", "Wait", "LeftDelim", "RightDelim"},
-	reflect.TypeFor[api.ChangeScript]():    {"Command", "Args", "Timeout", "FailOnError"},
-	reflect.TypeFor[api.WaitConfig]():      {"Min", "Max"},
-	reflect.TypeFor[api.Resources]():       {"CPU", "MemoryMB", "MemoryMaxMB"},
+	reflect.TypeFor[api.Job]():              {"ID", "Name", "Region", "Namespace", "Type", "NodePool", "Datacenters", "Meta", "Constraints", "Update", "Periodic", "TaskGroups"},
+	reflect.TypeFor[api.PeriodicConfig]():   {"Specs", "ProhibitOverlap"},
+	reflect.TypeFor[api.TaskLifecycle]():    {"Hook", "Sidecar"},
+	reflect.TypeFor[api.Constraint]():       {"LTarget", "Operand", "RTarget"},
+	reflect.TypeFor[api.UpdateStrategy]():   {"MaxParallel", "MinHealthyTime", "HealthyDeadline", "ProgressDeadline", "AutoRevert"},
+	reflect.TypeFor[api.TaskGroup]():        {"Name", "Count", "ShutdownDelay", "RestartPolicy", "ReschedulePolicy", "Networks", "Services", "Tasks"},
+	reflect.TypeFor[api.RestartPolicy]():    {"Attempts", "Mode"},
+	reflect.TypeFor[api.ReschedulePolicy](): {"Attempts", "Unlimited"},
+	reflect.TypeFor[api.NetworkResource]():  {"Mode", "ReservedPorts", "DynamicPorts"},
+	reflect.TypeFor[api.Port]():             {"Label", "Value", "To"},
+	reflect.TypeFor[api.Service]():          {"Name", "PortLabel", "Tags", "Meta", "Checks"},
+	reflect.TypeFor[api.ServiceCheck]():     {"Type", "Path", "Interval", "Timeout"},
+	reflect.TypeFor[api.Task]():             {"Name", "Driver", "Lifecycle", "Config", "KillTimeout", "Env", "Resources", "Templates"},
+	reflect.TypeFor[api.Template]():         {"EmbeddedTmpl", "DestPath", "ChangeMode", "ChangeScript", "Splay", "Wait", "LeftDelim", "RightDelim"},
+	reflect.TypeFor[api.ChangeScript]():     {"Command", "Args", "Timeout", "FailOnError"},
+	reflect.TypeFor[api.WaitConfig]():       {"Min", "Max"},
+	reflect.TypeFor[api.Resources]():        {"CPU", "MemoryMB", "MemoryMaxMB"},
 }
 
 // fieldSplit is a struct type's field indices: those HCL writes (walked

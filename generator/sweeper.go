@@ -21,8 +21,9 @@ const (
 )
 
 // SweeperJob builds the periodic batch job that runs `strata sweep` on the
-// configured schedule, never two at once, with strata.yaml delivered by a
-// template block so the pass uses the policies this render saw.
+// configured schedule, never two at once and never restarted or
+// rescheduled after a failure, with strata.yaml delivered by a template
+// block so the pass uses the policies this render saw.
 func SweeperJob(cfg *config.Config) (*api.Job, error) {
 	text := string(cfg.Source)
 	if strings.Contains(text, literalLeft) || strings.Contains(text, literalRight) {
@@ -65,6 +66,17 @@ func SweeperJob(cfg *config.Config) (*api.Job, error) {
 		LeftDelim:    new(literalLeft),
 		RightDelim:   new(literalRight),
 	}}
-	job.TaskGroups = []*api.TaskGroup{{Name: new("sweeper"), Tasks: []*api.Task{task}}}
+	job.TaskGroups = []*api.TaskGroup{{
+		Name: new("sweeper"),
+		// A failed pass is not retried: the next cron run is the retry.
+		// Nomad's batch defaults would restart it three times and
+		// reschedule it once, and with prohibit_overlap every cron launch
+		// in the meantime is skipped. Attempts 0 needs mode "fail" (Nomad
+		// calls "delay" with 0 attempts ambiguous); a reschedule policy
+		// with 0 attempts and unlimited false disables rescheduling.
+		RestartPolicy:    &api.RestartPolicy{Attempts: new(0), Mode: new(api.RestartPolicyModeFail)},
+		ReschedulePolicy: &api.ReschedulePolicy{Attempts: new(0), Unlimited: new(false)},
+		Tasks:            []*api.Task{task},
+	}}
 	return job, nil
 }

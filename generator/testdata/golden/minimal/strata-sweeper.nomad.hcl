@@ -13,6 +13,16 @@ job "strata-sweeper" {
   }
 
   group "sweeper" {
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+
+    reschedule {
+      attempts  = 0
+      unlimited = false
+    }
+
     task "sweep" {
       driver = "raw_exec"
 
