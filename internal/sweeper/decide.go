@@ -25,6 +25,12 @@ type Job struct {
 	FirstSubmit time.Time
 	// Stopped is true for a job Nomad already stopped (not purged).
 	Stopped bool
+	// DeploymentFailed is true when the job's latest deployment failed (a
+	// crash loop, a progress deadline missed); DeploymentDescription is
+	// Nomad's reason. A job whose deployment was not read, or could not be,
+	// is not taken as failed.
+	DeploymentFailed      bool
+	DeploymentDescription string
 }
 
 // Deployment is what the sweeper knows of a worker version's latest
@@ -177,16 +183,21 @@ func Decide(inv Inventory, cfg Config, now time.Time) Plan {
 }
 
 func decideApp(app string, jobs []Job, inv Inventory, cfg Config, p Policy, known bool, now time.Time) []Verdict {
-	// The newest Keep versions still running are kept.
-	var running []string
+	// The newest Keep versions still running are kept; a version whose
+	// latest deployment failed never takes one of those places (it is
+	// retired like any other idle version, once old enough).
+	var running, deployed []string
 	for _, j := range jobs {
 		if !j.Stopped {
 			running = append(running, j.Version)
+			if !j.DeploymentFailed {
+				deployed = append(deployed, j.Version)
+			}
 		}
 	}
 	kept := map[string]bool{}
-	for i := len(running) - 1; i >= 0 && len(running)-i <= p.Keep; i-- {
-		kept[running[i]] = true
+	for i := len(deployed) - 1; i >= 0 && len(deployed)-i <= p.Keep; i-- {
+		kept[deployed[i]] = true
 	}
 	cohort := map[string]bool{}
 	for _, v := range inv.Cohorts[app] {
@@ -258,6 +269,13 @@ func decideApp(app string, jobs []Job, inv Inventory, cfg Config, p Policy, know
 		default:
 			v.State, v.Reason, v.Action, v.Purge = StateRetiring, "drained with no sessions on any HAProxy", ActionStop, p.Purge
 			stops++
+		}
+		if j.DeploymentFailed && !j.Stopped && len(inv.Failures) == 0 {
+			v.Reason += "; its latest deployment failed"
+			if j.DeploymentDescription != "" {
+				v.Reason += " (" + j.DeploymentDescription + ")"
+			}
+			v.Reason += ": it takes no keep place"
 		}
 		// A protected version must not stay out of the allow-list.
 		protected := v.State == StateLive || v.State == StateCohort || v.State == StateNewestKept || v.State == StateTooYoung

@@ -37,6 +37,23 @@ func idle() Inventory {
 	}
 }
 
+// failedNewest is idle with v1 live and v3, the newest, a version whose
+// latest deployment failed, submitted age ago.
+func failedNewest(age time.Duration) Inventory {
+	inv := idle()
+	inv.Live = map[string]string{"web": "v1"}
+	inv.Sessions = map[string]map[string]int{"web": {"v1": 12}}
+	inv.Jobs[2] = web("v3", age)
+	inv.Jobs[2].DeploymentFailed, inv.Jobs[2].DeploymentDescription = true, "Failed due to progress deadline"
+	return inv
+}
+
+func liveV1() Config {
+	c := config()
+	c.Live = map[string]string{"web": "v1"}
+	return c
+}
+
 func verdict(t *testing.T, p Plan, app, version string) Verdict {
 	t.Helper()
 	for _, v := range p.Verdicts {
@@ -76,6 +93,25 @@ func TestDecide(t *testing.T) {
 			inv.Live = map[string]string{"web": "v1"}
 			return inv
 		}, func() Config { c := config(); c.Live = map[string]string{"web": "v1"}; return c }, "v3", StateNewestKept, ActionNone, "newest 1"},
+		{"a version whose latest deployment failed does not take a keep place from the version before it", func() Inventory {
+			return failedNewest(3 * time.Hour)
+		}, liveV1, "v2", StateNewestKept, ActionNone, "newest 1"},
+		{"a version whose latest deployment failed is drained once idle and old enough", func() Inventory {
+			return failedNewest(3 * time.Hour)
+		}, liveV1, "v3", StateDraining, ActionDrain, "latest deployment failed (Failed due to progress deadline): it takes no keep place"},
+		{"a version whose latest deployment failed is still protected by min_age", func() Inventory {
+			return failedNewest(10 * time.Minute)
+		}, liveV1, "v3", StateTooYoung, ActionNone, "min_age is 1h"},
+		{"a version whose latest deployment failed is still kept while it is live", func() Inventory {
+			inv := failedNewest(3 * time.Hour)
+			inv.Live = map[string]string{"web": "v3"}
+			return inv
+		}, liveV1, "v3", StateLive, ActionNone, "strata/web/live"},
+		{"a version whose deployment status was not read is not taken as failed", func() Inventory {
+			inv := failedNewest(3 * time.Hour)
+			inv.Jobs[2].DeploymentFailed, inv.Jobs[2].DeploymentDescription = false, ""
+			return inv
+		}, liveV1, "v3", StateNewestKept, ActionNone, "newest 1"},
 		{"a version younger than min_age is kept", func() Inventory {
 			inv := idle()
 			inv.Jobs[1] = web("v2", 30*time.Minute)

@@ -114,6 +114,18 @@ func gatherJobs(ctx context.Context, src Sources, now time.Time, inv *Inventory,
 				}
 			}
 		}
+		if !j.Stopped && troubled(s) {
+			// Only a job with failed or lost allocations is asked for its
+			// deployment: a healthy fleet costs no call per job.
+			calls.Nomad++
+			d, _, err := src.Nomad.Jobs().LatestDeployment(s.ID, (&nomadapi.QueryOptions{Namespace: s.Namespace}).WithContext(ctx))
+			if err != nil {
+				return fmt.Errorf("deployment of %s: %w", s.ID, err)
+			}
+			if d != nil && d.Status == nomadapi.DeploymentStatusFailed {
+				j.DeploymentFailed, j.DeploymentDescription = true, d.StatusDescription
+			}
+		}
 		inv.Jobs = append(inv.Jobs, j)
 		if j.Kind == KindWorker && !j.Stopped {
 			if cur, ok := newestWorker[app]; !ok || naming.CompareVersions(version, cur.Meta[naming.MetaVersion]) > 0 {
@@ -135,6 +147,20 @@ func gatherJobs(ctx context.Context, src Sources, now time.Time, inv *Inventory,
 		inv.Deployments[app] = map[string]Deployment{s.Meta[naming.MetaVersion]: dep}
 	}
 	return nil
+}
+
+// troubled reports whether a job's summary shows failed or lost
+// allocations: the sign of a deployment that may have failed.
+func troubled(s *nomadapi.JobListStub) bool {
+	if s.JobSummary == nil {
+		return false
+	}
+	for _, g := range s.JobSummary.Summary {
+		if g.Failed > 0 || g.Lost > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // gatherKV reads every app's routing state in one request.
