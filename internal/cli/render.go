@@ -22,7 +22,8 @@ jobs/<app>/<app>-<version>.json (for 'nomad job run -json' and the API).
 
 Files are written atomically and only when their content changes. A version
 removed from strata.yaml has its files removed. Files strata did not generate
-are never touched. If anything is wrong, nothing is written.
+are never touched. Every job is checked against Nomad's validation rules
+first, as strata validate does. If anything is wrong, nothing is written.
 
 With --check, nothing is written either: render exits 2 if jobs/ is not what
 strata.yaml renders to, which is what CI runs (0 up to date, 1 an error, 64 a
@@ -33,6 +34,10 @@ wrong command line).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := c.load(cmd)
 			if err != nil {
+				return err
+			}
+			// A job Nomad would refuse is not written.
+			if err := c.checkJobs(cmd, cfg); err != nil {
 				return err
 			}
 			files, err := generator.Render(cfg)

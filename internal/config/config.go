@@ -71,6 +71,10 @@ type Config struct {
 	HAProxy HAProxy
 	// Sweeper is how the sweeper's periodic job runs.
 	Sweeper Sweeper
+	// Warnings are settings that are valid but will not work as written
+	// on a cluster with Nomad's defaults, each naming its source and key
+	// like an Error, in document order.
+	Warnings Errors
 }
 
 // HAProxy is how the HAProxy system job that routes the web apps runs on
@@ -265,6 +269,9 @@ const (
 	NomadHealthyDeadline  = 5 * time.Minute
 	NomadProgressDeadline = 10 * time.Minute
 	NomadKillTimeout      = 5 * time.Second
+	// NomadMaxKillTimeout is a Nomad client's default max_kill_timeout:
+	// the client cuts every task's kill_timeout to it.
+	NomadMaxKillTimeout = 30 * time.Second
 )
 
 // App returns the app with the given name, or nil.

@@ -20,6 +20,7 @@ const maxNodes = 1 << 20
 type decoder struct {
 	file    string
 	errs    Errors
+	warns   Errors
 	visited int
 	// merging holds the mappings whose merge keys are being expanded, to
 	// catch a mapping that merges itself.
@@ -37,12 +38,22 @@ type decoder struct {
 }
 
 func (d *decoder) failAt(n *yaml.Node, key, format string, args ...any) {
+	d.errs = append(d.errs, d.problem(n, key, format, args...))
+}
+
+// warnAt records a warning: a setting strata renders, but that will not
+// work as written on a cluster with Nomad's defaults.
+func (d *decoder) warnAt(n *yaml.Node, key, format string, args ...any) {
+	d.warns = append(d.warns, d.problem(n, key, format, args...))
+}
+
+func (d *decoder) problem(n *yaml.Node, key, format string, args ...any) *Error {
 	e := &Error{Source: d.file, Key: key, Msg: fmt.Sprintf(format, args...)}
 	if n != nil && n.Line > 0 {
 		e.Source = fmt.Sprintf("%s:%d:%d", d.file, n.Line, n.Column)
 		e.line, e.col = n.Line, n.Column
 	}
-	d.errs = append(d.errs, e)
+	return e
 }
 
 // resolve follows aliases and counts nodes against maxNodes.

@@ -54,3 +54,32 @@ func fmtDur(d *time.Duration) string {
 	}
 	return d.String()
 }
+
+// TestKillTimeoutWarning: a Nomad client cuts kill_timeout to its
+// max_kill_timeout (30s by default), so a longer one is valid but warned
+// about, naming the key and the client setting to raise.
+func TestKillTimeoutWarning(t *testing.T) {
+	for _, tc := range []struct {
+		name, kill string
+		want       string
+	}{
+		{"a kill_timeout of 30s is within the clients' default", "30s", ""},
+		{"a kill_timeout of 31s is warned about", "31s", `strata.yaml:6:19: apps.w.kill_timeout: 31s is longer than the 30s a Nomad client allows by default: each client cuts it to its max_kill_timeout unless the client configuration raises it (client { max_kill_timeout = "31s" })`},
+		{"an hour-long kill_timeout is warned about", "1h", `strata.yaml:6:19: apps.w.kill_timeout: 1h0m0s is longer than the 30s a Nomad client allows by default: each client cuts it to its max_kill_timeout unless the client configuration raises it (client { max_kill_timeout = "1h" })`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := mustParse(t, "strata.yaml", fmt.Sprintf(`
+apps:
+  w:
+    kind: worker
+    driver: docker
+    image: "img:{{version}}"
+    kill_timeout: %s
+    versions: [v1]
+`, tc.kill))
+			if got := cfg.Warnings.Error(); got != tc.want {
+				t.Errorf("warnings:\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}

@@ -155,15 +155,22 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	d.checkJobIDs(cfg.Apps)
 	d.checkBinds(cfg.Apps)
 	if len(d.errs) > 0 {
-		slices.SortStableFunc(d.errs, func(a, b *Error) int {
-			if a.line != b.line {
-				return a.line - b.line
-			}
-			return a.col - b.col
-		})
+		sortByPosition(d.errs)
 		return nil, d.errs
 	}
+	sortByPosition(d.warns)
+	cfg.Warnings = d.warns
 	return cfg, nil
+}
+
+// sortByPosition puts problems in document order.
+func sortByPosition(es Errors) {
+	slices.SortStableFunc(es, func(a, b *Error) int {
+		if a.line != b.line {
+			return a.line - b.line
+		}
+		return a.col - b.col
+	})
 }
 
 // layerGlobals resolves the overridable settings through viper: defaults,

@@ -158,6 +158,9 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 		case "kill_timeout":
 			if t, ok := d.duration(v, p); ok {
 				a.KillTimeout = &t
+				if t > NomadMaxKillTimeout {
+					d.warnAt(v, p, "%s is longer than the %s a Nomad client allows by default: each client cuts it to its max_kill_timeout unless the client configuration raises it (client { max_kill_timeout = %q })", t, NomadMaxKillTimeout, durationText(v.Value))
+				}
 			}
 		case "max_versions":
 			if m, ok := d.integer(v, p); ok {
@@ -329,6 +332,9 @@ func (a *App) mentionsVersion() bool {
 	}
 	return false
 }
+
+// durationText is a duration as the user wrote it, for advice to copy.
+func durationText(s string) string { return strings.TrimSpace(s) }
 
 // checkPlaceholders rejects near-misses of {{version}}, which would
 // otherwise reach Nomad unreplaced.

@@ -51,6 +51,13 @@ func TestBundledExampleLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Both kill timeouts need the clients' consent.
+	wantWarnings := `../../strata.yaml:42:19: apps.web.kill_timeout: 1h0m0s is longer than the 30s a Nomad client allows by default: each client cuts it to its max_kill_timeout unless the client configuration raises it (client { max_kill_timeout = "1h" })` + "\n" +
+		`../../strata.yaml:67:19: apps.transcoder.kill_timeout: 2m0s is longer than the 30s a Nomad client allows by default: each client cuts it to its max_kill_timeout unless the client configuration raises it (client { max_kill_timeout = "2m" })`
+	if got := cfg.Warnings.Error(); got != wantWarnings {
+		t.Errorf("warnings:\n%s\nwant\n%s", got, wantWarnings)
+	}
+	cfg.Warnings = nil
 	want := &config.Config{
 		File:        "../../strata.yaml",
 		Source:      source,

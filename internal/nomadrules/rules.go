@@ -271,3 +271,18 @@ func val(p *int) int {
 	}
 	return *p
 }
+
+// nested matches the header go-multierror writes before a nested list.
+var nested = regexp.MustCompile(`\d+ errors? occurred:\n\t\* `)
+
+// OneLine writes one of Nomad's validation errors, whose causes nest as
+// indented lists, on one line: "Task group web validation failed: Task web
+// validation failed: KillTimout (1h0m0s) longer than …", causes of one
+// error separated by "; ".
+func OneLine(text string) string {
+	s := nested.ReplaceAllString(text, "")
+	s = strings.TrimRight(s, "\n")
+	s = strings.ReplaceAll(s, "\n\n", "\n")
+	s = strings.ReplaceAll(s, "\n\t* ", "; ")
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}

@@ -234,3 +234,19 @@ func TestWarningsText(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"nested causes read as a path", "Task group web validation failed: 1 error occurred:\n\t* Task web validation failed: 1 error occurred:\n\t* KillTimout (1h0m0s) longer than the group's ProgressDeadline (10m0s)\n\n\n\n",
+			"Task group web validation failed: Task web validation failed: KillTimout (1h0m0s) longer than the group's ProgressDeadline (10m0s)"},
+		{"sibling causes are separated by semicolons", "Constraint 1 validation failed: 2 errors occurred:\n\t* Missing constraint operand\n\t* Unknown constraint type \"\"\n\n",
+			"Constraint 1 validation failed: Missing constraint operand; Unknown constraint type \"\""},
+		{"a plain error is unchanged", `job "a" is in nonexistent namespace "b"`, `job "a" is in nonexistent namespace "b"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := OneLine(tc.in); got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
