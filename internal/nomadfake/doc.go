@@ -96,21 +96,14 @@
 // # Plans
 //
 // A plan compares the submitted job, canonicalized, with the job's latest
-// version. The diff is Added for a new job, None when nothing in the
-// specification changed, and Edited otherwise; fields are compared on the
-// JSON of the two jobs: scalars become field diffs, Meta and Env become
-// fields named Meta[key] and Env[key], nested blocks become object diffs,
-// and lists are compared element by element. Task groups and tasks are
-// matched by name. Desired updates per task group follow this rule: a new
-// group, or any group of a new or previously stopped job, places Count
-// allocations; a removed group, or any group of a job being stopped, stops
-// them; otherwise the difference in Count is placed or stopped, and the
-// allocations kept are updated destructively when a task was added or
-// removed or a task's driver, user, config, env, resources, artifacts,
-// templates, vault block or meta (job, group or task) changed, or the
-// group's networks, volumes or ephemeral disk changed (as canaries, the rest
-// ignored, when the group's update block asks for canaries); in place when
-// anything else in the job changed; and ignored when nothing did.
+// version through internal/nomaddiff, the one job differ strata has (it is
+// also what `strata diff` classifies changes with): Nomad's contextual diff
+// structure, and Nomad's desired updates per task group, as its scheduler
+// would plan them with every allocation of the job running on the one node
+// the fake has. Every recorded plan answer in testdata/plan (the common
+// changes to the examples/local jobs, a stopped job run again, a purged one)
+// is replayed against the fake and must come back the same, diff and
+// updates. The versions endpoint's diffs come from the same differ.
 //
 // # Faults and inspection
 //

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/nomad/api"
+
+	"github.com/strata-dev/strata/internal/nomaddiff"
 )
 
 // queryMeta is the QueryMeta Nomad embeds in some responses.
@@ -37,6 +39,8 @@ type deregisterResponse struct {
 	EvalID          string
 	EvalCreateIndex uint64
 	JobModifyIndex  uint64
+	VolumeEvalID    string
+	VolumeEvalIndex uint64
 	queryMeta
 }
 
@@ -54,7 +58,7 @@ type planResponse struct {
 	JobModifyIndex     uint64
 	CreatedEvals       []*api.Evaluation
 	Diff               *api.JobDiff
-	NextPeriodicLaunch time.Time
+	NextPeriodicLaunch *time.Time // null when there is none, as Nomad answers
 	Warnings           string
 	Index              uint64
 }
@@ -183,7 +187,7 @@ func (s *Server) jobVersions(rq *request) (any, uint64, error) {
 	}
 	if diffs {
 		for i := 0; i+1 < len(resp.Versions); i++ {
-			resp.Diffs = append(resp.Diffs, diffJobs(resp.Versions[i+1], resp.Versions[i], nil))
+			resp.Diffs = append(resp.Diffs, nomaddiff.Diff(resp.Versions[i+1], resp.Versions[i]))
 		}
 	}
 	return resp, resp.Index, nil
@@ -278,7 +282,7 @@ func (s *Server) registerLocked(job *api.Job, opts registerOptions, submitTime t
 	}
 
 	resp := &registerResponse{queryMeta: queryMeta{KnownLeader: true}}
-	changed := prev == nil || specChanged(prev, job)
+	changed := prev == nil || nomaddiff.SpecChanged(prev, job)
 	if changed {
 		idx := s.bumpLocked()
 		job.Version, job.CreateIndex = new(uint64(0)), new(idx)
@@ -415,14 +419,14 @@ func (s *Server) jobPlan(rq *request) (any, uint64, error) {
 		}
 		resp.JobModifyIndex = *prev.JobModifyIndex
 	}
-	updates := desiredUpdates(prev, job)
+	diff, updates := nomaddiff.Plan(prev, job)
 	resp.Annotations = &api.PlanAnnotations{DesiredTGUpdates: updates}
 	if args.Diff {
-		resp.Diff = diffJobs(prev, job, updates)
+		resp.Diff = diff
 	}
 	if job.IsPeriodic() && *job.Periodic.Enabled && !*job.Stop {
 		if next, err := job.Periodic.Next(s.now()); err == nil {
-			resp.NextPeriodicLaunch = next
+			resp.NextPeriodicLaunch = &next
 		}
 	}
 	return resp, resp.Index, nil

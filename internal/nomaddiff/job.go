@@ -1,0 +1,493 @@
+package nomaddiff
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+)
+
+// Diff returns the diff Nomad's plan endpoint answers for job against old,
+// the version Nomad holds (nil when it holds none): Nomad's contextual
+// job diff, with the same types, field names, flattened fields (Meta[key],
+// Env[key], Config's args[0]), object names, set semantics (datacenters,
+// constraints, tags, networks) and order. It carries no desired updates or
+// annotations; [Plan] adds them. Both jobs should be canonicalized
+// (api.Job.Canonicalize, with a namespace, datacenters and node pool, as
+// Nomad's agent does); Diff fills what Nomad's server adds on top (a task's
+// default workload identity, a service's Consul cluster and namespace) on
+// copies, and changes neither job.
+func Diff(old, job *api.Job) *api.JobDiff {
+	old, job = serverDefaults(old), serverDefaults(job)
+	d := &api.JobDiff{Type: TypeNone}
+	var oldFlat flat
+	switch {
+	case job == nil && old == nil:
+		return d
+	case old == nil:
+		d.Type, d.ID = TypeAdded, deref(job.ID)
+	case job == nil:
+		d.Type, d.ID = TypeDeleted, deref(old.ID)
+		oldFlat = jobFlat(old)
+	default:
+		d.ID = deref(job.ID)
+		oldFlat = jobFlat(old)
+	}
+	var o, n api.Job
+	if old != nil {
+		o = *old
+	}
+	if job != nil {
+		n = *job
+	}
+	d.Fields = fieldDiffs(oldFlat, jobFlat(job), false)
+	if s := stringSetDiff(o.Datacenters, n.Datacenters, "Datacenters", true); s != nil && s.Type != TypeNone {
+		d.Objects = append(d.Objects, s)
+	}
+	d.Objects = append(d.Objects, constraintDiffs(o.Constraints, n.Constraints)...)
+	d.TaskGroups = groupDiffs(o.TaskGroups, n.TaskGroups, namespace(old, job))
+	if p := periodicDiff(o.Periodic, n.Periodic); p != nil {
+		d.Objects = append(d.Objects, p)
+	}
+	if d.Type == TypeNone && changed(d.Fields, d.Objects) {
+		d.Type = TypeEdited
+	}
+	if d.Type == TypeNone {
+		for _, g := range d.TaskGroups {
+			if g.Type != TypeNone {
+				d.Type = TypeEdited
+			}
+		}
+	}
+	return d
+}
+
+func changed(fields []*api.FieldDiff, objects []*api.ObjectDiff) bool {
+	for _, f := range fields {
+		if f.Type != TypeNone {
+			return true
+		}
+	}
+	for _, o := range objects {
+		if o.Type != TypeNone {
+			return true
+		}
+	}
+	return false
+}
+
+func namespace(old, job *api.Job) string {
+	for _, j := range []*api.Job{job, old} {
+		if j != nil && j.Namespace != nil && *j.Namespace != "" {
+			return *j.Namespace
+		}
+	}
+	return api.DefaultNamespace
+}
+
+// consulVersionConstraint is the constraint Nomad's server adds to a task
+// group with Consul services.
+var consulVersionConstraint = &api.Constraint{LTarget: "${attr.consul.version}", RTarget: ">= 1.8.0", Operand: "semver"}
+
+func usesConsulServices(tg *api.TaskGroup) bool {
+	consul := func(ss []*api.Service) bool {
+		return slices.ContainsFunc(ss, func(s *api.Service) bool { return s.Provider == "" || s.Provider == "consul" })
+	}
+	if consul(tg.Services) {
+		return true
+	}
+	return slices.ContainsFunc(tg.Tasks, func(t *api.Task) bool { return consul(t.Services) })
+}
+
+// serverDefaults returns a copy of job with what Nomad's server adds when
+// it registers a job and the agent's canonicalization does not: a task
+// group with Consul services gets the constraint ${attr.consul.version}
+// semver ">= 1.8.0"; every task gets the default workload identity (name
+// "default", audience "nomadproject.io") unless it has one; and every
+// service the provider "consul" and the Consul cluster "default" unless it
+// names them, every check without a name `service: "<service>" check`,
+// and every port without a host network the "default" one.
+func serverDefaults(job *api.Job) *api.Job {
+	if job == nil {
+		return nil
+	}
+	out := *job
+	out.TaskGroups = make([]*api.TaskGroup, len(job.TaskGroups))
+	for i, tg := range job.TaskGroups {
+		g := *tg
+		g.Services = defaultServices(tg.Services)
+		g.Networks = defaultNetworks(tg.Networks)
+		if usesConsulServices(tg) && !slices.ContainsFunc(tg.Constraints, func(c *api.Constraint) bool {
+			return *c == *consulVersionConstraint
+		}) {
+			g.Constraints = append(slices.Clone(tg.Constraints), consulVersionConstraint)
+		}
+		g.Tasks = make([]*api.Task, len(tg.Tasks))
+		for j, t := range tg.Tasks {
+			c := *t
+			if c.Identity == nil {
+				c.Identity = &api.WorkloadIdentity{Name: "default", Audience: []string{"nomadproject.io"}}
+			}
+			c.Services = defaultServices(t.Services)
+			g.Tasks[j] = &c
+		}
+		out.TaskGroups[i] = &g
+	}
+	return &out
+}
+
+// defaultNetworks gives every port without a host network the "default"
+// one, as Nomad's server does.
+func defaultNetworks(in []*api.NetworkResource) []*api.NetworkResource {
+	if in == nil {
+		return nil
+	}
+	out := make([]*api.NetworkResource, len(in))
+	for i, n := range in {
+		c := *n
+		c.ReservedPorts, c.DynamicPorts = slices.Clone(n.ReservedPorts), slices.Clone(n.DynamicPorts)
+		for _, ports := range [][]api.Port{c.ReservedPorts, c.DynamicPorts} {
+			for j := range ports {
+				if ports[j].HostNetwork == "" {
+					ports[j].HostNetwork = "default"
+				}
+			}
+		}
+		out[i] = &c
+	}
+	return out
+}
+
+func defaultServices(in []*api.Service) []*api.Service {
+	if in == nil {
+		return nil
+	}
+	out := make([]*api.Service, len(in))
+	for i, s := range in {
+		c := *s
+		if c.Provider == "" {
+			c.Provider = "consul"
+		}
+		if c.Cluster == "" && c.Provider == "consul" {
+			c.Cluster = "default"
+		}
+		c.Checks = slices.Clone(s.Checks)
+		for j := range c.Checks {
+			if c.Checks[j].Name == "" {
+				c.Checks[j].Name = fmt.Sprintf("service: %q check", c.Name)
+			}
+		}
+		out[i] = &c
+	}
+	return out
+}
+
+func constraintDiffs(old, new []*api.Constraint) []*api.ObjectDiff {
+	return setDiff(old, new, func(c *api.Constraint) string { return valueKey(constraintFlat(c)) },
+		func(o, n **api.Constraint) *api.ObjectDiff {
+			return primitiveObjectDiff(constraintFlat(ptrOrNil(o)), constraintFlat(ptrOrNil(n)), "Constraint", true)
+		})
+}
+
+func ptrOrNil[T any](p **T) *T {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func periodicDiff(old, new *api.PeriodicConfig) *api.ObjectDiff {
+	if old == nil && new == nil {
+		return nil
+	}
+	d := primitiveObjectDiff(periodicFlat(old), periodicFlat(new), "Periodic", true)
+	var oldSpecs, newSpecs []string
+	if old != nil {
+		oldSpecs = old.Specs
+	}
+	if new != nil {
+		newSpecs = new.Specs
+	}
+	specs := stringSetDiff(oldSpecs, newSpecs, "Specs", true)
+	if d == nil && (specs == nil || specs.Type == TypeNone) {
+		return nil
+	}
+	if d == nil {
+		d = &api.ObjectDiff{Name: "Periodic", Type: objectType(old == nil, new == nil),
+			Fields: fieldDiffs(periodicFlat(old), periodicFlat(new), true)}
+	}
+	if specs != nil {
+		d.Objects = append(d.Objects, specs)
+	}
+	return d
+}
+
+func groupDiffs(old, new []*api.TaskGroup, ns string) []*api.TaskGroupDiff {
+	byName := func(gs []*api.TaskGroup) map[string]*api.TaskGroup {
+		m := map[string]*api.TaskGroup{}
+		for _, g := range gs {
+			m[deref(g.Name)] = g
+		}
+		return m
+	}
+	oldMap, newMap := byName(old), byName(new)
+	var out []*api.TaskGroupDiff
+	for name, o := range oldMap {
+		out = append(out, groupDiff(o, newMap[name], ns))
+	}
+	for name, n := range newMap {
+		if _, ok := oldMap[name]; !ok {
+			out = append(out, groupDiff(nil, n, ns))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func groupDiff(old, new *api.TaskGroup, ns string) *api.TaskGroupDiff {
+	d := &api.TaskGroupDiff{Type: TypeNone}
+	var oldFlat, newFlat flat
+	switch {
+	case old == nil:
+		d.Type, d.Name = TypeAdded, deref(new.Name)
+		newFlat = groupFlat(new)
+	case new == nil:
+		d.Type, d.Name = TypeDeleted, deref(old.Name)
+		oldFlat = groupFlat(old)
+	default:
+		d.Name = deref(new.Name)
+		oldFlat, newFlat = groupFlat(old), groupFlat(new)
+		// Nomad diffs these pointers only when both groups exist.
+		optional := func(f flat, name string, v *time.Duration) {
+			if v == nil {
+				f[name] = ""
+			} else {
+				f.dur(name, *v)
+			}
+		}
+		optional(oldFlat, "ShutdownDelay", old.ShutdownDelay)
+		optional(newFlat, "ShutdownDelay", new.ShutdownDelay)
+		optional(oldFlat, "StopAfterClientDisconnect", old.StopAfterClientDisconnect)
+		optional(newFlat, "StopAfterClientDisconnect", new.StopAfterClientDisconnect)
+		optional(oldFlat, "MaxClientDisconnect", old.MaxClientDisconnect)
+		optional(newFlat, "MaxClientDisconnect", new.MaxClientDisconnect)
+	}
+	var o, n api.TaskGroup
+	if old != nil {
+		o = *old
+	}
+	if new != nil {
+		n = *new
+	}
+	d.Fields = fieldDiffs(oldFlat, newFlat, false)
+	d.Objects = append(d.Objects, constraintDiffs(o.Constraints, n.Constraints)...)
+	for _, od := range []*api.ObjectDiff{
+		primitiveObjectDiff(restartFlat(o.RestartPolicy), restartFlat(n.RestartPolicy), "RestartPolicy", true),
+		primitiveObjectDiff(migrateFlat(o.Migrate), migrateFlat(n.Migrate), "Migrate", true),
+		primitiveObjectDiff(rescheduleFlat(o.ReschedulePolicy), rescheduleFlat(n.ReschedulePolicy), "ReschedulePolicy", true),
+		primitiveObjectDiff(diskFlat(o.EphemeralDisk), diskFlat(n.EphemeralDisk), "EphemeralDisk", true),
+		primitiveObjectDiff(updateFlat(o.Update), updateFlat(n.Update), "Update", true),
+	} {
+		if od != nil {
+			d.Objects = append(d.Objects, od)
+		}
+	}
+	d.Objects = append(d.Objects, networkDiffs(o.Networks, n.Networks)...)
+	d.Objects = append(d.Objects, serviceDiffs(o.Services, n.Services, ns)...)
+	d.Tasks = taskDiffs(o.Tasks, n.Tasks, ns)
+	if d.Type == TypeNone && (changed(d.Fields, d.Objects) || !equalGroups(old, new)) {
+		d.Type = TypeEdited
+	}
+	return d
+}
+
+// equalGroups stands for Nomad's reflect.DeepEqual of the two groups: a
+// group is Edited when anything in it differs, even a field the diff does
+// not list (then its diff shows no field).
+func equalGroups(a, b *api.TaskGroup) bool { return valueKey(a) == valueKey(b) }
+
+func networkDiffs(old, new []*api.NetworkResource) []*api.ObjectDiff {
+	return setDiff(old, new, func(n *api.NetworkResource) string { return valueKey(n) },
+		func(o, n **api.NetworkResource) *api.ObjectDiff { return networkDiff(ptrOrNil(o), ptrOrNil(n)) })
+}
+
+func networkDiff(old, new *api.NetworkResource) *api.ObjectDiff {
+	if valueKey(old) == valueKey(new) {
+		return nil
+	}
+	d := &api.ObjectDiff{Name: "Network", Type: objectType(old == nil, new == nil)}
+	d.Fields = fieldDiffs(networkFlat(old), networkFlat(new), true)
+	var o, n api.NetworkResource
+	if old != nil {
+		o = *old
+	}
+	if new != nil {
+		n = *new
+	}
+	d.Objects = append(d.Objects, portDiffs(o.ReservedPorts, n.ReservedPorts, false)...)
+	d.Objects = append(d.Objects, portDiffs(o.DynamicPorts, n.DynamicPorts, true)...)
+	return d
+}
+
+func portDiffs(old, new []api.Port, dynamic bool) []*api.ObjectDiff {
+	name, fl := "Static Port", staticPortFlat
+	if dynamic {
+		name, fl = "Dynamic Port", dynamicPortFlat
+	}
+	byLabel := func(ps []api.Port) map[string]*api.Port {
+		m := map[string]*api.Port{}
+		for i := range ps {
+			m[ps[i].Label] = &ps[i]
+		}
+		return m
+	}
+	oldMap, newMap := byLabel(old), byLabel(new)
+	var out []*api.ObjectDiff
+	for label, o := range oldMap {
+		if d := primitiveObjectDiff(fl(o), fl(newMap[label]), name, true); d != nil {
+			out = append(out, d)
+		}
+	}
+	for label, n := range newMap {
+		if _, ok := oldMap[label]; ok {
+			continue
+		}
+		if d := primitiveObjectDiff(nil, fl(n), name, true); d != nil {
+			out = append(out, d)
+		}
+	}
+	sortObjects(out)
+	return out
+}
+
+func serviceDiffs(old, new []*api.Service, ns string) []*api.ObjectDiff {
+	return setDiff(old, new, func(s *api.Service) string { return s.Name },
+		func(o, n **api.Service) *api.ObjectDiff { return serviceDiff(ptrOrNil(o), ptrOrNil(n), ns) })
+}
+
+func serviceDiff(old, new *api.Service, ns string) *api.ObjectDiff {
+	if valueKey(old) == valueKey(new) {
+		return nil
+	}
+	d := &api.ObjectDiff{Name: "Service", Type: objectType(old == nil, new == nil)}
+	d.Fields = fieldDiffs(serviceFlat(old, ns), serviceFlat(new, ns), true)
+	var o, n api.Service
+	if old != nil {
+		o = *old
+	}
+	if new != nil {
+		n = *new
+	}
+	if s := stringSetDiff(o.Tags, n.Tags, "Tags", true); s != nil {
+		d.Objects = append(d.Objects, s)
+	}
+	if s := stringSetDiff(o.CanaryTags, n.CanaryTags, "CanaryTags", true); s != nil {
+		d.Objects = append(d.Objects, s)
+	}
+	d.Objects = append(d.Objects, setDiff(o.Checks, n.Checks, func(c api.ServiceCheck) string { return c.Name },
+		func(o, n *api.ServiceCheck) *api.ObjectDiff {
+			if valueKey(o) == valueKey(n) {
+				return nil
+			}
+			od := &api.ObjectDiff{Name: "Check", Type: objectType(o == nil, n == nil)}
+			od.Fields = fieldDiffs(checkFlat(o), checkFlat(n), true)
+			return od
+		})...)
+	return d
+}
+
+func taskDiffs(old, new []*api.Task, ns string) []*api.TaskDiff {
+	byName := func(ts []*api.Task) map[string]*api.Task {
+		m := map[string]*api.Task{}
+		for _, t := range ts {
+			m[t.Name] = t
+		}
+		return m
+	}
+	oldMap, newMap := byName(old), byName(new)
+	var out []*api.TaskDiff
+	for name, o := range oldMap {
+		out = append(out, taskDiff(o, newMap[name], ns))
+	}
+	for name, n := range newMap {
+		if _, ok := oldMap[name]; !ok {
+			out = append(out, taskDiff(nil, n, ns))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func taskDiff(old, new *api.Task, ns string) *api.TaskDiff {
+	d := &api.TaskDiff{Type: TypeNone}
+	switch {
+	case old == nil:
+		d.Type, d.Name = TypeAdded, new.Name
+	case new == nil:
+		d.Type, d.Name = TypeDeleted, old.Name
+	default:
+		d.Name = new.Name
+		if valueKey(old) != valueKey(new) {
+			d.Type = TypeEdited
+		}
+	}
+	var o, n api.Task
+	if old != nil {
+		o = *old
+	}
+	if new != nil {
+		n = *new
+	}
+	d.Fields = fieldDiffs(taskFlat(old), taskFlat(new), false)
+	d.Objects = append(d.Objects, constraintDiffs(o.Constraints, n.Constraints)...)
+	if valueKey(o.Config) != valueKey(n.Config) {
+		cd := &api.ObjectDiff{Name: "Config", Type: objectType(len(o.Config) == 0, len(n.Config) == 0)}
+		cd.Fields = fieldDiffs(configFlat(o.Config), configFlat(n.Config), true)
+		d.Objects = append(d.Objects, cd)
+	}
+	if valueKey(o.Resources) != valueKey(n.Resources) {
+		rd := &api.ObjectDiff{Name: "Resources", Type: objectType(o.Resources == nil, n.Resources == nil)}
+		rd.Fields = fieldDiffs(resourcesFlat(o.Resources), resourcesFlat(n.Resources), true)
+		var on, nn []*api.NetworkResource
+		if o.Resources != nil {
+			on = o.Resources.Networks
+		}
+		if n.Resources != nil {
+			nn = n.Resources.Networks
+		}
+		rd.Objects = networkDiffs(on, nn)
+		d.Objects = append(d.Objects, rd)
+	}
+	if ld := primitiveObjectDiff(logFlat(o.LogConfig), logFlat(n.LogConfig), "LogConfig", true); ld != nil {
+		d.Objects = append(d.Objects, ld)
+	}
+	d.Objects = append(d.Objects, serviceDiffs(o.Services, n.Services, ns)...)
+	d.Objects = append(d.Objects, setDiff(o.Templates, n.Templates, func(t *api.Template) string { return deref(t.DestPath) },
+		func(o, n **api.Template) *api.ObjectDiff {
+			ot, nt := ptrOrNil(o), ptrOrNil(n)
+			if valueKey(ot) == valueKey(nt) {
+				return nil
+			}
+			td := &api.ObjectDiff{Name: "Template", Type: objectType(ot == nil, nt == nil)}
+			td.Fields = fieldDiffs(templateFlat(ot), templateFlat(nt), true)
+			return td
+		})...)
+	if valueKey(o.Identity) != valueKey(n.Identity) {
+		id := &api.ObjectDiff{Name: "Identity", Type: objectType(o.Identity == nil, n.Identity == nil)}
+		id.Fields = fieldDiffs(identityFlat(o.Identity), identityFlat(n.Identity), true)
+		var oa, na []string
+		if o.Identity != nil {
+			oa = o.Identity.Audience
+		}
+		if n.Identity != nil {
+			na = n.Identity.Audience
+		}
+		if s := stringSetDiff(oa, na, "Audience", true); s != nil {
+			id.Objects = append(id.Objects, s)
+		}
+		d.Objects = append(d.Objects, id)
+	}
+	return d
+}

@@ -1,0 +1,321 @@
+package nomaddiff
+
+import (
+	"strconv"
+
+	"github.com/hashicorp/nomad/api"
+)
+
+// Nomad's annotations of a plan's diff.
+const (
+	ForcesCreate            = "forces create"
+	ForcesDestroy           = "forces destroy"
+	ForcesInPlaceUpdate     = "forces in-place update"
+	ForcesDestructiveUpdate = "forces create/destroy update"
+)
+
+// The names a task group diff's Updates gives the desired updates, as
+// Nomad's plan answers them.
+const (
+	UpdateCreate      = "create"
+	UpdateDestroy     = "destroy"
+	UpdateInPlace     = "in-place update"
+	UpdateDestructive = "create/destroy update"
+	UpdateIgnore      = "ignore"
+	UpdateCanary      = "canary"
+)
+
+// Plan returns what Nomad's plan endpoint answers for submitting job while
+// Nomad holds old (nil when it holds none, for a new or purged job): the
+// [Diff] with each task group's Updates and Nomad's annotations, and the
+// desired updates per task group from [DesiredUpdates].
+func Plan(old, job *api.Job) (*api.JobDiff, map[string]*api.DesiredUpdates) {
+	updates := DesiredUpdates(old, job)
+	d := Diff(old, job)
+	Annotate(d, updates)
+	return d, updates
+}
+
+// Annotate adds a plan's annotations to a diff, as Nomad's scheduler does:
+// each task group's Updates from its desired updates; "forces create" or
+// "forces destroy" on a changed Count and on the tasks of an added or
+// removed group; on an edited task, "forces in-place update" when only its
+// KillTimeout, LogConfig, services or constraints changed, and "forces
+// create/destroy update" otherwise.
+func Annotate(d *api.JobDiff, updates map[string]*api.DesiredUpdates) {
+	for _, g := range d.TaskGroups {
+		if u := updates[g.Name]; u != nil {
+			g.Updates = updateCounts(u)
+		}
+		for _, f := range g.Fields {
+			if f.Name != "Count" || f.Type == TypeNone {
+				continue
+			}
+			oldCount, _ := strconv.ParseInt(f.Old, 10, 64)
+			newCount, _ := strconv.ParseInt(f.New, 10, 64)
+			switch {
+			case oldCount < newCount:
+				f.Annotations = append(f.Annotations, ForcesCreate)
+			case oldCount > newCount:
+				f.Annotations = append(f.Annotations, ForcesDestroy)
+			}
+		}
+		for _, t := range g.Tasks {
+			annotateTask(t, g)
+		}
+	}
+}
+
+func annotateTask(t *api.TaskDiff, g *api.TaskGroupDiff) {
+	switch {
+	case t.Type == TypeNone:
+		return
+	case g.Type == TypeAdded:
+		t.Annotations = append(t.Annotations, ForcesCreate)
+		return
+	case g.Type == TypeDeleted:
+		t.Annotations = append(t.Annotations, ForcesDestroy)
+		return
+	}
+	destructive := false
+	for _, f := range t.Fields {
+		if f.Name != "KillTimeout" {
+			destructive = true
+		}
+	}
+	for _, o := range t.Objects {
+		switch o.Name {
+		case "LogConfig", "Service", "Constraint":
+		default:
+			destructive = true
+		}
+	}
+	if destructive {
+		t.Annotations = append(t.Annotations, ForcesDestructiveUpdate)
+	} else {
+		t.Annotations = append(t.Annotations, ForcesInPlaceUpdate)
+	}
+}
+
+// updateCounts names a group's desired updates as a plan's diff does, the
+// ones that are not zero.
+func updateCounts(u *api.DesiredUpdates) map[string]uint64 {
+	out := map[string]uint64{}
+	for name, n := range map[string]uint64{
+		UpdateCreate: u.Place, UpdateDestroy: u.Stop, UpdateInPlace: u.InPlaceUpdate,
+		UpdateDestructive: u.DestructiveUpdate, UpdateIgnore: u.Ignore, UpdateCanary: u.Canary,
+		"migrate": u.Migrate, "preempt": u.Preemptions, "reschedule-now": u.RescheduleNow,
+		"reschedule-later": u.RescheduleLater, "disconnect": u.Disconnect, "reconnect": u.Reconnect,
+	} {
+		if n > 0 {
+			out[name] = n
+		}
+	}
+	return out
+}
+
+// DesiredUpdates returns what Nomad's scheduler plans for each task group
+// when job is submitted while Nomad holds old (nil for none), assuming
+// old's allocations are all running, one per count, on one client node (as
+// in the recordings):
+//
+//   - a periodic or parameterized job launches nothing itself; Nomad plans
+//     one launch of it: Place every group's count;
+//   - a system job runs one allocation on each node; Nomad 2.0.6 plans a
+//     Place for the node besides the update of the allocation already
+//     there (the recordings show {"Place": 1, "Ignore": 1} for an unchanged
+//     HAProxy job on one node);
+//   - a new job, a purged one, a stopped one run again, or a new group:
+//     Place its count;
+//   - a job being stopped, or a removed group: Stop the old count;
+//   - otherwise the difference in count is placed or stopped, and of the
+//     allocations kept: none changes when the job's specification did not
+//     (Ignore); when a task changed in a way that needs new allocations
+//     (see [TasksUpdated]), as many are replaced at once as the group's
+//     update max_parallel allows (DestructiveUpdate, the rest Ignore), or
+//     the canaries are placed (Canary, the rest Ignore); anything else is
+//     applied in place (InPlaceUpdate).
+func DesiredUpdates(old, job *api.Job) map[string]*api.DesiredUpdates {
+	out := map[string]*api.DesiredUpdates{}
+	specChanged := old != nil && valueKey(specOnly(old)) != valueKey(specOnly(job))
+	oldRunning := old != nil && !boolOf(old.Stop)
+	newRunning := !boolOf(job.Stop)
+	typ := deref(job.Type)
+	for _, tg := range job.TaskGroups {
+		name := deref(tg.Name)
+		u := &api.DesiredUpdates{}
+		out[name] = u
+		count := uint64(derefInt(tg.Count))
+		if job.IsPeriodic() || job.IsParameterized() {
+			if newRunning {
+				u.Place = count
+			}
+			continue
+		}
+		var o *api.TaskGroup
+		if oldRunning {
+			o = findGroup(old, name)
+		}
+		if typ == api.JobTypeSystem || typ == api.JobTypeSysbatch {
+			// One node: one allocation.
+			if !newRunning {
+				if o != nil {
+					u.Stop = 1
+				}
+				continue
+			}
+			u.Place = 1
+			switch {
+			case o == nil:
+			case TasksUpdated(old, job, name):
+				u.DestructiveUpdate = 1
+			case specChanged:
+				u.InPlaceUpdate = 1
+			default:
+				u.Ignore = 1
+			}
+			continue
+		}
+		var oc uint64
+		if o != nil {
+			oc = uint64(derefInt(o.Count))
+		}
+		if !newRunning {
+			u.Stop = oc
+			continue
+		}
+		if oc == 0 {
+			u.Place = count
+			continue
+		}
+		kept := min(oc, count)
+		if count > oc {
+			u.Place = count - oc
+		} else {
+			u.Stop = oc - count
+		}
+		switch {
+		case !specChanged:
+			u.Ignore = kept
+		case TasksUpdated(old, job, name):
+			if canary := derefInt(updateOf(tg).Canary); canary > 0 {
+				u.Canary, u.Ignore = uint64(canary), kept
+				continue
+			}
+			limit := kept
+			if mp := derefInt(updateOf(tg).MaxParallel); mp > 0 {
+				limit = min(kept, uint64(mp))
+			}
+			u.DestructiveUpdate, u.Ignore = limit, kept-limit
+		default:
+			u.InPlaceUpdate = kept
+		}
+	}
+	if old != nil && oldRunning {
+		for _, tg := range old.TaskGroups {
+			name := deref(tg.Name)
+			if _, ok := out[name]; ok {
+				continue
+			}
+			if typ == api.JobTypeSystem || typ == api.JobTypeSysbatch {
+				out[name] = &api.DesiredUpdates{Stop: 1}
+			} else {
+				out[name] = &api.DesiredUpdates{Stop: uint64(derefInt(tg.Count))}
+			}
+		}
+	}
+	return out
+}
+
+func updateOf(tg *api.TaskGroup) *api.UpdateStrategy {
+	if tg.Update == nil {
+		return &api.UpdateStrategy{}
+	}
+	return tg.Update
+}
+
+func boolOf(b *bool) bool { return b != nil && *b }
+
+func findGroup(job *api.Job, name string) *api.TaskGroup {
+	if job == nil {
+		return nil
+	}
+	for _, tg := range job.TaskGroups {
+		if deref(tg.Name) == name {
+			return tg
+		}
+	}
+	return nil
+}
+
+// specOnly is a job without what the server sets, for comparing
+// specifications as Nomad's Job.SpecChanged does.
+func specOnly(job *api.Job) *api.Job {
+	c := *job
+	c.Status, c.StatusDescription, c.Stable, c.Version, c.SubmitTime = nil, nil, nil, nil, nil
+	c.CreateIndex, c.ModifyIndex, c.JobModifyIndex, c.VersionTag = nil, nil, nil, nil
+	return &c
+}
+
+// SpecChanged reports whether job's specification differs from old's,
+// leaving out what the server sets (status, version, indexes, submit
+// time), as Nomad's Job.SpecChanged: registering an unchanged job makes
+// no new version.
+func SpecChanged(old, job *api.Job) bool {
+	return valueKey(specOnly(old)) != valueKey(specOnly(job))
+}
+
+// TasksUpdated reports whether the allocations of task group name must be
+// replaced to run job's version of it instead of old's, following Nomad's
+// scheduler (tasksUpdated in scheduler/util.go): a task added or removed;
+// a task's driver, user, config, env, meta, resources, artifacts,
+// templates, vault block, lifecycle, identity or volume mounts changed;
+// the group's networks, volumes or ephemeral disk changed; or the job's or
+// the group's meta changed (Nomad gives every task the job's, group's and
+// task's meta combined).
+func TasksUpdated(old, job *api.Job, name string) bool {
+	o, n := findGroup(old, name), findGroup(job, name)
+	if o == nil || n == nil {
+		return true
+	}
+	if len(o.Tasks) != len(n.Tasks) {
+		return true
+	}
+	if !sameMap(old.Meta, job.Meta) || !sameMap(o.Meta, n.Meta) ||
+		valueKey(o.Networks) != valueKey(n.Networks) || valueKey(o.Volumes) != valueKey(n.Volumes) ||
+		valueKey(o.EphemeralDisk) != valueKey(n.EphemeralDisk) {
+		return true
+	}
+	for _, ot := range o.Tasks {
+		var nt *api.Task
+		for _, t := range n.Tasks {
+			if t.Name == ot.Name {
+				nt = t
+			}
+		}
+		if nt == nil {
+			return true
+		}
+		if ot.Driver != nt.Driver || ot.User != nt.User || !sameMap(ot.Env, nt.Env) || !sameMap(ot.Meta, nt.Meta) ||
+			valueKey(ot.Config) != valueKey(nt.Config) || valueKey(ot.Resources) != valueKey(nt.Resources) ||
+			valueKey(ot.Artifacts) != valueKey(nt.Artifacts) || valueKey(ot.Templates) != valueKey(nt.Templates) ||
+			valueKey(ot.Vault) != valueKey(nt.Vault) || valueKey(ot.Lifecycle) != valueKey(nt.Lifecycle) ||
+			valueKey(ot.Identity) != valueKey(nt.Identity) || valueKey(ot.VolumeMounts) != valueKey(nt.VolumeMounts) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameMap compares string maps, an empty map being the same as none.
+func sameMap(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
