@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/hashicorp/nomad/api"
@@ -124,5 +125,15 @@ func TestSweeperFailedPassWaitsForTheNextRun(t *testing.T) {
 	}
 	if err := nomadrules.Validate(req.Job).Err(); err != nil {
 		t.Errorf("Nomad would refuse the sweeper job: %v", err)
+	}
+}
+
+// TestOwnNamesAreReservedApps: an app is named like its Consul service, so
+// config must refuse every name of strata's own jobs and services.
+func TestOwnNamesAreReservedApps(t *testing.T) {
+	for _, name := range []string{HAProxyJobID, HAProxyService, LBStatsService, SweeperJobID} {
+		if !slices.Contains(config.ReservedApps, name) {
+			t.Errorf("config.ReservedApps lacks %q", name)
+		}
 	}
 }

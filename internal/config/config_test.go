@@ -495,7 +495,70 @@ apps:
   strata:
     kind: worker
 `,
-		want: []wantErr{{"strata.yaml:2:3", "apps.strata", `"strata" is reserved for strata's own jobs (strata-haproxy, strata-sweeper)`}},
+		want: []wantErr{{"strata.yaml:2:3", "apps.strata", `"strata" is reserved for strata's own jobs and services (strata, strata-haproxy, strata-lbstats, strata-sweeper); name the app otherwise`}},
+	},
+	{
+		name: "the app name strata-haproxy is reserved: the sweeper would read its service as an HAProxy",
+		yaml: `
+apps:
+  strata-haproxy:
+    kind: worker
+`,
+		want: []wantErr{{"strata.yaml:2:3", "apps.strata-haproxy", `"strata-haproxy" is reserved for strata's own jobs and services (strata, strata-haproxy, strata-lbstats, strata-sweeper); name the app otherwise`}},
+	},
+	{
+		name: "the app name strata-lbstats is reserved: the sweeper would read its service as an lbstats sidecar",
+		yaml: `
+apps:
+  strata-lbstats:
+    kind: worker
+`,
+		want: []wantErr{{"strata.yaml:2:3", "apps.strata-lbstats", `"strata-lbstats" is reserved for strata's own jobs and services (strata, strata-haproxy, strata-lbstats, strata-sweeper); name the app otherwise`}},
+	},
+	{
+		name: "the app name strata-sweeper is reserved",
+		yaml: `
+apps:
+  strata-sweeper:
+    kind: worker
+`,
+		want: []wantErr{{"strata.yaml:2:3", "apps.strata-sweeper", `"strata-sweeper" is reserved for strata's own jobs and services (strata, strata-haproxy, strata-lbstats, strata-sweeper); name the app otherwise`}},
+	},
+	{
+		name: "a static port equal to an HAProxy bind port is rejected, naming both keys",
+		yaml: `
+apps:
+  web:
+    driver: docker
+    image: "img:{{version}}"
+    ports: { http: {} }
+    service: { check: { path: /healthz } }
+    versions: [v1]
+    live: v1
+    routing: { bind: ":8080" }
+  api:
+    kind: worker
+    driver: docker
+    image: "img:{{version}}"
+    ports: { metrics: { static: 8080 } }
+    versions: [v1]
+`,
+		want: []wantErr{{"strata.yaml:14:33", "apps.api.ports.metrics.static", "port 8080 is also apps.web.routing.bind, which HAProxy listens on on every node; Nomad cannot place both on one node: use another port"}},
+	},
+	{
+		name: "an app's own static port equal to its bind port is rejected",
+		yaml: `
+apps:
+  web:
+    driver: docker
+    image: "img:{{version}}"
+    ports: { http: { static: 9000 } }
+    service: { check: { path: /healthz } }
+    versions: [v1]
+    live: v1
+    routing: { bind: "127.0.0.1:9000" }
+`,
+		want: []wantErr{{"strata.yaml:5:30", "apps.web.ports.http.static", "port 9000 is also apps.web.routing.bind, which HAProxy listens on on every node; Nomad cannot place both on one node: use another port"}},
 	},
 	{
 		name: "an app with no settings is rejected",

@@ -32,6 +32,8 @@ type decoder struct {
 	versionNodes map[string]map[string]*yaml.Node
 	// bindNodes are the routing.bind values, for the same reason.
 	bindNodes map[string]*yaml.Node
+	// staticNodes are the ports.<label>.static values, by key path.
+	staticNodes map[string]*yaml.Node
 	// updateNodes are the values of each update section by key path and
 	// key, for problems found across its keys.
 	updateNodes map[string]map[string]*yaml.Node

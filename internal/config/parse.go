@@ -44,6 +44,12 @@ var (
 // ReservedApp is the app name strata keeps for its own jobs' IDs.
 const ReservedApp = "strata"
 
+// ReservedApps are the app names strata keeps for itself: ReservedApp, and
+// the IDs and Consul service names of its own jobs (generator.HAProxyJobID,
+// HAProxyService, LBStatsService, SweeperJobID). An app's Consul service
+// is named after it, and the sweeper finds every HAProxy by these services.
+var ReservedApps = []string{ReservedApp, "strata-haproxy", "strata-lbstats", "strata-sweeper"}
+
 // constraintOperators are the operators Nomad's constraint block accepts.
 var constraintOperators = []string{"=", "!=", ">", ">=", "<", "<=", "distinct_hosts", "distinct_property", "regexp", "set_contains", "set_contains_all", "set_contains_any", "version", "semver", "is_set", "is_not_set"}
 
@@ -61,8 +67,8 @@ func (d *decoder) parseApps(n *yaml.Node) []*App {
 			d.failAt(f.key, path, "%q is not a valid app name (%s)", name, naming.AppGrammar)
 			continue
 		}
-		if name == ReservedApp {
-			d.failAt(f.key, path, "%q is reserved for strata's own jobs (strata-haproxy, strata-sweeper)", name)
+		if slices.Contains(ReservedApps, name) {
+			d.failAt(f.key, path, "%q is reserved for strata's own jobs and services (%s); name the app otherwise", name, strings.Join(ReservedApps, ", "))
 			continue
 		}
 		if a := d.parseApp(name, f.value, path); a != nil {
@@ -392,6 +398,10 @@ func (d *decoder) parsePorts(n *yaml.Node, path string) []Port {
 				}
 				statics[v] = label
 				port.Static = v
+				if d.staticNodes == nil {
+					d.staticNodes = map[string]*yaml.Node{}
+				}
+				d.staticNodes[gp] = g.value
 			} else {
 				port.To = v
 			}

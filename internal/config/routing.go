@@ -114,7 +114,10 @@ func validBind(s string) bool {
 	return bindHostRE.MatchString(host) || net.ParseIP(host) != nil
 }
 
-// checkBinds reports two apps that HAProxy would serve on the same address.
+// checkBinds reports two apps that HAProxy would serve on the same address,
+// and an app's static port that is one HAProxy binds: HAProxy's system job
+// reserves every bind port on every node, so Nomad could place neither
+// beside the other.
 func (d *decoder) checkBinds(apps []*App) {
 	owner := map[string]string{}
 	for _, a := range apps {
@@ -128,5 +131,16 @@ func (d *decoder) checkBinds(apps []*App) {
 			continue
 		}
 		owner[port] = a.Name
+	}
+	for _, a := range apps {
+		for _, p := range a.Ports {
+			if p.Static == 0 {
+				continue
+			}
+			if bindApp, ok := owner[strconv.Itoa(p.Static)]; ok {
+				key := "apps." + a.Name + ".ports." + p.Label + ".static"
+				d.failAt(d.staticNodes[key], key, "port %d is also apps.%s.routing.bind, which HAProxy listens on on every node; Nomad cannot place both on one node: use another port", p.Static, bindApp)
+			}
+		}
 	}
 }
