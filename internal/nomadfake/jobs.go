@@ -281,7 +281,7 @@ func (s *Server) registerLocked(job *api.Job, opts registerOptions, submitTime t
 		}
 	}
 
-	resp := &registerResponse{queryMeta: queryMeta{KnownLeader: true}}
+	resp := &registerResponse{}
 	changed := prev == nil || nomaddiff.SpecChanged(prev, job)
 	if changed {
 		idx := s.bumpLocked()
@@ -354,14 +354,13 @@ func (s *Server) jobDeregister(rq *request) (any, uint64, error) {
 	key := jobKey{rq.namespace, rq.id}
 	js, ok := s.jobs[key]
 	if !ok {
-		// Nomad's state store refuses, and the error is not coded: 500.
-		if purge {
-			return nil, 0, fmt.Errorf("DeleteJob failed: job not found")
-		}
-		return nil, 0, fmt.Errorf("job %q in namespace %q doesn't exist to be deregistered", rq.id, rq.namespace)
+		// Nothing to do, and Nomad says so with an empty answer: no
+		// evaluation, every index 0 (recorded: a purge of a job already
+		// purged). A job that was never there is the same to Nomad.
+		return &deregisterResponse{}, 0, nil
 	}
 	cur := js.latest()
-	resp := &deregisterResponse{queryMeta: queryMeta{KnownLeader: true}}
+	resp := &deregisterResponse{}
 	s.cancelDeploymentsLocked(key, "Cancelled because job is stopped")
 	idx := s.bumpLocked()
 	resp.JobModifyIndex = idx
@@ -411,7 +410,7 @@ func (s *Server) jobPlan(rq *request) (any, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var prev *api.Job
-	resp := &planResponse{Index: s.readIndexLocked()}
+	resp := &planResponse{}
 	if js, ok := s.jobs[jobKey{ns, *job.ID}]; ok {
 		prev = js.latest()
 		if *prev.Type != *job.Type {
@@ -419,6 +418,9 @@ func (s *Server) jobPlan(rq *request) (any, uint64, error) {
 		}
 		resp.JobModifyIndex = *prev.JobModifyIndex
 	}
+	// Nomad answers a plan with the job's modify index as its index, 0
+	// for a job it does not hold (recorded).
+	resp.Index = resp.JobModifyIndex
 	diff, updates := nomaddiff.Plan(prev, job)
 	resp.Annotations = &api.PlanAnnotations{DesiredTGUpdates: updates}
 	if args.Diff {

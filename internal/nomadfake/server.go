@@ -544,21 +544,33 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if rq.namespace == "" {
 		rq.namespace = api.DefaultNamespace
 	}
-	if endpoint.blocking() {
+	read := endpoint.blocking()
+	if read {
 		if err := s.block(r, q); err != nil {
 			writeError(w, err)
 			return
 		}
 	}
 	body, index, err := h(s, rq)
+	if read {
+		// Nomad answers every read, an error too, with the query meta
+		// headers; a write carries only its index.
+		if err != nil {
+			s.mu.Lock()
+			index = s.readIndexLocked()
+			s.mu.Unlock()
+		}
+		w.Header().Set("X-Nomad-Index", strconv.FormatUint(max(index, 1), 10))
+		w.Header().Set("X-Nomad-KnownLeader", "true")
+		w.Header().Set("X-Nomad-LastContact", "0")
+	} else if err == nil {
+		w.Header().Set("X-Nomad-Index", strconv.FormatUint(index, 10))
+	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Nomad-Index", strconv.FormatUint(max(index, 1), 10))
-	w.Header().Set("X-Nomad-KnownLeader", "true")
-	w.Header().Set("X-Nomad-LastContact", "0")
 	if err := json.NewEncoder(w).Encode(body); err != nil {
 		s.t.Errorf("nomadfake: encoding the answer to %s %s: %v", r.Method, r.URL.RequestURI(), err)
 	}
