@@ -26,8 +26,10 @@ func (c *CLI) deployCmd() *cobra.Command {
 		Long: `Deploy renders the job of one version of an app, registers it with Nomad
 (NOMAD_ADDR, NOMAD_TOKEN) and follows its deployment, printing its progress
 (healthy/placed/desired allocations), until it is healthy, fails or --timeout
-passes. On failure it says why (the deployment's description and the failed
-allocations' last events) and exits 1.
+passes. It waits with Nomad's blocking queries, in the configured namespace.
+On failure or timeout it says why (the deployment's description and the last
+task events of the failed or unhealthy allocations, newest first, as nomad
+alloc status shows them) and how to remove the job, and exits 1.
 
 The version may be one strata.yaml does not list yet: its job is rendered from
 the app's settings, with --image (docker) or --command (exec, raw_exec) when
@@ -70,7 +72,7 @@ keep going to the live version until you run strata promote.`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			fmt.Fprintf(c.Stdout, "%s: registering\n", *job.ID)
-			p, err := deploy.Run(ctx, src.Nomad, job, deploy.Options{OnProgress: func(p deploy.Progress) {
+			p, err := deploy.Run(ctx, src.Nomad, job, deploy.Options{Namespace: src.Namespace, OnProgress: func(p deploy.Progress) {
 				fmt.Fprintf(c.Stdout, "%s: %s\n", *job.ID, p)
 			}})
 			if err != nil {

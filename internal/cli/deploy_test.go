@@ -80,3 +80,35 @@ func TestDeployWithPromote(t *testing.T) {
 		t.Fatalf("strata/web/live = %v", kv)
 	}
 }
+
+// TestDeployThatFailsSaysWhyAndHowToRemoveIt fails the deployment as Nomad
+// failed strata deploy web v8 --command /usr/bin/false: the command exits 1
+// with the deployment's description, the allocations' task events and the
+// command that removes the job.
+func TestDeployThatFailsSaysWhyAndHowToRemoveIt(t *testing.T) {
+	nomad := nomadfake.New(t)
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, strings.Replace(routedWeb, "    routing:", "    update: { max_parallel: 1 }\n    routing:", 1))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 1000 {
+			if _, ok := nomad.Job("default", "web-v8"); ok {
+				nomad.FailDeployment("web-v8", "Failed due to progress deadline", nil)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	code, out, errOut := run(t, map[string]string{"NOMAD_ADDR": nomad.Addr()}, "deploy", "web", "v8", "--command", "/usr/bin/false", "-c", cfg)
+	<-done
+	if code != ExitError {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"web-v8: deployment failed: Failed due to progress deadline", "Terminated      Exit Code: 1",
+		"Not Restarting", "remove it with: nomad job stop -purge web-v8"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
