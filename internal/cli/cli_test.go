@@ -240,3 +240,40 @@ func TestLocalExampleIsRendered(t *testing.T) {
 		t.Fatalf("examples/local/jobs is out of date; run `go run ./cmd/strata render -c examples/local/strata.yaml` and commit:\n%s%s", out, errOut)
 	}
 }
+
+// TestARenderThatCannotWriteEverythingWritesNothing makes the second
+// directory render writes, policies/, impossible to create (a link to
+// nowhere): jobs/ must not be written either.
+func TestARenderThatCannotWriteEverythingWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, webV1V2)
+	if err := os.Symlink(filepath.Join(dir, "nowhere", "policies"), filepath.Join(dir, "policies")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, nil, "render", "-c", cfg)
+	if code != ExitError || !strings.Contains(errOut, "policies") || !strings.Contains(errOut, "nothing was changed") {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "jobs")); !os.IsNotExist(err) {
+		t.Errorf("jobs/ was written although policies/ could not be: %v", tree(t, filepath.Join(dir, "jobs")))
+	}
+}
+
+// TestARenderRefusesALinkedAppDirectory links jobs/web elsewhere: render
+// refuses it and writes nothing there.
+func TestARenderRefusesALinkedAppDirectory(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, webV1V2)
+	outside := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "jobs"), 0o755)
+	if err := os.Symlink(outside, filepath.Join(dir, "jobs", "web")); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, nil, "render", "-c", cfg)
+	if code != ExitError || !strings.Contains(errOut, filepath.Join(dir, "jobs", "web")+" is a symbolic link") {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+	if files := tree(t, outside); len(files) > 0 {
+		t.Errorf("files landed outside the output directory: %v", files)
+	}
+}

@@ -48,22 +48,23 @@ wrong command line).`,
 			if err != nil {
 				return err
 			}
-			// Both directories are checked, and every new file written to
-			// a temporary file, before either is changed.
+			// Both directories are planned, then applied together: all or
+			// nothing (see jobdir.Apply).
 			policyDir := PolicyDir(cfg.Output)
-			opts := jobdir.Options{DryRun: true}
-			if _, err := jobdir.Sync(policyDir, policies, opts); err != nil {
-				return err
-			}
-			opts.DryRun = check || dryRun
-			changes, err := jobdir.Sync(cfg.Output, files, opts)
+			jobsPlan, err := jobdir.Plan(cfg.Output, files, jobdir.Options{})
 			if err != nil {
 				return err
 			}
-			policyChanges, err := jobdir.Sync(policyDir, policies, opts)
+			policyPlan, err := jobdir.Plan(policyDir, policies, jobdir.Options{})
 			if err != nil {
 				return err
 			}
+			if !check && !dryRun {
+				if err := jobdir.Apply(jobsPlan, policyPlan); err != nil {
+					return err
+				}
+			}
+			changes, policyChanges := jobsPlan.Changes(), policyPlan.Changes()
 			c.report(cfg.Output, "jobs", changes, check || dryRun)
 			c.report(policyDir, "ACL policies", policyChanges, check || dryRun)
 			if check && (changed(changes) || changed(policyChanges)) {

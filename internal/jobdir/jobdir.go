@@ -15,10 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/strata-dev/strata/generator"
@@ -48,24 +50,69 @@ type Change struct {
 type Options struct {
 	// DryRun computes the changes without writing or removing anything.
 	DryRun bool
+
+	// openFS opens a directory for reading and writing; nil means
+	// os.OpenRoot. Tests replace it to inject failures.
+	openFS func(dir string) (fileSystem, error)
 }
 
-// Sync makes dir hold exactly files plus whatever strata did not generate.
-// Everything is checked, and every new file is written and synced to a
-// temporary file beside its target, before the first rename: a problem found
-// on the way (a file strata did not write in the way, a full disk) leaves the
-// directory as it was. Each file is replaced by a rename, so a reader sees
-// the old content or the new, never a mix.
+// Sync makes dir hold exactly files plus whatever strata did not generate:
+// Plan, then Apply unless opts.DryRun. See Apply for what happens when
+// something fails.
 func Sync(dir string, files []generator.File, opts Options) ([]Change, error) {
-	existing, err := scan(dir)
+	p, err := Plan(dir, files, opts)
 	if err != nil {
 		return nil, err
 	}
-	type plan struct {
-		path string // relative, slash-separated
-		data []byte
+	if opts.DryRun {
+		return p.Changes(), nil
 	}
-	var writes []plan
+	if err := Apply(p); err != nil {
+		return nil, err
+	}
+	return p.Changes(), nil
+}
+
+// Pending is what Plan found: the changes that would make one directory
+// hold a render, not yet applied.
+type Pending struct {
+	dir      string
+	opts     Options
+	changes  []Change
+	writes   []pendingFile // new and changed files
+	removals []pendingFile // generated files of jobs no longer rendered
+}
+
+// pendingFile is one file to write or remove. old is its current content,
+// nil for a file that does not exist yet.
+type pendingFile struct {
+	path string // relative, slash-separated
+	data []byte
+	old  []byte
+}
+
+// Changes lists every job's outcome, sorted naturally by job ID.
+func (p *Pending) Changes() []Change { return p.changes }
+
+// Plan reads dir and works out what would make it hold exactly files plus
+// whatever strata did not generate, without changing anything. It refuses
+// a file strata did not generate where one of files would go, and any
+// symbolic link inside dir (an app's directory or a file): strata does not
+// follow links there, since they would let a render write or remove files
+// outside the output directory. dir itself may be a link.
+func Plan(dir string, files []generator.File, opts Options) (*Pending, error) {
+	p := &Pending{dir: dir, opts: opts}
+	fsys, err := p.open(false)
+	if err != nil {
+		return nil, err
+	}
+	var existing []string
+	if fsys != nil {
+		defer fsys.Close()
+		if existing, err = scan(dir, fsys); err != nil {
+			return nil, err
+		}
+	}
 	byJob := map[string]*Change{}
 	note := func(id string, a Action, p string) {
 		c, ok := byJob[id]
@@ -83,11 +130,15 @@ func Sync(dir string, files []generator.File, opts Options) ([]Change, error) {
 	for _, f := range files {
 		want[f.Path] = true
 		full := filepath.Join(dir, filepath.FromSlash(f.Path))
-		old, err := os.ReadFile(full)
+		var old []byte
+		err := fs.ErrNotExist
+		if fsys != nil {
+			old, err = fsys.ReadFile(f.Path)
+		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			note(f.JobID, Created, f.Path)
-			writes = append(writes, plan{f.Path, f.Data})
+			p.writes = append(p.writes, pendingFile{path: f.Path, data: f.Data})
 		case err != nil:
 			return nil, fmt.Errorf("reading %s: %w", full, err)
 		case !generated(f.Path, old):
@@ -96,82 +147,217 @@ func Sync(dir string, files []generator.File, opts Options) ([]Change, error) {
 			note(f.JobID, Unchanged, f.Path)
 		default:
 			note(f.JobID, Updated, f.Path)
-			writes = append(writes, plan{f.Path, f.Data})
+			p.writes = append(p.writes, pendingFile{path: f.Path, data: f.Data, old: old})
 		}
 	}
-	var removals []string
-	for _, p := range existing {
-		if !want[p] {
-			removals = append(removals, p)
-			note(jobIDOf(p), Removed, p)
+	for _, rel := range existing {
+		if !want[rel] {
+			old, err := fsys.ReadFile(rel)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s: %w", filepath.Join(dir, filepath.FromSlash(rel)), err)
+			}
+			p.removals = append(p.removals, pendingFile{path: rel, old: old})
+			note(jobIDOf(rel), Removed, rel)
 		}
 	}
-
-	changes := make([]Change, 0, len(byJob))
+	p.changes = make([]Change, 0, len(byJob))
 	for _, c := range byJob {
 		slices.Sort(c.Paths)
-		changes = append(changes, *c)
+		p.changes = append(p.changes, *c)
 	}
-	slices.SortFunc(changes, func(a, b Change) int { return naming.CompareVersions(a.JobID, b.JobID) })
-	if opts.DryRun {
-		return changes, nil
-	}
-
-	// Write every new file beside its target, then rename them all.
-	var temps []string
-	cleanup := func() {
-		for _, t := range temps {
-			os.Remove(t)
-		}
-	}
-	for _, w := range writes {
-		full := filepath.Join(dir, filepath.FromSlash(w.path))
-		tmp, err := writeTemp(full, w.data)
-		if err != nil {
-			cleanup()
-			return nil, err
-		}
-		temps = append(temps, tmp)
-	}
-	for i, w := range writes {
-		full := filepath.Join(dir, filepath.FromSlash(w.path))
-		if err := os.Rename(temps[i], full); err != nil {
-			cleanup()
-			return nil, fmt.Errorf("replacing %s: %w", full, err)
-		}
-	}
-	for _, p := range removals {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.Remove(full); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("removing %s: %w", full, err)
-		}
-		// Remove an app's directory once strata has emptied it; Remove
-		// fails, harmlessly, while anything else is in it.
-		if path.Dir(p) != "." {
-			os.Remove(filepath.Dir(full))
-		}
-	}
-	return changes, nil
+	slices.SortFunc(p.changes, func(a, b Change) int { return naming.CompareVersions(a.JobID, b.JobID) })
+	return p, nil
 }
 
-func rank(a Action) int {
-	return slices.Index([]Action{Created, Updated, Removed, Unchanged}, a)
-}
-
-// writeTemp writes data to a new temporary file in target's directory,
-// synced to disk, and returns its name.
-func writeTemp(target string, data []byte) (string, error) {
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return "", fmt.Errorf("creating %s: %w", filepath.Dir(target), err)
+// open opens p's directory, creating it first when create is set; without
+// create, a directory that does not exist yet gives a nil fileSystem.
+func (p *Pending) open(create bool) (fileSystem, error) {
+	info, err := os.Stat(p.dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !create:
+		return nil, nil
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("reading %s: %w", p.dir, err)
+	case !info.IsDir():
+		return nil, fmt.Errorf("%s is not a directory; strata writes jobs into a directory there", p.dir)
 	}
-	f, err := os.CreateTemp(filepath.Dir(target), ".strata-*.tmp")
+	openFS := p.opts.openFS
+	if openFS == nil {
+		openFS = openRoot
+	}
+	fsys, err := openFS(p.dir)
 	if err != nil {
-		return "", fmt.Errorf("writing %s: %w", target, err)
+		return nil, fmt.Errorf("opening %s: %w", p.dir, err)
 	}
+	return fsys, nil
+}
+
+// Apply makes the directories of every pending change hold their render,
+// all or nothing as far as a filesystem allows:
+//
+//  1. Every new file is written and synced to a temporary file beside its
+//     target (.strata-*.tmp), and the current content of every file to be
+//     replaced or removed to a backup beside it (.strata-*.bak). If any of
+//     this fails (a directory that is not writable, a full disk), every
+//     temporary file, backup and directory Apply created is removed: nothing
+//     was changed.
+//  2. The temporary files are renamed over their targets, and the files of
+//     jobs no longer rendered removed, directory after directory. Each
+//     rename is atomic: a reader sees a file's old content or its new, never
+//     a mix. If a rename or a removal fails, every file already changed is
+//     restored from its backup (or removed, if it was new), and the error
+//     says so; a file that cannot be restored is named with the backup that
+//     holds its previous content.
+//  3. Backups and emptied app directories are removed.
+//
+// The window that remains is step 2 itself: if the process dies or the
+// machine loses power between the first and the last rename (a few
+// system calls, no I/O of file contents), some files are new and some old,
+// and the .strata-*.tmp and .strata-*.bak files stay beside them; the old
+// content of every changed file is in a .bak file, and the next render
+// rewrites whatever still differs. A failure to remove a backup in step 3
+// leaves that .bak file behind and is not an error.
+func Apply(pending ...*Pending) error {
+	var tx transaction
+	for _, p := range pending {
+		if len(p.writes) == 0 && len(p.removals) == 0 {
+			continue
+		}
+		if err := tx.prepare(p); err != nil {
+			tx.discard()
+			return fmt.Errorf("%w; nothing was changed", err)
+		}
+	}
+	if err := tx.commit(); err != nil {
+		return err
+	}
+	tx.finish()
+	return nil
+}
+
+// transaction is one Apply in progress.
+type transaction struct {
+	dirs  []*txDir
+	steps []step // in the order commit takes them
+	done  int    // steps taken
+}
+
+// txDir is one output directory of a transaction.
+type txDir struct {
+	dir       string
+	fsys      fileSystem
+	createdOS []string // the output directory and parents Apply created, outermost first
+	created   []string // app directories Apply created, relative
+	temps     []string // every temporary file and backup Apply wrote, relative
+}
+
+// step is one rename or removal of commit.
+type step struct {
+	d       *txDir
+	path    string // relative target
+	temp    string // new content, "" for a removal
+	backup  string // old content, "" for a new file
+	removal bool
+}
+
+func (d *txDir) full(rel string) string { return filepath.Join(d.dir, filepath.FromSlash(rel)) }
+
+// prepare writes p's temporary files and backups.
+func (tx *transaction) prepare(p *Pending) error {
+	d := &txDir{dir: p.dir}
+	tx.dirs = append(tx.dirs, d)
+	// Create the output directory and its missing parents, remembering
+	// which, so that a failure removes them again.
+	var missing []string
+	for dir := filepath.Clean(p.dir); ; dir = filepath.Dir(dir) {
+		if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		missing = append(missing, dir)
+		if filepath.Dir(dir) == dir {
+			break
+		}
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", missing[i], err)
+		}
+		d.createdOS = append(d.createdOS, missing[i])
+	}
+	fsys, err := p.open(true)
+	if err != nil {
+		return err
+	}
+	d.fsys = fsys
+	for _, w := range p.writes {
+		if sub := path.Dir(w.path); sub != "." {
+			if err := d.mkdir(sub); err != nil {
+				return err
+			}
+		}
+		temp, err := d.writeTemp(w.path, ".tmp", w.data)
+		if err != nil {
+			return err
+		}
+		st := step{d: d, path: w.path, temp: temp}
+		if w.old != nil {
+			if st.backup, err = d.writeTemp(w.path, ".bak", w.old); err != nil {
+				return err
+			}
+		}
+		tx.steps = append(tx.steps, st)
+	}
+	for _, r := range p.removals {
+		backup, err := d.writeTemp(r.path, ".bak", r.old)
+		if err != nil {
+			return err
+		}
+		tx.steps = append(tx.steps, step{d: d, path: r.path, backup: backup, removal: true})
+	}
+	return nil
+}
+
+// mkdir creates the app directory rel unless it exists.
+func (d *txDir) mkdir(rel string) error {
+	info, err := d.fsys.Lstat(rel)
+	switch {
+	case err == nil && info.IsDir():
+		return nil
+	case err == nil:
+		return fmt.Errorf("%s is not a directory; move it away so strata can write jobs there", d.full(rel))
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("reading %s: %w", d.full(rel), err)
+	}
+	if err := d.fsys.Mkdir(rel, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", d.full(rel), err)
+	}
+	d.created = append(d.created, rel)
+	return nil
+}
+
+// writeTemp writes data, synced, to a new hidden file beside target and
+// returns its relative name.
+func (d *txDir) writeTemp(target, suffix string, data []byte) (string, error) {
+	what := "writing"
+	if suffix == ".bak" {
+		what = "backing up"
+	}
+	var name string
+	var f file
+	var err error
+	for range 100 {
+		name = path.Join(path.Dir(target), ".strata-"+strconv.FormatUint(rand.Uint64(), 36)+suffix)
+		f, err = d.fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", what, d.full(target), err)
+	}
+	d.temps = append(d.temps, name)
 	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Chmod(0o644)
-	}
 	if werr == nil {
 		werr = f.Sync()
 	}
@@ -179,19 +365,127 @@ func writeTemp(target string, data []byte) (string, error) {
 		werr = cerr
 	}
 	if werr != nil {
-		os.Remove(f.Name())
-		return "", fmt.Errorf("writing %s: %w", target, werr)
+		return "", fmt.Errorf("%s %s: %w", what, d.full(target), werr)
 	}
-	return f.Name(), nil
+	return name, nil
 }
 
-// scan lists the generated files in dir and its immediate subdirectories.
-func scan(dir string) ([]string, error) {
-	var out []string
-	top, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+// commit takes every step; on a failure it undoes those taken.
+func (tx *transaction) commit() error {
+	for i, st := range tx.steps {
+		var err error
+		if st.removal {
+			err = st.d.fsys.Remove(st.path)
+			if errors.Is(err, fs.ErrNotExist) {
+				err = nil
+			}
+		} else {
+			err = st.d.fsys.Rename(st.temp, st.path)
+		}
+		if err == nil {
+			tx.done = i + 1
+			continue
+		}
+		what := "replacing"
+		switch {
+		case st.removal:
+			what = "removing"
+		case st.backup == "":
+			what = "creating"
+		}
+		failure := fmt.Errorf("%s %s: %w", what, st.d.full(st.path), err)
+		if lost := tx.rollback(); len(lost) > 0 {
+			failure = fmt.Errorf("%w; restoring the files changed before it failed: %s", failure, strings.Join(lost, "; "))
+		} else {
+			failure = fmt.Errorf("%w; every file changed before it was restored: nothing was changed", failure)
+		}
+		tx.discard()
+		return failure
 	}
+	return nil
+}
+
+// rollback undoes the steps taken, newest first, and describes each file
+// it could not restore.
+func (tx *transaction) rollback() (lost []string) {
+	for i := tx.done - 1; i >= 0; i-- {
+		st := tx.steps[i]
+		var err error
+		if st.backup != "" {
+			if err = st.d.fsys.Rename(st.backup, st.path); err == nil {
+				st.d.forget(st.backup)
+			}
+		} else {
+			err = st.d.fsys.Remove(st.path)
+		}
+		if err != nil {
+			msg := fmt.Sprintf("%s: %v", st.d.full(st.path), err)
+			if st.backup != "" {
+				msg += fmt.Sprintf(" (its previous content is in %s)", st.d.full(st.backup))
+				st.d.forget(st.backup) // keep it: it is all that is left
+			}
+			lost = append(lost, msg)
+		}
+	}
+	tx.done = 0
+	return lost
+}
+
+// forget drops name from the files discard removes.
+func (d *txDir) forget(name string) {
+	d.temps = slices.DeleteFunc(d.temps, func(t string) bool { return t == name })
+}
+
+// discard removes every temporary file and backup left and every directory
+// the transaction created (only if empty), and closes the directories.
+func (tx *transaction) discard() {
+	for _, d := range tx.dirs {
+		if d.fsys != nil {
+			for _, t := range d.temps {
+				d.fsys.Remove(t)
+			}
+			for i := len(d.created) - 1; i >= 0; i-- {
+				d.fsys.Remove(d.created[i])
+			}
+			d.fsys.Close()
+		}
+		for i := len(d.createdOS) - 1; i >= 0; i-- {
+			os.Remove(d.createdOS[i])
+		}
+	}
+}
+
+// finish removes the backups and the app directories the removals emptied.
+func (tx *transaction) finish() {
+	for _, st := range tx.steps {
+		if st.backup != "" {
+			st.d.fsys.Remove(st.backup)
+		}
+	}
+	for _, st := range tx.steps {
+		if sub := path.Dir(st.path); st.removal && sub != "." {
+			// Fails, harmlessly, while anything else is in it.
+			st.d.fsys.Remove(sub)
+		}
+	}
+	for _, d := range tx.dirs {
+		d.fsys.Close()
+	}
+}
+
+func rank(a Action) int {
+	return slices.Index([]Action{Created, Updated, Removed, Unchanged}, a)
+}
+
+// scan lists the generated files in dir and its immediate subdirectories,
+// refusing symbolic links.
+func scan(dir string, fsys fileSystem) ([]string, error) {
+	link := func(rel string) error {
+		return fmt.Errorf("%s is a symbolic link; strata does not follow links inside its output directory %s, so that a render never writes or removes files outside it: replace the link with the directory or file itself",
+			filepath.Join(dir, filepath.FromSlash(rel)), dir)
+	}
+	var out []string
+	top, err := fsys.ReadDir(".")
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", dir, err)
 	}
@@ -199,9 +493,9 @@ func scan(dir string) ([]string, error) {
 		if !strings.HasSuffix(rel, ".hcl") && !strings.HasSuffix(rel, ".json") {
 			return nil
 		}
-		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
+		data, err := fsys.ReadFile(rel)
 		if err != nil {
-			return fmt.Errorf("reading %s: %w", filepath.Join(dir, rel), err)
+			return fmt.Errorf("reading %s: %w", filepath.Join(dir, filepath.FromSlash(rel)), err)
 		}
 		if generated(rel, data) {
 			out = append(out, rel)
@@ -209,19 +503,26 @@ func scan(dir string) ([]string, error) {
 		return nil
 	}
 	for _, e := range top {
+		if e.Type()&fs.ModeSymlink != 0 {
+			return nil, link(e.Name())
+		}
 		if !e.IsDir() {
 			if err := consider(e.Name()); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		sub, err := os.ReadDir(filepath.Join(dir, e.Name()))
+		sub, err := fsys.ReadDir(e.Name())
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", filepath.Join(dir, e.Name()), err)
 		}
 		for _, s := range sub {
+			rel := e.Name() + "/" + s.Name()
+			if s.Type()&fs.ModeSymlink != 0 {
+				return nil, link(rel)
+			}
 			if !s.IsDir() {
-				if err := consider(e.Name() + "/" + s.Name()); err != nil {
+				if err := consider(rel); err != nil {
 					return nil, err
 				}
 			}

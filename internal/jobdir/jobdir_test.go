@@ -1,9 +1,11 @@
 package jobdir
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -40,6 +42,11 @@ func snapshot(t *testing.T, dir string) map[string]string {
 		rel, _ := filepath.Rel(dir, p)
 		if d.IsDir() {
 			out[rel+"/"] = ""
+			return nil
+		}
+		if d.Type()&os.ModeSymlink != 0 {
+			target, _ := os.Readlink(p)
+			out[rel+" ->"] = target
 			return nil
 		}
 		data, err := os.ReadFile(p)
@@ -215,5 +222,224 @@ func TestChangesAreSortedNaturally(t *testing.T) {
 	}
 	if want := []string{"api-v2", "web-v9", "web-v10"}; !reflect.DeepEqual(ids, want) {
 		t.Errorf("order = %v, want %v", ids, want)
+	}
+}
+
+// faultyFS is the real fileSystem with failures injected: fail is asked
+// before every change and its error, if any, returned instead.
+type faultyFS struct {
+	fileSystem
+	fail func(op, name string) error
+}
+
+func (f faultyFS) Mkdir(name string, perm os.FileMode) error {
+	if err := f.fail("mkdir", name); err != nil {
+		return err
+	}
+	return f.fileSystem.Mkdir(name, perm)
+}
+
+func (f faultyFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
+	if err := f.fail("create", name); err != nil {
+		return nil, err
+	}
+	return f.fileSystem.OpenFile(name, flag, perm)
+}
+
+func (f faultyFS) Rename(from, to string) error {
+	if err := f.fail("rename", from+" -> "+to); err != nil {
+		return err
+	}
+	return f.fileSystem.Rename(from, to)
+}
+
+func (f faultyFS) Remove(name string) error {
+	if err := f.fail("remove", name); err != nil {
+		return err
+	}
+	return f.fileSystem.Remove(name)
+}
+
+// faulty returns Options whose file system fails the nth call of op
+// (counting from 1) with permission denied, and every later one too when
+// sticky is set.
+func faulty(op string, nth int, sticky bool) Options {
+	calls := 0
+	return Options{openFS: func(dir string) (fileSystem, error) {
+		real, err := openRoot(dir)
+		if err != nil {
+			return nil, err
+		}
+		return faultyFS{real, func(o, name string) error {
+			if o != op {
+				return nil
+			}
+			calls++
+			if calls == nth || sticky && calls > nth {
+				return &os.PathError{Op: o, Path: name, Err: os.ErrPermission}
+			}
+			return nil
+		}}, nil
+	}}
+}
+
+// TestAFailedSyncChangesNothing injects a failure at every point of a
+// sync that creates, updates and removes files, and checks that the
+// directory is exactly as it was: no file rewritten, no temporary file or
+// backup, no new directory.
+func TestAFailedSyncChangesNothing(t *testing.T) {
+	// Before: api-v1 and web-v1. After: api-v1 changed, web-v1 removed,
+	// web-v2 and db-v1 (a new app directory) created.
+	next := []generator.File{hclFile("api-v1", "\n  x = 1\n"), jsonFile("api-v1", ""), hclFile("db-v1", ""), jsonFile("db-v1", "")}
+	next = append(next, set("web-v2")...)
+	cases := []struct {
+		name   string
+		op     string
+		nth    int
+		sticky bool
+	}{
+		{"the first temporary file cannot be created", "create", 1, false},
+		{"a later temporary file cannot be created", "create", 4, false},
+		{"a backup cannot be created", "create", 7, false},
+		{"a new app directory cannot be created", "mkdir", 1, false},
+		{"the first rename fails", "rename", 1, false},
+		{"a rename fails after others succeeded", "rename", 4, false},
+		{"a removal fails after every rename succeeded", "remove", 1, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if _, err := Sync(dir, set("api-v1", "web-v1"), Options{}); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshot(t, dir)
+			_, err := Sync(dir, next, faulty(tc.op, tc.nth, tc.sticky))
+			if err == nil || !strings.Contains(err.Error(), "permission denied") || !strings.Contains(err.Error(), "nothing was changed") {
+				t.Fatalf("err = %v", err)
+			}
+			if after := snapshot(t, dir); !reflect.DeepEqual(before, after) {
+				t.Errorf("a failed sync changed the directory:\nbefore %v\nafter  %v", before, after)
+			}
+			// And the same sync without the failure works.
+			if _, err := Sync(dir, next, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := snapshot(t, dir)["db/db-v1.json"]; got == "" {
+				t.Error("the sync after the failure did not write db-v1")
+			}
+		})
+	}
+}
+
+// TestARollbackThatFailsNamesTheBackup makes the rename fail, and then the
+// restores too: the error names every file it could not restore and the
+// backup that holds its previous content, which is left in place.
+func TestARollbackThatFailsNamesTheBackup(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Sync(dir, set("api-v1", "web-v1"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	previous := snapshot(t, dir)
+	files := []generator.File{jsonFile("api-v1", `,"x":"1"`), hclFile("api-v1", "\n  x = 1\n"), jsonFile("web-v1", `,"x":"1"`), hclFile("web-v1", "")}
+	// Renames: api-v1.json, api-v1.nomad.hcl, web-v1.json (fails), then
+	// the restores, which fail too.
+	_, err := Sync(dir, files, faulty("rename", 3, true))
+	if err == nil || !strings.Contains(err.Error(), "restoring the files changed before it failed") {
+		t.Fatalf("err = %v", err)
+	}
+	_, rest, ok := strings.Cut(err.Error(), "its previous content is in ")
+	end := strings.Index(rest, ".bak")
+	if !ok || end < 0 {
+		t.Fatalf("the error names no backup: %v", err)
+	}
+	backup := rest[:end+len(".bak")]
+	data, rerr := os.ReadFile(backup)
+	if rerr != nil || !slices.Contains(slices.Collect(maps.Values(previous)), string(data)) {
+		t.Errorf("backup %s (%v) does not hold a file's previous content: %q", backup, rerr, data)
+	}
+	if !strings.Contains(err.Error(), filepath.Join(dir, "api", "api-v1.json")) {
+		t.Errorf("the error does not name api-v1.json: %v", err)
+	}
+}
+
+// TestApplyIsAllOrNothingAcrossDirectories fails the second directory of
+// one Apply: the first is left as it was.
+func TestApplyIsAllOrNothingAcrossDirectories(t *testing.T) {
+	root := t.TempDir()
+	jobs, policies := filepath.Join(root, "jobs"), filepath.Join(root, "policies")
+	if _, err := Sync(jobs, set("web-v1"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, root)
+	first, err := Plan(jobs, set("web-v1", "web-v2"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Plan(policies, []generator.File{{Path: "p.hcl", JobID: "p", Data: []byte(generator.Header + "\n")}}, faulty("create", 1, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Apply(first, second); err == nil {
+		t.Fatal("Apply succeeded")
+	}
+	if after := snapshot(t, root); !reflect.DeepEqual(before, after) {
+		t.Errorf("a failed Apply changed files:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestSymbolicLinksInsideTheOutputAreRefused links an app's directory, and
+// a file, to places outside the output directory: Sync refuses both and
+// writes nothing, anywhere.
+func TestSymbolicLinksInsideTheOutputAreRefused(t *testing.T) {
+	for _, tc := range []struct{ name, link, target string }{
+		{"an app directory that is a link", "web", "outside"},
+		{"a job file that is a link", "web/web-v1.json", "outside/web-v1.json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			dir := filepath.Join(root, "jobs")
+			outside := filepath.Join(root, "outside")
+			os.MkdirAll(filepath.Join(dir, "web"), 0o755)
+			os.MkdirAll(outside, 0o755)
+			link := filepath.Join(dir, filepath.FromSlash(tc.link))
+			os.Remove(link)
+			if err := os.Symlink(filepath.Join(root, tc.target), link); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshot(t, root)
+			_, err := Sync(dir, set("web-v1"), Options{})
+			if err == nil || !strings.Contains(err.Error(), link+" is a symbolic link") {
+				t.Fatalf("err = %v", err)
+			}
+			if after := snapshot(t, root); !reflect.DeepEqual(before, after) {
+				t.Errorf("a refused sync changed files:\nbefore %v\nafter  %v", before, after)
+			}
+		})
+	}
+}
+
+// TestAnUnwritableDirectoryChangesNothing is the failure as a user meets
+// it, with file permissions: it needs a user chmod applies to (root
+// ignores it; TestAFailedSyncChangesNothing covers the same paths by
+// injection).
+func TestAnUnwritableDirectoryChangesNothing(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("running as root, which file permissions do not stop; TestAFailedSyncChangesNothing injects the same failure")
+	}
+	dir := t.TempDir()
+	if _, err := Sync(dir, set("api-v1", "web-v1"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "web"), 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(filepath.Join(dir, "web"), 0o755) })
+	before := snapshot(t, dir)
+	files := []generator.File{hclFile("api-v1", "\n  x = 1\n"), jsonFile("api-v1", ""), hclFile("web-v1", "\n  x = 1\n"), jsonFile("web-v1", "")}
+	if _, err := Sync(dir, files, Options{}); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("err = %v", err)
+	}
+	if after := snapshot(t, dir); !reflect.DeepEqual(before, after) {
+		t.Errorf("a failed sync changed the directory:\nbefore %v\nafter  %v", before, after)
 	}
 }
