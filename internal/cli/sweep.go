@@ -4,13 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	consulapi "github.com/hashicorp/consul/api"
-	nomadapi "github.com/hashicorp/nomad/api"
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dev/strata/internal/config"
@@ -23,8 +20,9 @@ func (c *CLI) sweepCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sweep",
 		Short: "Retire versions nobody uses any more: one pass, in two phases",
-		Long: `Sweep makes one pass of the sweeper against Nomad (NOMAD_ADDR, NOMAD_TOKEN),
-Consul (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN) and the lbstats sidecar of every
+		Long: `Sweep makes one pass of the sweeper against Nomad (NOMAD_ADDR, NOMAD_TOKEN;
+the namespace of strata.yaml, else NOMAD_NAMESPACE, else default), Consul
+(CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN) and the lbstats sidecar of every
 HAProxy. A web version that is not live, not a cohort's target, not among the
 newest 'keep', older than 'min_age' and without a session on any HAProxy is
 first drained (strata/<app>/draining/<version>: its cookies go to the live
@@ -114,54 +112,6 @@ func SweeperConfig(cfg *config.Config) sweeper.Config {
 func policyOf(r config.Retire) sweeper.Policy {
 	return sweeper.Policy{Keep: r.Keep, MinAge: r.MinAge, DrainGrace: r.DrainGrace, HandoffGrace: r.HandoffGrace,
 		MaxRetirePerRun: r.MaxRetirePerRun, Purge: r.Purge}
-}
-
-// consulClient builds a Consul client from CONSUL_HTTP_ADDR and
-// CONSUL_HTTP_TOKEN, read the way consulapi.DefaultConfig reads them but
-// through c.LookupEnv.
-func (c *CLI) consulClient() (*consulapi.Client, error) {
-	cc := consulapi.DefaultConfig()
-	if v, ok := c.lookupEnv("CONSUL_HTTP_ADDR"); ok && v != "" {
-		cc.Address = v
-	}
-	if v, ok := c.lookupEnv("CONSUL_HTTP_TOKEN"); ok {
-		cc.Token = v
-	}
-	client, err := consulapi.NewClient(cc)
-	if err != nil {
-		return nil, fmt.Errorf("consul client: %w", err)
-	}
-	return client, nil
-}
-
-// sources builds the Nomad and Consul clients from the environment, read
-// the way their DefaultConfig reads it but through c.LookupEnv.
-func (c *CLI) sources(cfg *config.Config) (sweeper.Sources, error) {
-	nc := nomadapi.DefaultConfig()
-	if v, ok := c.lookupEnv("NOMAD_ADDR"); ok && v != "" {
-		nc.Address = v
-	}
-	if v, ok := c.lookupEnv("NOMAD_TOKEN"); ok {
-		nc.SecretID = v
-	}
-	nomad, err := nomadapi.NewClient(nc)
-	if err != nil {
-		return sweeper.Sources{}, fmt.Errorf("nomad client: %w", err)
-	}
-	consul, err := c.consulClient()
-	if err != nil {
-		return sweeper.Sources{}, err
-	}
-	minAge := time.Duration(0)
-	for _, a := range cfg.Apps {
-		minAge = max(minAge, a.Retire.MinAge)
-	}
-	ns := cfg.Namespace
-	if ns == "" {
-		ns = "default"
-	}
-	return sweeper.Sources{Nomad: nomad, Consul: consul, HTTP: &http.Client{Timeout: 10 * time.Second},
-		Namespace: ns, MinAge: max(minAge, config.DefaultMinAge)}, nil
 }
 
 func (c *CLI) printSweep(output string, plan sweeper.Plan, results []sweeper.Result, calls sweeper.Calls, dry bool) {
