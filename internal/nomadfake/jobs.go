@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/strata-dev/strata/internal/nomaddiff"
+	"github.com/strata-dev/strata/internal/nomadrules"
 )
 
 // queryMeta is the QueryMeta Nomad embeds in some responses.
@@ -211,7 +212,7 @@ func (s *Server) jobRegister(rq *request) (any, uint64, error) {
 		return nil, 0, errorf(http.StatusBadRequest, "Eval priority must be between 1 and 100 inclusively")
 	}
 	ns := namespaceForJob(args.Job.Namespace, rq.q.Get("namespace"), args.Namespace)
-	job, err := normalize(args.Job, ns, true)
+	job, warnings, err := normalize(args.Job, ns, true)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -224,6 +225,7 @@ func (s *Server) jobRegister(rq *request) (any, uint64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	resp.Warnings = warnings
 	return resp, resp.Index, nil
 }
 
@@ -403,14 +405,14 @@ func (s *Server) jobPlan(rq *request) (any, uint64, error) {
 		return nil, 0, errorf(http.StatusBadRequest, "Job ID does not match")
 	}
 	ns := namespaceForJob(args.Job.Namespace, rq.q.Get("namespace"), args.Namespace)
-	job, err := normalize(args.Job, ns, true)
+	job, warnings, err := normalize(args.Job, ns, true)
 	if err != nil {
 		return nil, 0, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var prev *api.Job
-	resp := &planResponse{}
+	resp := &planResponse{Warnings: warnings}
 	if js, ok := s.jobs[jobKey{ns, *job.ID}]; ok {
 		prev = js.latest()
 		if *prev.Type != *job.Type {
@@ -565,16 +567,20 @@ func (s *Server) setDeploymentStatusLocked(dep *deployment, status, description 
 
 // normalize copies a submitted job and prepares it as Nomad's HTTP agent and
 // Job.Register do: canonicalized, with the server's defaults, in namespace,
-// and, when validate is set, validated. Errors are Nomad's: 400 for a
-// malformed request, 500 for a job that fails validation.
-func normalize(submitted *api.Job, namespace string, validate bool) (*api.Job, error) {
+// and, when validate is set, validated by internal/nomadrules, strata's one
+// owner of Nomad's job rules, with Nomad's error text (500) and warnings.
+// A job the fake cannot store (no task group, a group or task without a
+// name, or named twice) is refused with a message that says it comes from
+// the fake: those are not rules the recordings show. A malformed request is
+// 400.
+func normalize(submitted *api.Job, namespace string, validate bool) (*api.Job, string, error) {
 	job := copyJob(submitted)
 	for i, tg := range job.TaskGroups {
 		if tg == nil {
-			return nil, errorf(http.StatusBadRequest, "task group %d is null", i)
+			return nil, "", errorf(http.StatusBadRequest, "task group %d is null", i)
 		}
 		if slices.Contains(tg.Tasks, nil) {
-			return nil, errorf(http.StatusBadRequest, "task group %d has a null task", i)
+			return nil, "", errorf(http.StatusBadRequest, "task group %d has a null task", i)
 		}
 	}
 	job.Canonicalize()
@@ -585,72 +591,54 @@ func normalize(submitted *api.Job, namespace string, validate bool) (*api.Job, e
 	if *job.NodePool == "" {
 		job.NodePool = new("default")
 	}
-	if validate {
-		if err := validateJob(job); err != nil {
-			return nil, err
-		}
+	if !validate {
+		return job, "", nil
 	}
-	return job, nil
+	if err := storable(job); err != nil {
+		return nil, "", err
+	}
+	res := nomadrules.Validate(job)
+	if err := res.Err(); err != nil {
+		return nil, "", err
+	}
+	return job, res.WarningsText(), nil
 }
 
-// validateJob checks a canonicalized job for the mistakes Nomad's validation
-// catches most often. The messages are the fake's own.
-func validateJob(job *api.Job) error {
+// storable checks what the fake's model needs of a job: task groups and
+// tasks, each named once.
+func storable(job *api.Job) error {
 	var errs []string
-	switch {
-	case *job.ID == "":
-		errs = append(errs, "Missing job ID")
-	case strings.ContainsAny(*job.ID, " \x00"):
-		errs = append(errs, "Job ID contains a space or null character")
-	}
-	if *job.Name == "" {
-		errs = append(errs, "Missing job name")
-	}
-	switch *job.Type {
-	case api.JobTypeService, api.JobTypeBatch, api.JobTypeSystem, api.JobTypeSysbatch:
-	default:
-		errs = append(errs, fmt.Sprintf("Invalid job type: %q", *job.Type))
-	}
-	if *job.Priority < 1 || *job.Priority > 100 {
-		errs = append(errs, "Job priority must be between [1, 100]")
-	}
 	if len(job.TaskGroups) == 0 {
-		errs = append(errs, "Missing job task groups")
+		errs = append(errs, "the job has no task group")
 	}
 	groups := map[string]bool{}
 	for i, tg := range job.TaskGroups {
 		name := *tg.Name
 		switch {
 		case name == "":
-			errs = append(errs, fmt.Sprintf("Job task group %d missing name", i+1))
+			errs = append(errs, fmt.Sprintf("task group %d has no name", i+1))
 		case groups[name]:
-			errs = append(errs, fmt.Sprintf("Job task group %d redefines '%s'", i+1, name))
+			errs = append(errs, fmt.Sprintf("task group %q is defined twice", name))
 		}
 		groups[name] = true
-		if *tg.Count < 0 {
-			errs = append(errs, fmt.Sprintf("Task group %s: count can't be negative", name))
-		}
 		if len(tg.Tasks) == 0 {
-			errs = append(errs, fmt.Sprintf("Task group %s: missing tasks", name))
+			errs = append(errs, fmt.Sprintf("task group %q has no task", name))
 		}
 		tasks := map[string]bool{}
 		for j, t := range tg.Tasks {
 			switch {
 			case t.Name == "":
-				errs = append(errs, fmt.Sprintf("Task group %s: task %d missing name", name, j+1))
+				errs = append(errs, fmt.Sprintf("task %d of group %q has no name", j+1, name))
 			case tasks[t.Name]:
-				errs = append(errs, fmt.Sprintf("Task group %s: task %d redefines '%s'", name, j+1, t.Name))
+				errs = append(errs, fmt.Sprintf("task %q of group %q is defined twice", t.Name, name))
 			}
 			tasks[t.Name] = true
-			if t.Driver == "" {
-				errs = append(errs, fmt.Sprintf("Task group %s: task %s: Missing task driver", name, t.Name))
-			}
 		}
 	}
 	if len(errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%d error(s) occurred:\n\t* %s", len(errs), strings.Join(errs, "\n\t* "))
+	return fmt.Errorf("nomadfake: cannot model this job (not a rule of Nomad's the recordings show): %s", strings.Join(errs, "; "))
 }
 
 // copyJob deep-copies a job through JSON, the form Nomad stores it in.

@@ -162,3 +162,45 @@ func TestStoppingPurgingAndPurgingAgainAnswerAsNomad(t *testing.T) {
 		t.Errorf("status %d", again.status)
 	}
 }
+
+func TestARegisterNomadRefusesIsRefusedWithNomadsText(t *testing.T) {
+	s := nomadfake.New(t)
+	replay(t, s, "lifecycle/0140-PUT-jobs.json")
+	if ids := s.JobIDs(""); len(ids) != 0 {
+		t.Errorf("a refused job was stored: %v", ids)
+	}
+}
+
+func TestRegisterAndPlanCarryNomadsWarnings(t *testing.T) {
+	ex := loadExchange(t, "validate/0108-PUT-validate_job.json")
+	var validate struct {
+		Job      *api.Job
+		Warnings string
+	}
+	if err := json.Unmarshal(ex.RequestBody, &validate); err != nil {
+		t.Fatal(err)
+	}
+	var verdict struct{ Warnings string }
+	if err := json.Unmarshal(ex.ResponseBody, &verdict); err != nil {
+		t.Fatal(err)
+	}
+	if verdict.Warnings == "" {
+		t.Fatal("the recording has no warning")
+	}
+	s := nomadfake.New(t)
+	c := s.Client()
+	plan, _, err := c.Jobs().Plan(validate.Job, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Warnings != verdict.Warnings {
+		t.Errorf("plan warnings %q, Nomad's %q", plan.Warnings, verdict.Warnings)
+	}
+	resp, _, err := c.Jobs().Register(validate.Job, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Warnings != verdict.Warnings {
+		t.Errorf("register warnings %q, Nomad's %q", resp.Warnings, verdict.Warnings)
+	}
+}

@@ -287,7 +287,7 @@ func TestARegisterNomadWouldRejectIsAnError(t *testing.T) {
 	c := s.Client()
 	empty := api.NewServiceJob("empty", "empty", "global", 50)
 	if _, _, err := c.Jobs().Register(empty, nil); status(err) != http.StatusInternalServerError ||
-		!strings.Contains(err.Error(), "Missing job task groups") {
+		!strings.Contains(err.Error(), "nomadfake: cannot model this job") {
 		t.Errorf("a job without task groups: %v", err)
 	}
 	mustRegister(t, c, webJob("web-v1", "web:1", 1, nil), nil)

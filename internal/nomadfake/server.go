@@ -259,7 +259,7 @@ func (s *Server) AddJob(job *api.Job, submitTime time.Time) {
 	if job.Namespace != nil && *job.Namespace != "" {
 		ns = *job.Namespace
 	}
-	normal, err := normalize(job, ns, false)
+	normal, _, err := normalize(job, ns, false)
 	if err != nil {
 		s.t.Errorf("nomadfake: AddJob(%s): %v", *job.ID, err)
 		return
