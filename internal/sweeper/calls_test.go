@@ -11,6 +11,7 @@ import (
 	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
+	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/strata-dev/strata/internal/lbstats"
 	"github.com/strata-dev/strata/internal/nomadfake"
@@ -110,5 +111,67 @@ func TestADrainLosesToAPromoteInBetween(t *testing.T) {
 	}
 	if kv, _, _ := src.Consul.KV().Get(sweeper.DrainingKey("app0", "v3"), nil); kv != nil {
 		t.Fatal("the promoted version is draining")
+	}
+}
+
+// TestAVersionWhoseDeploymentFailedTakesNoKeepPlace gathers from the fake
+// Nomad a crash-looping newest version, failed as Nomad fails one (failed
+// allocations with their task events): only its deployment is read, and
+// the version before it keeps the keep place.
+func TestAVersionWhoseDeploymentFailedTakesNoKeepPlace(t *testing.T) {
+	src, nomad, cfg := fleet(t, 1, 2, 1)
+	for _, v := range []string{"v1", "v2"} {
+		j := managedJob("web", v, sweeper.KindWeb)
+		j.TaskGroups = []*nomadapi.TaskGroup{{Name: new("web"), Count: new(2), Update: &nomadapi.UpdateStrategy{MaxParallel: new(1)},
+			Tasks: []*nomadapi.Task{{Name: "web", Driver: "raw_exec", Config: map[string]any{"command": "/usr/bin/false"}}}}}
+		nomad.AddJob(j, start.Add(-48*time.Hour))
+	}
+	nomad.SetDeploymentHealth("web-v1", 2, 2, 2, 0)
+	nomad.FailDeployment("web-v2", "Failed due to progress deadline", nil)
+	cfg.Policies["web"] = webPolicy
+	cfg.Versions["web"] = []string{"v1", "v2"}
+	cfg.Live["web"] = "v0"
+
+	before := nomad.Calls(nomadfake.EndpointJobLatestDeployment)
+	inv, _, calls := sweeper.Gather(context.Background(), src, start)
+	if len(inv.Failures) > 0 {
+		t.Fatal(inv.Failures)
+	}
+	if n := nomad.Calls(nomadfake.EndpointJobLatestDeployment) - before; n != 1 || calls.Nomad != 2 {
+		t.Errorf("%d deployment reads, %d Nomad calls; want 1 (the failing job's) and 2", n, calls.Nomad)
+	}
+	for _, j := range inv.Jobs {
+		if j.App == "web" && j.DeploymentFailed != (j.Version == "v2") {
+			t.Errorf("%s: DeploymentFailed %v", j.ID, j.DeploymentFailed)
+		}
+	}
+	plan := sweeper.Decide(inv, cfg, start)
+	for _, v := range plan.Verdicts {
+		switch {
+		case v.JobID == "web-v1" && v.State != sweeper.StateNewestKept:
+			t.Errorf("web-v1: %s (%s), want newest-kept", v.State, v.Reason)
+		case v.JobID == "web-v2" && (v.State == sweeper.StateNewestKept || !strings.Contains(v.Reason, "Failed due to progress deadline")):
+			t.Errorf("web-v2: %s (%s), want no keep place and Nomad's reason", v.State, v.Reason)
+		}
+	}
+}
+
+// TestADeploymentThatCannotBeReadRetiresNothing makes the deployment read of
+// a failing version fail: the pass records Nomad as unreadable, and nothing
+// is retired.
+func TestADeploymentThatCannotBeReadRetiresNothing(t *testing.T) {
+	src, nomad, cfg := fleet(t, 1, 3, 1)
+	j := managedJob("web", "v2", sweeper.KindWeb)
+	j.TaskGroups = []*nomadapi.TaskGroup{{Name: new("web"), Count: new(2), Update: &nomadapi.UpdateStrategy{MaxParallel: new(1)},
+		Tasks: []*nomadapi.Task{{Name: "web", Driver: "raw_exec", Config: map[string]any{"command": "/usr/bin/false"}}}}}
+	nomad.AddJob(j, start.Add(-48*time.Hour))
+	nomad.FailDeployment("web-v2", "Failed due to progress deadline", nil)
+	nomad.FailNext(nomadfake.EndpointJobLatestDeployment, 500, 1)
+	inv, _, _ := sweeper.Gather(context.Background(), src, start)
+	if len(inv.Failures) == 0 {
+		t.Fatal("a deployment that could not be read is not a failure")
+	}
+	if actions := sweeper.Decide(inv, cfg, start).Actions(); len(actions) > 0 {
+		t.Errorf("actions on doubt: %+v", actions)
 	}
 }

@@ -19,6 +19,13 @@
 //     HAProxy; still 0, the Nomad job is deregistered and the draining key
 //     removed. A session seen while draining aborts the drain.
 //
+// The newest Keep are counted among the versions whose latest deployment did
+// not fail: a crash-looping version takes no keep place, and once older than
+// MinAge and idle it is retired like any other. Its deployment is read only
+// when the job list's summary shows failed or lost allocations, so a healthy
+// fleet costs no call per job; a deployment that cannot be read is a Nomad
+// failure like any other.
+//
 // Anything that cannot be read (an HAProxy's sessions, Consul, Nomad) means
 // "not provably idle": nothing is drained or stopped. Workers have no
 // connections: once the newest version's deployment has been healthy for
