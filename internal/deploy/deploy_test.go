@@ -109,7 +109,6 @@ func TestADeploymentThatFailsSaysWhy(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	msg := err.Error()
-	t.Log(msg)
 	for _, want := range []string{
 		"web-v2: deployment failed: Failed due to progress deadline",
 		"(failed, unhealthy)",
