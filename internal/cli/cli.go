@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -207,5 +208,34 @@ func wrapArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 // load reads the configuration the command line names.
 func (c *CLI) load(cmd *cobra.Command) (*config.Config, error) {
 	path, _ := cmd.Flags().GetString("config")
-	return config.Load(config.Options{Path: path, LookupEnv: c.LookupEnv, Flags: cmd.Flags()})
+	opts := config.Options{Path: path, LookupEnv: c.LookupEnv, Flags: cmd.Flags()}
+	if err := checkConfigFile(opts.ConfigPath()); err != nil {
+		return nil, err
+	}
+	return config.Load(opts)
+}
+
+// maxConfigSize is the largest configuration file strata reads: far above
+// any real strata.yaml, far below what would exhaust memory.
+const maxConfigSize = 4 << 20
+
+// checkConfigFile refuses, before it is read, a configuration file that is
+// not a regular file (a device such as /dev/zero or /dev/stdin, a pipe, a
+// directory: reading one may never end) or that is larger than
+// maxConfigSize. A file that does not exist is left for config.Load to
+// report.
+func checkConfigFile(path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil
+	}
+	switch {
+	case info.IsDir():
+		return config.Errors{{Source: path, Msg: "is a directory; name the configuration file itself, such as " + filepath.Join(path, config.DefaultFile)}}
+	case !info.Mode().IsRegular():
+		return config.Errors{{Source: path, Msg: fmt.Sprintf("is not a regular file (%s); strata reads its configuration from a file", info.Mode().Type())}}
+	case info.Size() > maxConfigSize:
+		return config.Errors{{Source: path, Msg: fmt.Sprintf("is %d bytes; strata reads configuration files of at most %d", info.Size(), maxConfigSize)}}
+	}
+	return nil
 }

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -275,5 +277,41 @@ func TestARenderRefusesALinkedAppDirectory(t *testing.T) {
 	}
 	if files := tree(t, outside); len(files) > 0 {
 		t.Errorf("files landed outside the output directory: %v", files)
+	}
+}
+
+// TestAConfigurationThatIsNotAFileIsRefused names a device, a pipe, a
+// directory and an oversized file as the configuration: each is refused at
+// once (reading /dev/zero never ends), naming it.
+func TestAConfigurationThatIsNotAFileIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, []byte("# "+strings.Repeat("x", maxConfigSize)+"\n"+webV1V2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ name, path, want string }{
+		{"a device that never ends", "/dev/zero", "/dev/zero: is not a regular file"},
+		{"a named pipe nobody writes to", fifo, "fifo.yaml: is not a regular file"},
+		{"a directory", dir, "is a directory; name the configuration file itself"},
+		{"a file over the size limit", big, "big.yaml: is 41"},
+	}
+	cases[3].want = fmt.Sprintf("big.yaml: is %d bytes", maxConfigSize+3+len(webV1V2))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			lines := [][]string{{"validate", "-c", tc.path}, {"diff", "--base", tc.path, "--head", tc.path}}
+			if tc.path == dir {
+				lines = lines[:1] // diff reads strata.yaml inside a directory
+			}
+			for _, args := range lines {
+				code, _, errOut := run(t, nil, args...)
+				if code != ExitError || !strings.Contains(errOut, tc.want) {
+					t.Errorf("strata %s: exit %d, stderr %q lacks %q", strings.Join(args, " "), code, errOut, tc.want)
+				}
+			}
+		})
 	}
 }

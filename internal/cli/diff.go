@@ -168,13 +168,17 @@ func (c *CLI) diffSide(cmd *cobra.Command, side, spec string) ([]*api.Job, []gen
 	var err error
 	switch {
 	case spec == "":
-		cfg, err = config.Load(opts)
+		if err = checkConfigFile(opts.ConfigPath()); err == nil {
+			cfg, err = config.Load(opts)
+		}
 	case exists(spec):
 		if info, _ := os.Stat(spec); info.IsDir() {
 			spec = filepath.Join(spec, config.DefaultFile)
 		}
 		opts.Path = spec
-		cfg, err = config.Load(opts)
+		if err = checkConfigFile(spec); err == nil {
+			cfg, err = config.Load(opts)
+		}
 	default:
 		var data []byte
 		var name string
