@@ -315,8 +315,15 @@ func indent(s, prefix string) string {
 // Markdown writes the plans as a pull-request comment: a summary table with
 // every job that changes or could not be planned, the jobs the plan brings
 // back, Nomad's warnings and errors, then each job's diff in a collapsed
-// block.
-func Markdown(jobs []Job, orphans []Orphan) string {
+// block, and the extra sections (the HAProxy configuration change). It fits
+// in a GitHub comment: past GitHubCommentLimit characters, diffs are
+// summarized, except those of destructive changes (see FitMarkdown).
+func Markdown(jobs []Job, orphans []Orphan, extra ...Section) string {
+	return MarkdownWithin(GitHubCommentLimit, jobs, orphans, extra...)
+}
+
+// MarkdownWithin is Markdown within limit characters.
+func MarkdownWithin(limit int, jobs []Job, orphans []Orphan, extra ...Section) string {
 	var b strings.Builder
 	b.WriteString("### strata plan\n\n")
 	b.WriteString(summary(jobs, orphans))
@@ -352,26 +359,47 @@ func Markdown(jobs []Job, orphans []Orphan) string {
 			fmt.Fprintf(&b, "\n`%s`:\n\n%s", j.ID, fence("", j.Warnings()))
 		}
 	}
+	var sections []Section
 	for _, j := range jobs {
 		if j.Plan == nil || !j.shown() {
 			continue
 		}
-		fmt.Fprintf(&b, "\n<details><summary><code>%s</code>: %s</summary>\n\n", j.ID, j.Plan.Diff.Type)
 		var d strings.Builder
 		d.WriteString(JobDiff(j.Plan.Diff))
 		d.WriteString("\n")
 		if f := placementFailures(j.Plan); f != "" {
 			d.WriteString(f)
 		}
-		b.WriteString(fence("diff", d.String()))
-		b.WriteString("</details>\n")
+		sections = append(sections, Section{
+			Body:    fmt.Sprintf("\n<details><summary><code>%s</code>: %s</summary>\n\n%s</details>\n", j.ID, j.Plan.Diff.Type, fence("diff", d.String())),
+			Keep:    j.Destructive(),
+			Summary: fmt.Sprintf("`%s`: %s (%s): diff left out", j.ID, j.Plan.Diff.Type, mdEscape(groupUpdates(j.Plan))),
+		})
 	}
-	return b.String()
+	return FitMarkdown(b.String(), append(sections, extra...), limit)
+}
+
+// Destructive reports whether the plan replaces or stops running
+// allocations, or removes the job: changes that cut sessions.
+func (j Job) Destructive() bool {
+	if j.Plan == nil || j.Plan.Diff == nil {
+		return false
+	}
+	if j.Plan.Diff.Type == "Deleted" {
+		return true
+	}
+	for _, g := range j.Plan.Diff.TaskGroups {
+		if g.Updates["create/destroy update"] > 0 || g.Updates["destroy"] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // MarkdownTable is the summary table of Markdown: one row per job that
 // changes, could not be planned or has Nomad's warnings, and one per
-// orphan. Size guards keep it whole.
+// orphan; a destructive change says it replaces allocations. FitMarkdown
+// keeps it whole.
 func MarkdownTable(jobs []Job, orphans []Orphan) string {
 	var b strings.Builder
 	b.WriteString("| Job | Change | Allocations |\n|---|---|---|\n")
@@ -384,6 +412,9 @@ func MarkdownTable(jobs []Job, orphans []Orphan) string {
 			change := j.Plan.Diff.Type
 			if j.Return != nil {
 				change += " (" + j.Return.Was + " before)"
+			}
+			if j.Destructive() {
+				change += ", **replaces allocations**"
 			}
 			if j.Warnings() != "" {
 				change += ", with warnings"
