@@ -16,19 +16,20 @@
 //
 // # In place or destructive
 //
-// Each edited job also says whether Nomad would replace its allocations.
-// The rule follows the fields Nomad's scheduler compares before deciding on a
-// destructive update (tasksUpdated in nomad/scheduler), kept small:
-//
-//   - Destructive (allocations replaced): a task's Driver, User, Config, Env,
-//     Resources, Templates, Artifacts, Vault, Lifecycle, VolumeMounts or Meta;
-//     a group's Networks, EphemeralDisk, Volumes or Meta; the job's Meta
-//     (Nomad hands job, group and task meta to every task as NOMAD_META_*, so
-//     a change to strata.created replaces every allocation); a task or group
-//     added or removed.
-//   - In place: everything else, notably Count, Update, services (tags,
-//     checks, service meta), KillTimeout, ShutdownDelay, restart and
-//     reschedule policies, constraints.
+// Each edited job also says whether Nomad would replace its allocations,
+// and each added or edited job what Nomad would plan for each task group
+// if base is what runs ("1 create/destroy update, 1 ignore"). Both come
+// from internal/nomaddiff, strata's one job differ, which the fake Nomad's
+// plan uses too and which is checked against every recorded Nomad plan: a
+// change is destructive when it touches a field that makes Nomad's
+// scheduler replace allocations (nomaddiff.DestructiveTaskField and its
+// group and job counterparts: a task's driver, config, env, resources,
+// templates, meta ...; a group's networks or meta; the job's meta, which
+// Nomad hands every task), or adds or removes a task or group; anything
+// else (count, update block, services, kill_timeout, shutdown_delay,
+// restart policy) is applied in place. Nomad replaces at most the group's
+// update max_parallel allocations at once and ignores the others until
+// then, as the planned updates show.
 //
 // "In place" is what the job's fields allow; Nomad still replaces an
 // allocation whose node no longer satisfies new constraints or resources.

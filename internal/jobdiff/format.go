@@ -3,11 +3,13 @@ package jobdiff
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/strata-dev/strata/generator"
+	"github.com/strata-dev/strata/internal/planview"
 )
 
 // Text writes diffs for a terminal or a CI log: a summary line, then each
@@ -93,6 +95,7 @@ func Markdown(diffs []JobDiff) string {
 				allocs = "**replaced**"
 			}
 		}
+		allocs += planned(d.Updates, ": ")
 		fmt.Fprintf(&b, "| `%s` | %s %s | %s | %s |\n", d.ID, marker(d.Status), d.Status, fields, allocs)
 	}
 	for _, d := range diffs {
@@ -164,7 +167,7 @@ func marker(s Status) string {
 func describe(d JobDiff) string {
 	switch d.Status {
 	case Added:
-		return "added"
+		return "added" + planned(d.Updates, "; Nomad plans ")
 	case Removed:
 		return "removed (allocations stopped)"
 	}
@@ -172,7 +175,28 @@ func describe(d JobDiff) string {
 	if len(d.Changes) == 1 {
 		n = "field"
 	}
-	return fmt.Sprintf("edited, %d %s: %s", len(d.Changes), n, impactText(d.Impact))
+	return fmt.Sprintf("edited, %d %s: %s%s", len(d.Changes), n, impactText(d.Impact), planned(d.Updates, "; Nomad plans "))
+}
+
+// planned writes the allocation changes Nomad would plan per task group
+// as its plan prints them, "web (1 create/destroy update, 1 ignore)",
+// after prefix; "" when there are none.
+func planned(updates map[string]map[string]uint64, prefix string) string {
+	groups := make([]string, 0, len(updates))
+	for g := range updates {
+		groups = append(groups, g)
+	}
+	slices.Sort(groups)
+	parts := make([]string, 0, len(groups))
+	for _, g := range groups {
+		if line := planview.UpdateLine(updates[g]); line != "" {
+			parts = append(parts, fmt.Sprintf("%s (%s)", g, line))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return prefix + strings.Join(parts, ", ")
 }
 
 func impactText(i Impact) string {

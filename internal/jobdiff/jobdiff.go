@@ -3,6 +3,7 @@ package jobdiff
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/naming"
+	"github.com/strata-dev/strata/internal/nomaddiff"
 )
 
 // Status says what happened to a job between base and head.
@@ -55,6 +57,11 @@ type JobDiff struct {
 	Changes []Change `json:"changes,omitempty"`
 	// Warnings are things a reviewer must not miss, such as sessions cut.
 	Warnings []string `json:"warnings,omitempty"`
+	// Updates are, per task group, the allocation changes Nomad would plan
+	// if base is what runs, by the names Nomad's plan gives them ("create",
+	// "create/destroy update", "in-place update", "ignore", ...), for added
+	// and edited jobs.
+	Updates map[string]map[string]uint64 `json:"updates,omitempty"`
 }
 
 // Change is one field that differs between the base and head version of a job.
@@ -112,6 +119,7 @@ func Compare(base, head []*api.Job) []JobDiff {
 		switch {
 		case !inBase:
 			d.Status = Added
+			d.Updates = updates(nil, hj)
 		case !inHead:
 			d.Status = Removed
 		default:
@@ -120,6 +128,7 @@ func Compare(base, head []*api.Job) []JobDiff {
 				d.Status = Unchanged
 				break
 			}
+			d.Updates = updates(canonical(bj), canonical(hj))
 			d.Status = Edited
 			d.Impact = InPlace
 			for _, c := range d.Changes {
@@ -133,6 +142,33 @@ func Compare(base, head []*api.Job) []JobDiff {
 			d.Warnings = append(d.Warnings, HAProxyWarning)
 		}
 		out = append(out, d)
+	}
+	return out
+}
+
+// canonical is a copy of job as Nomad's agent receives it, canonicalized.
+func canonical(job *api.Job) *api.Job {
+	data, err := json.Marshal(job)
+	if err != nil {
+		panic(fmt.Sprintf("jobdiff: encoding a job: %v", err))
+	}
+	var c api.Job
+	if err := json.Unmarshal(data, &c); err != nil {
+		panic(fmt.Sprintf("jobdiff: decoding a job: %v", err))
+	}
+	c.Canonicalize()
+	return &c
+}
+
+// updates is Nomad's plan of head against base (nil: a new job) per task
+// group, from internal/nomaddiff.
+func updates(base, head *api.Job) map[string]map[string]uint64 {
+	if base == nil {
+		head = canonical(head)
+	}
+	out := map[string]map[string]uint64{}
+	for name, u := range nomaddiff.DesiredUpdates(base, head) {
+		out[name] = nomaddiff.UpdateCounts(u)
 	}
 	return out
 }
@@ -406,26 +442,6 @@ func identifier(s string) bool {
 	return true
 }
 
-// destructiveTaskField says whether a change to a task's field makes Nomad
-// replace allocations; see the package documentation.
-func destructiveTaskField(name string) bool {
-	switch name {
-	case "Driver", "User", "Config", "Env", "Resources", "Templates", "Artifacts",
-		"Vault", "Lifecycle", "VolumeMounts", "Meta":
-		return true
-	}
-	return false
-}
-
-// destructiveGroupField is destructiveTaskField for a group's own fields.
-func destructiveGroupField(name string) bool {
-	switch name {
-	case "Networks", "EphemeralDisk", "Volumes", "Meta":
-		return true
-	}
-	return false
-}
-
 // destructive applies the package's rule to one changed path.
 func destructive(path []seg) bool {
 	field := func(i int) string {
@@ -434,18 +450,17 @@ func destructive(path []seg) bool {
 		}
 		return ""
 	}
-	switch field(0) {
-	case "Meta":
+	if nomaddiff.DestructiveJobField(field(0)) {
 		return true
-	case "TaskGroups":
-	default:
+	}
+	if field(0) != "TaskGroups" {
 		return false
 	}
 	// TaskGroups, TaskGroups[g]: groups added or removed.
 	if len(path) <= 2 {
 		return true
 	}
-	if destructiveGroupField(field(2)) {
+	if nomaddiff.DestructiveGroupField(field(2)) {
 		return true
 	}
 	if field(2) != "Tasks" {
@@ -455,5 +470,5 @@ func destructive(path []seg) bool {
 	if len(path) <= 4 {
 		return true
 	}
-	return destructiveTaskField(field(4))
+	return nomaddiff.DestructiveTaskField(field(4))
 }

@@ -47,7 +47,7 @@ func TestCompare(t *testing.T) {
 			name: "a job only in head is added and one only in base is removed",
 			base: []*api.Job{webJob("web-v1")},
 			head: []*api.Job{webJob("web-v2")},
-			want: []JobDiff{{ID: "web-v1", Status: Removed}, {ID: "web-v2", Status: Added}},
+			want: []JobDiff{{ID: "web-v1", Status: Removed}, {ID: "web-v2", Status: Added, Updates: map[string]map[string]uint64{"web": {"create": 2}}}},
 		},
 		{
 			name: "the same job on both sides is unchanged",
@@ -59,7 +59,7 @@ func TestCompare(t *testing.T) {
 			name: "a new image replaces allocations and is named by task",
 			base: []*api.Job{webJob("web-v1")},
 			head: []*api.Job{edit("web-v1", func(j *api.Job) { j.TaskGroups[0].Tasks[0].Config["image"] = "ghcr.io/acme/web:hotfix" })},
-			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive, Changes: []Change{
+			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive, Updates: map[string]map[string]uint64{"web": {"create/destroy update": 1, "ignore": 1}}, Changes: []Change{
 				{Path: "TaskGroups[web].Tasks[web].Config.image", Old: raw(`"ghcr.io/acme/web:web-v1"`), New: raw(`"ghcr.io/acme/web:hotfix"`), Destructive: true},
 			}}},
 		},
@@ -70,7 +70,7 @@ func TestCompare(t *testing.T) {
 				j.TaskGroups[0].Count = ptr(3)
 				j.TaskGroups[0].Services[0].Tags = []string{"strata", "internal", "beta"}
 			})},
-			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: InPlace, Changes: []Change{
+			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: InPlace, Updates: map[string]map[string]uint64{"web": {"create": 1, "in-place update": 2}}, Changes: []Change{
 				{Path: "TaskGroups[web].Count", Old: raw("2"), New: raw("3")},
 				{Path: "TaskGroups[web].Services[web].Tags[1]", Old: raw(`"public"`), New: raw(`"internal"`)},
 				{Path: "TaskGroups[web].Services[web].Tags[2]", New: raw(`"beta"`)},
@@ -80,7 +80,7 @@ func TestCompare(t *testing.T) {
 			name: "a job meta change replaces allocations, since Nomad passes meta to tasks",
 			base: []*api.Job{webJob("web-v1")},
 			head: []*api.Job{edit("web-v1", func(j *api.Job) { j.Meta["strata.created"] = "2026-11-01T00:00:00Z" })},
-			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive, Changes: []Change{
+			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive, Updates: map[string]map[string]uint64{"web": {"create/destroy update": 1, "ignore": 1}}, Changes: []Change{
 				{Path: `Meta["strata.created"]`, New: raw(`"2026-11-01T00:00:00Z"`), Destructive: true},
 			}}},
 		},
@@ -91,7 +91,7 @@ func TestCompare(t *testing.T) {
 				j.TaskGroups[0].Tasks[0].Env = nil
 				j.TaskGroups[0].Tasks[0].Resources.MemoryMaxMB = ptr(512)
 			})},
-			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive, Changes: []Change{
+			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive, Updates: map[string]map[string]uint64{"web": {"create/destroy update": 1, "ignore": 1}}, Changes: []Change{
 				{Path: "TaskGroups[web].Tasks[web].Env.LOG_LEVEL", Old: raw(`"info"`), Destructive: true},
 				{Path: "TaskGroups[web].Tasks[web].Resources.MemoryMaxMB", Old: raw("null"), New: raw("512"), Destructive: true},
 			}}},
@@ -102,7 +102,7 @@ func TestCompare(t *testing.T) {
 			head: []*api.Job{edit("web-v1", func(j *api.Job) {
 				j.TaskGroups[0].Tasks = append(j.TaskGroups[0].Tasks, &api.Task{Name: "log-shipper", Driver: "exec"})
 			})},
-			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive, Changes: []Change{
+			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive, Updates: map[string]map[string]uint64{"web": {"create/destroy update": 1, "ignore": 1}}, Changes: []Change{
 				{Path: "TaskGroups[web].Tasks[log-shipper]", New: raw(`{"Driver":"exec","KillSignal":"","Kind":"","Leader":false,"Name":"log-shipper","ShutdownDelay":0,"User":""}`), Destructive: true},
 			}}},
 		},
@@ -110,7 +110,7 @@ func TestCompare(t *testing.T) {
 			name: "HAProxy's job warns when its allocations would be replaced",
 			base: []*api.Job{webJob(generator.HAProxyJobID)},
 			head: []*api.Job{edit(generator.HAProxyJobID, func(j *api.Job) { j.TaskGroups[0].Tasks[0].Env["X"] = "1" })},
-			want: []JobDiff{{ID: generator.HAProxyJobID, Status: Edited, Impact: Destructive, Warnings: []string{HAProxyWarning}, Changes: []Change{
+			want: []JobDiff{{ID: generator.HAProxyJobID, Status: Edited, Impact: Destructive, Warnings: []string{HAProxyWarning}, Updates: map[string]map[string]uint64{"web": {"create/destroy update": 1, "ignore": 1}}, Changes: []Change{
 				{Path: "TaskGroups[web].Tasks[web].Env.X", New: raw(`"1"`), Destructive: true},
 			}}},
 		},
@@ -118,9 +118,25 @@ func TestCompare(t *testing.T) {
 			name: "HAProxy's job does not warn about an in-place change",
 			base: []*api.Job{webJob(generator.HAProxyJobID)},
 			head: []*api.Job{edit(generator.HAProxyJobID, func(j *api.Job) { j.TaskGroups[0].Count = ptr(1) })},
-			want: []JobDiff{{ID: generator.HAProxyJobID, Status: Edited, Impact: InPlace, Changes: []Change{
+			want: []JobDiff{{ID: generator.HAProxyJobID, Status: Edited, Impact: InPlace, Updates: map[string]map[string]uint64{"web": {"destroy": 1, "in-place update": 1}}, Changes: []Change{
 				{Path: "TaskGroups[web].Count", Old: raw("2"), New: raw("1")},
 			}}},
+		},
+		{
+			name: "a destructive change replaces as many allocations at once as max_parallel allows and ignores the rest",
+			base: []*api.Job{edit("web-v1", func(j *api.Job) {
+				j.TaskGroups[0].Count = ptr(5)
+				j.TaskGroups[0].Update = &api.UpdateStrategy{MaxParallel: ptr(2)}
+			})},
+			head: []*api.Job{edit("web-v1", func(j *api.Job) {
+				j.TaskGroups[0].Count = ptr(5)
+				j.TaskGroups[0].Update = &api.UpdateStrategy{MaxParallel: ptr(2)}
+				j.TaskGroups[0].Tasks[0].Env["LOG_LEVEL"] = "debug"
+			})},
+			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive,
+				Updates: map[string]map[string]uint64{"web": {"create/destroy update": 2, "ignore": 3}}, Changes: []Change{
+					{Path: "TaskGroups[web].Tasks[web].Env.LOG_LEVEL", Old: raw(`"info"`), New: raw(`"debug"`), Destructive: true},
+				}}},
 		},
 	}
 	for _, tc := range cases {
@@ -187,11 +203,11 @@ func TestTextShowsDurationsAndMarksDestructiveFields(t *testing.T) {
 	got := Text(Compare([]*api.Job{webJob("web-v1")}, []*api.Job{head, webJob("web-v2")}))
 	want := `1 added, 0 removed, 1 edited, 0 unchanged.
 
-~ web-v1  edited, 2 fields: destructive (allocations replaced)
+~ web-v1  edited, 2 fields: destructive (allocations replaced); Nomad plans web (1 create/destroy update, 1 ignore)
     TaskGroups[web].Tasks[web].KillTimeout: 1h -> 30m
     TaskGroups[web].Tasks[web].Resources.CPU: 200 -> 300  [replaces allocations]
 
-+ web-v2  added
++ web-v2  added; Nomad plans web (2 create)
 `
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
@@ -242,7 +258,7 @@ func TestMarkdownCountsAndKeepsFencesClosed(t *testing.T) {
 	})
 	got := Markdown(Compare([]*api.Job{webJob("web-v1")}, []*api.Job{head}))
 	for _, want := range []string{
-		"| `web-v1` | ~ edited | +1 / -1 / ~1 | **replaced** |",
+		"| `web-v1` | ~ edited | +1 / -1 / ~1 | **replaced**: web (1 create, 1 create/destroy update, 1 ignore) |",
 		"<details><summary><code>web-v1</code>: 3 fields, destructive (allocations replaced)</summary>",
 		"+ \"`\u200b``\"",
 	} {

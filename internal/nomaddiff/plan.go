@@ -1,6 +1,8 @@
 package nomaddiff
 
 import (
+	"reflect"
+	"slices"
 	"strconv"
 
 	"github.com/hashicorp/nomad/api"
@@ -45,7 +47,7 @@ func Plan(old, job *api.Job) (*api.JobDiff, map[string]*api.DesiredUpdates) {
 func Annotate(d *api.JobDiff, updates map[string]*api.DesiredUpdates) {
 	for _, g := range d.TaskGroups {
 		if u := updates[g.Name]; u != nil {
-			g.Updates = updateCounts(u)
+			g.Updates = UpdateCounts(u)
 		}
 		for _, f := range g.Fields {
 			if f.Name != "Count" || f.Type == TypeNone {
@@ -97,9 +99,10 @@ func annotateTask(t *api.TaskDiff, g *api.TaskGroupDiff) {
 	}
 }
 
-// updateCounts names a group's desired updates as a plan's diff does, the
-// ones that are not zero.
-func updateCounts(u *api.DesiredUpdates) map[string]uint64 {
+// UpdateCounts names a group's desired updates as a plan's diff names them
+// in its task groups' Updates ("create", "create/destroy update", "ignore"
+// ...), leaving out those that are zero.
+func UpdateCounts(u *api.DesiredUpdates) map[string]uint64 {
 	out := map[string]uint64{}
 	for name, n := range map[string]uint64{
 		UpdateCreate: u.Place, UpdateDestroy: u.Stop, UpdateInPlace: u.InPlaceUpdate,
@@ -265,57 +268,75 @@ func SpecChanged(old, job *api.Job) bool {
 	return valueKey(specOnly(old)) != valueKey(specOnly(job))
 }
 
+// The fields, by their Go (and JSON) names in nomad/api, whose change makes
+// Nomad replace a task group's allocations, following its scheduler
+// (tasksUpdated in scheduler/util.go): Nomad gives every task the job's,
+// the group's and the task's meta combined, so a change to any of them
+// replaces every allocation.
+var (
+	destructiveJobFields   = []string{"Meta"}
+	destructiveGroupFields = []string{"Networks", "Volumes", "EphemeralDisk", "Meta"}
+	destructiveTaskFields  = []string{
+		"Driver", "User", "Config", "Env", "Meta", "Resources", "Artifacts", "Templates",
+		"Vault", "Lifecycle", "Identity", "VolumeMounts",
+	}
+)
+
+// DestructiveJobField reports whether a change to the job's field name
+// (as nomad/api names it) replaces its allocations.
+func DestructiveJobField(name string) bool { return slices.Contains(destructiveJobFields, name) }
+
+// DestructiveGroupField reports whether a change to a task group's field
+// name (as nomad/api names it) replaces the group's allocations; adding or
+// removing a task does too.
+func DestructiveGroupField(name string) bool { return slices.Contains(destructiveGroupFields, name) }
+
+// DestructiveTaskField reports whether a change to a task's field name (as
+// nomad/api names it) replaces its group's allocations.
+func DestructiveTaskField(name string) bool { return slices.Contains(destructiveTaskFields, name) }
+
 // TasksUpdated reports whether the allocations of task group name must be
-// replaced to run job's version of it instead of old's, following Nomad's
-// scheduler (tasksUpdated in scheduler/util.go): a task added or removed;
-// a task's driver, user, config, env, meta, resources, artifacts,
-// templates, vault block, lifecycle, identity or volume mounts changed;
-// the group's networks, volumes or ephemeral disk changed; or the job's or
-// the group's meta changed (Nomad gives every task the job's, group's and
-// task's meta combined).
+// replaced to run job's version of it instead of old's: the group is new
+// or gone, a task was added or removed, or a field named by
+// [DestructiveJobField], [DestructiveGroupField] or
+// [DestructiveTaskField] changed (an empty map or list is the same as
+// none).
 func TasksUpdated(old, job *api.Job, name string) bool {
 	o, n := findGroup(old, name), findGroup(job, name)
-	if o == nil || n == nil {
+	if o == nil || n == nil || len(o.Tasks) != len(n.Tasks) {
 		return true
 	}
-	if len(o.Tasks) != len(n.Tasks) {
-		return true
-	}
-	if !sameMap(old.Meta, job.Meta) || !sameMap(o.Meta, n.Meta) ||
-		valueKey(o.Networks) != valueKey(n.Networks) || valueKey(o.Volumes) != valueKey(n.Volumes) ||
-		valueKey(o.EphemeralDisk) != valueKey(n.EphemeralDisk) {
+	if fieldsDiffer(old, job, destructiveJobFields) || fieldsDiffer(o, n, destructiveGroupFields) {
 		return true
 	}
 	for _, ot := range o.Tasks {
-		var nt *api.Task
-		for _, t := range n.Tasks {
-			if t.Name == ot.Name {
-				nt = t
-			}
-		}
-		if nt == nil {
-			return true
-		}
-		if ot.Driver != nt.Driver || ot.User != nt.User || !sameMap(ot.Env, nt.Env) || !sameMap(ot.Meta, nt.Meta) ||
-			valueKey(ot.Config) != valueKey(nt.Config) || valueKey(ot.Resources) != valueKey(nt.Resources) ||
-			valueKey(ot.Artifacts) != valueKey(nt.Artifacts) || valueKey(ot.Templates) != valueKey(nt.Templates) ||
-			valueKey(ot.Vault) != valueKey(nt.Vault) || valueKey(ot.Lifecycle) != valueKey(nt.Lifecycle) ||
-			valueKey(ot.Identity) != valueKey(nt.Identity) || valueKey(ot.VolumeMounts) != valueKey(nt.VolumeMounts) {
+		i := slices.IndexFunc(n.Tasks, func(t *api.Task) bool { return t.Name == ot.Name })
+		if i < 0 || fieldsDiffer(ot, n.Tasks[i], destructiveTaskFields) {
 			return true
 		}
 	}
 	return false
 }
 
-// sameMap compares string maps, an empty map being the same as none.
-func sameMap(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
+// fieldsDiffer compares the named fields of two structs of one type.
+func fieldsDiffer[T any](a, b *T, names []string) bool {
+	av, bv := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
+	for _, name := range names {
+		x, y := av.FieldByName(name), bv.FieldByName(name)
+		if !x.IsValid() {
+			panic("nomaddiff: no field " + name)
+		}
+		if valueKey(emptyAsNil(x)) != valueKey(emptyAsNil(y)) {
+			return true
 		}
 	}
-	return true
+	return false
+}
+
+// emptyAsNil is a field's value, an empty map or list as nil.
+func emptyAsNil(v reflect.Value) any {
+	if (v.Kind() == reflect.Map || v.Kind() == reflect.Slice) && v.Len() == 0 {
+		return nil
+	}
+	return v.Interface()
 }
