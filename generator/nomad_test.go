@@ -3,8 +3,10 @@ package generator
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/nomad/api"
@@ -135,5 +137,63 @@ func TestOwnNamesAreReservedApps(t *testing.T) {
 		if !slices.Contains(config.ReservedApps, name) {
 			t.Errorf("config.ReservedApps lacks %q", name)
 		}
+	}
+}
+
+// TestSweeperJobChangesOnlyWithWhatTheSweeperReads: the sweeper job embeds
+// the part of strata.yaml the sweeper reads, so an edit elsewhere (a
+// comment, an app's env or image) leaves it byte-identical and an edit to
+// what it reads (retirement settings, versions, live) changes it.
+func TestSweeperJobChangesOnlyWithWhatTheSweeperReads(t *testing.T) {
+	base, err := os.ReadFile("../strata.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	render := func(t *testing.T, text string) string {
+		t.Helper()
+		cfg, err := config.Parse("strata.yaml", []byte(text), config.Options{LookupEnv: noEnv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		job, err := SweeperJob(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := HCL(job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := JSON(job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(h) + string(j)
+	}
+	edit := func(t *testing.T, old, new string) string {
+		t.Helper()
+		if !strings.Contains(string(base), old) {
+			t.Fatalf("strata.yaml has no %q", old)
+		}
+		return strings.Replace(string(base), old, new, 1)
+	}
+	want := render(t, string(base))
+	for _, tc := range []struct {
+		name, old, new string
+		changes        bool
+	}{
+		{"a comment-only edit leaves it unchanged", "# The bundled example", "# The bundled, commented example", false},
+		{"an app's env leaves it unchanged", "LOG_LEVEL: info", "LOG_LEVEL: debug", false},
+		{"an app's resources and count leave it unchanged", "count: 2", "count: 4", false},
+		{"the created meta leaves it unchanged", `created: "2026-11-01T00:00:00Z"`, `created: "2026-12-01T00:00:00Z"`, false},
+		{"a retirement setting changes it", "    live: v10\n", "    live: v10\n    sweeper: { keep: 3 }\n", true},
+		{"a new version changes it", "versions: [v8, v9, v10]", "versions: [v8, v9, v10, v11]", true},
+		{"the live version changes it", "live: v10", "live: v9", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := render(t, edit(t, tc.old, tc.new))
+			if changed := got != want; changed != tc.changes {
+				t.Errorf("sweeper job changed: %v, want %v:\n%s", changed, tc.changes, firstDiff([]byte(want), []byte(got)))
+			}
+		})
 	}
 }

@@ -56,6 +56,9 @@ func Paths(app, version string) (hcl, js string) {
 // file or an error. Jobs are rendered on all CPUs; the result does not
 // depend on how many there are.
 func Render(cfg *config.Config) ([]File, error) {
+	if cfg.Scope != "" {
+		return nil, fmt.Errorf("generator: %s holds only what the %s reads (scope: %s); render the full strata.yaml", cfg.File, cfg.Scope, cfg.Scope)
+	}
 	type unit struct {
 		app     *config.App
 		version string

@@ -22,15 +22,13 @@ const (
 
 // SweeperJob builds the periodic batch job that runs `strata sweep` on the
 // configured schedule, never two at once and never restarted or
-// rescheduled after a failure, with strata.yaml delivered by a template
-// block so the pass uses the policies this render saw.
+// rescheduled after a failure, with the part of strata.yaml the sweeper
+// reads (config.SweeperYAML) delivered by a template block, so the pass
+// uses the policies this render saw and the job changes only when they do.
 func SweeperJob(cfg *config.Config) (*api.Job, error) {
-	text := string(cfg.Source)
+	text := string(cfg.SweeperYAML())
 	if strings.Contains(text, literalLeft) || strings.Contains(text, literalRight) {
 		return nil, fmt.Errorf("generator: %s holds %q or %q, which the sweeper job uses as template delimiters", cfg.File, literalLeft, literalRight)
-	}
-	if !strings.HasSuffix(text, "\n") {
-		text += "\n"
 	}
 	s := cfg.Sweeper
 	job := &api.Job{

@@ -39,74 +39,32 @@ job "strata-sweeper" {
         right_delimiter = ":strata-literal]]"
 
         data = <<EOT
-# The bundled example: a web app with three versions running side by side and
-# a transcoding worker on a spot node pool. `go run ./cmd/strata render`
-# writes one Nomad job per (app, version) under jobs/.
-#
-# created is written into every job's meta (strata.created). It is part of the
-# file, not read from the clock, so rendering twice gives the same bytes.
-created: "2026-11-01T00:00:00Z"
-region: global
-datacenters: [dc1]
-
+# What strata sweep reads from strata.yaml, written by strata render.
+# Do not edit: change strata.yaml and run strata render.
+scope: sweeper
+region: "global"
 apps:
-  web:
-    kind: web
-    driver: docker
-    image: "ghcr.io/strata-dev/web:{{version}}"
-    args: ["--listen", ":$${NOMAD_PORT_http}", "--version", "{{version}}"]
-    ports:
-      http: {}            # dynamic: Nomad picks the host port
-    service:
-      port: http
-      tags: [public]
-      check:
-        path: /healthz
-        interval: 5s
-        timeout: 2s
-    count: 2
-    resources:
-      cpu: 200            # MHz
-      memory: 256         # MB
-    env:
-      APP_VERSION: "{{version}}"
-      LOG_LEVEL: info
-    update:
-      min_healthy_time: 10s
-      healthy_deadline: 3m
-      auto_revert: true
-    # A recording streams over a websocket for up to an hour. Nomad first
-    # deregisters the service (HAProxy stops sending new requests), waits
-    # shutdown_delay, signals the task, then waits kill_timeout for it to
-    # finish the sessions it holds before killing it.
-    shutdown_delay: 30s
-    kill_timeout: 1h
-    versions: [v8, v9, v10]
-    live: v10
-    # HAProxy serves the app on port 8080 of every node. A session is pinned
-    # to its version by the strata_version cookie; it is set on the first
-    # response under /record, where long-lived recordings start.
-    routing:
-      bind: ":8080"
-      pin_paths: [/record]
-
-  transcoder:
-    kind: worker
-    driver: docker
-    image: "ghcr.io/strata-dev/transcoder:{{version}}"
-    count: 3
-    node_pool: spot       # cheap, preemptible capacity is fine for a queue consumer
-    resources:
-      cpu: 1000
-      memory: 1024
-      memory_max: 2048
-    env:
-      QUEUE: "transcode-{{version}}"
-    constraints:
-      - attribute: "$${attr.kernel.name}"
-        value: linux
-    kill_timeout: 2m      # let a job in flight finish or return to the queue
-    versions: [v2, v3]
+  "transcoder":
+    kind: "worker"
+    versions: ["v2", "v3"]
+    sweeper:
+      keep: 1
+      min_age: "1h0m0s"
+      drain_grace: "10m0s"
+      handoff_grace: "10m0s"
+      max_retire_per_run: 1
+      purge: false
+  "web":
+    kind: "web"
+    versions: ["v8", "v9", "v10"]
+    live: "v10"
+    sweeper:
+      keep: 2
+      min_age: "1h0m0s"
+      drain_grace: "10m0s"
+      handoff_grace: "10m0s"
+      max_retire_per_run: 1
+      purge: false
 EOT
       }
     }

@@ -51,3 +51,20 @@ func TestValidateRefusesWhatNomadRefuses(t *testing.T) {
 		t.Error("render wrote jobs Nomad would refuse")
 	}
 }
+
+// TestSweeperScopeLoads: the file the sweeper job embeds loads with the
+// loader every command uses (strata sweep -c <it>), and renders nothing.
+func TestSweeperScopeLoads(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "strata.yaml")
+	text := "scope: sweeper\napps:\n  \"web\":\n    kind: \"web\"\n    versions: [\"v1\", \"v2\"]\n    live: \"v2\"\n    sweeper:\n      keep: 2\n      min_age: \"1h0m0s\"\n      drain_grace: \"10m0s\"\n      handoff_grace: \"10m0s\"\n      max_retire_per_run: 1\n      purge: false\n"
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := run(t, nil, "validate", "-c", p); code != ExitOK || !strings.Contains(out, "valid (1 apps, 2 jobs)") {
+		t.Errorf("validate: exit %d, %s%s", code, out, errOut)
+	}
+	if code, _, errOut := run(t, nil, "render", "-c", p); code != ExitError || !strings.Contains(errOut, "holds only what the sweeper reads (scope: sweeper); render the full strata.yaml") {
+		t.Errorf("render: exit %d, %s", code, errOut)
+	}
+}

@@ -54,6 +54,10 @@ type Config struct {
 	File string
 	// Source is the file's text, as read.
 	Source []byte
+	// Scope is "" for a strata.yaml, or ScopeSweeper for the part of one
+	// the sweeper reads (SweeperYAML), whose apps hold only kind,
+	// versions, live and sweeper: no job can be rendered from it.
+	Scope string
 	// Region, Namespace and Datacenters are set on every job when not empty;
 	// empty means Nomad's own default.
 	Region      string

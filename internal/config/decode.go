@@ -18,9 +18,11 @@ const maxNodes = 1 << 20
 // decoder walks a YAML node tree, decoding values and collecting every
 // problem with its file position and key path.
 type decoder struct {
-	file    string
-	errs    Errors
-	warns   Errors
+	file  string
+	errs  Errors
+	warns Errors
+	// scope is ScopeSweeper for a file of the sweeper's scope, else "".
+	scope   string
 	visited int
 	// merging holds the mappings whose merge keys are being expanded, to
 	// catch a mapping that merges itself.

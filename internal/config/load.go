@@ -135,6 +135,10 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 	}
 
 	cfg := &Config{File: name, Source: data}
+	if f, ok := file["scope"]; ok {
+		d.scope = d.parseScope(f.value, file)
+		cfg.Scope = d.scope
+	}
 	d.layerGlobals(cfg, file, opts)
 	if f, ok := file["apps"]; ok && !isNull(f.value) {
 		cfg.Apps = d.parseApps(f.value)

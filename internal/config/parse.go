@@ -16,7 +16,7 @@ import (
 // Keys accepted at each level of strata.yaml, in the order the reference
 // documents them.
 var (
-	topKeys       = []string{"region", "datacenters", "namespace", "created", "output", "haproxy", "sweeper", "apps"}
+	topKeys       = []string{"region", "datacenters", "namespace", "created", "output", "haproxy", "sweeper", "apps", "scope"}
 	appKeys       = []string{"kind", "driver", "image", "command", "args", "ports", "service", "count", "resources", "env", "constraints", "node_pool", "update", "shutdown_delay", "kill_timeout", "max_versions", "versions", "live", "routing", "sweeper"}
 	retireKeys    = []string{"keep", "min_age", "drain_grace", "handoff_grace", "max_retire_per_run", "purge"}
 	sweeperKeys   = []string{"cron", "driver", "image", "strata"}
@@ -84,7 +84,11 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 		d.failAt(n, path, "empty app; it needs at least driver and versions")
 		return nil
 	}
-	fields, ok := d.mapping(n, path, appKeys)
+	known := appKeys
+	if d.scope == ScopeSweeper {
+		known = sweeperScopeAppKeys
+	}
+	fields, ok := d.mapping(n, path, known)
 	if !ok {
 		return nil
 	}
@@ -221,17 +225,15 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 // here that a value is missing look at whether the key is present
 // (absent), not at whether a value was decoded.
 func (d *decoder) checkApp(a *App, n *yaml.Node, path string, nodes, values map[string]*yaml.Node, kindKnown bool) {
+	if d.scope == ScopeSweeper {
+		d.checkVersions(a, n, path, nodes, values, kindKnown)
+		return
+	}
 	at := func(key string) *yaml.Node {
 		if k, ok := nodes[key]; ok {
 			return k
 		}
 		return n
-	}
-	atValue := func(key string) *yaml.Node {
-		if v, ok := values[key]; ok && !isNull(v) {
-			return v
-		}
-		return at(key)
 	}
 	absent := func(key string) bool {
 		v, ok := values[key]
@@ -290,7 +292,24 @@ func (d *decoder) checkApp(a *App, n *yaml.Node, path string, nodes, values map[
 	if u := a.Update; u != nil {
 		d.checkUpdate(u, a.KillTimeout, at("update"), join(path, "update"))
 	}
+	d.checkVersions(a, n, path, nodes, values, kindKnown)
+}
 
+// checkVersions checks an app's versions and live version.
+func (d *decoder) checkVersions(a *App, n *yaml.Node, path string, nodes, values map[string]*yaml.Node, kindKnown bool) {
+	atValue := func(key string) *yaml.Node {
+		if v, ok := values[key]; ok && !isNull(v) {
+			return v
+		}
+		if k, ok := nodes[key]; ok {
+			return k
+		}
+		return n
+	}
+	absent := func(key string) bool {
+		v, ok := values[key]
+		return !ok || isNull(v)
+	}
 	if len(a.Versions) == 0 {
 		if _, present := nodes["versions"]; !present {
 			d.failAt(n, join(path, "versions"), "missing; list the versions to run, like [v1, v2]")
@@ -298,7 +317,9 @@ func (d *decoder) checkApp(a *App, n *yaml.Node, path string, nodes, values map[
 			d.failAt(atValue("versions"), join(path, "versions"), "empty; list at least one version")
 		}
 	}
-	if len(a.Versions) > a.MaxVersions {
+	// The sweeper's scope leaves max_versions out: the full file was
+	// checked against it.
+	if d.scope != ScopeSweeper && len(a.Versions) > a.MaxVersions {
 		d.failAt(atValue("versions"), join(path, "versions"), "%d versions listed, more than max_versions (%d); remove old ones or raise max_versions", len(a.Versions), a.MaxVersions)
 	}
 	switch {

@@ -38,41 +38,21 @@ job "strata-sweeper" {
         right_delimiter = ":strata-literal]]"
 
         data = <<EOT
-# A local cluster (the Vagrant cluster, or Nomad in -dev mode): the web app is
-# strata's own demo server, run with raw_exec from the strata binary on each
-# node, and HAProxy is the node's own haproxy. Render it with
-#
-#   go run ./cmd/strata render --config examples/local/strata.yaml
-#
-# and run the jobs in examples/local/jobs/ with `nomad job run`.
-created: "2026-11-01T00:00:00Z"
-datacenters: [dc1]
-
-haproxy:
-  driver: raw_exec
-  command: /usr/sbin/haproxy
-  strata: /usr/local/bin/strata
-
+# What strata sweep reads from strata.yaml, written by strata render.
+# Do not edit: change strata.yaml and run strata render.
+scope: sweeper
 apps:
-  web:
-    driver: raw_exec
-    command: /usr/local/bin/strata
-    # NOMAD_ADDR_http is the node's address and the dynamic port, so
-    # HAProxy on any node can reach it.
-    args: [demo, serve, --version, "{{version}}", --listen, "$${NOMAD_ADDR_http}"]
-    ports:
-      http: {}
-    service:
-      check: { path: /healthz, interval: 2s, timeout: 1s }
-    count: 2
-    resources: { cpu: 50, memory: 32 }
-    shutdown_delay: 5s
-    kill_timeout: 30s
-    versions: [v1, v2]
-    live: v2
-    routing:
-      bind: ":8080"
-      pin_paths: [/stream, /ws]
+  "web":
+    kind: "web"
+    versions: ["v1", "v2"]
+    live: "v2"
+    sweeper:
+      keep: 2
+      min_age: "1h0m0s"
+      drain_grace: "10m0s"
+      handoff_grace: "10m0s"
+      max_retire_per_run: 1
+      purge: false
 EOT
       }
     }

@@ -38,21 +38,21 @@ job "strata-sweeper" {
         right_delimiter = ":strata-literal]]"
 
         data = <<EOT
-datacenters: ["*"]
+# What strata sweep reads from strata.yaml, written by strata render.
+# Do not edit: change strata.yaml and run strata render.
+scope: sweeper
 apps:
-  web:
-    driver: docker
-    image: "ghcr.io/acme/web:{{version}}"
-    ports:
-      http: { to: 8080 }
-    service:
-      tags: [public]
-      check: { path: /ready }
-    count: 2
-    resources: { cpu: 250, memory: 128 }
-    versions: [v9, v10, v11]
-    live: v10
-    routing: { bind: "127.0.0.1:8080" }
+  "web":
+    kind: "web"
+    versions: ["v9", "v10", "v11"]
+    live: "v10"
+    sweeper:
+      keep: 2
+      min_age: "1h0m0s"
+      drain_grace: "10m0s"
+      handoff_grace: "10m0s"
+      max_retire_per_run: 1
+      purge: false
 EOT
       }
     }

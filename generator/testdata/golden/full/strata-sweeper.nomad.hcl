@@ -40,81 +40,23 @@ job "strata-sweeper" {
         right_delimiter = ":strata-literal]]"
 
         data = <<EOT
-# Every setting strata has, with values that need care in HCL.
-created: "2026-11-01T12:30:00+01:00"
-region: eu-west
-namespace: media
-datacenters: [eu-west-1a, eu-west-1b]
-
-haproxy:
-  driver: docker
-  image: "registry.example.com/strata-haproxy:2.6"
-  strata: /usr/bin/strata
-  node_pool: edge
-  resources: { cpu: 500, memory: 256 }
-  wait_min: 100ms
-  wait_max: 2s
-
+# What strata sweep reads from strata.yaml, written by strata render.
+# Do not edit: change strata.yaml and run strata render.
+scope: sweeper
+region: "eu-west"
+namespace: "media"
 apps:
-  recorder:
-    kind: web
-    driver: docker
-    image: "registry.example.com/media/recorder:{{version}}"
-    command: /app/recorder
-    args:
-      - "--listen=:$${NOMAD_PORT_http}"
-      - "--admin=$${NOMAD_PORT_admin}"
-      - 'quote " backslash \ percent %%{x} dollar $$${y} newline
-        folded'
-      - "{{version}}"
-    ports:
-      http: {}
-      admin: { static: 9100 }
-      metrics: { to: 9090 }
-    service:
-      port: http
-      tags: [public, "traefik.enable=false", "urlprefix-/rec"]
-      check:
-        path: "/healthz?deep=1&x=$${y}"
-        interval: 10s
-        timeout: 3s
-    count: 4
-    resources: { cpu: 500, memory: 512, memory_max: 1024 }
-    env:
-      APP_VERSION: "{{version}}"
-      GREETING: "héllo, wörld ✓"
-      TEMPLATE: "{{ .Name }} $${NOMAD_ALLOC_ID} %%{ if x }"
-      EMPTY:
-    constraints:
-      - attribute: "$${attr.kernel.name}"
-        operator: "="
-        value: linux
-      - operator: distinct_hosts
-        value: "true"
-      - attribute: "$${meta.rack}"
-        operator: regexp
-        value: "^r[0-9]+$"
-    node_pool: media-pool
-    update:
-      max_parallel: 2
-      min_healthy_time: 30s
-      healthy_deadline: 5m
-      progress_deadline: 2h       # at least kill_timeout, or Nomad refuses the job
-      auto_revert: true
-    shutdown_delay: 1m
-    kill_timeout: 1h30m
-    max_versions: 3
-    versions: ["1.10.0", "1.9.2", "1.9.10"]
+  "recorder":
+    kind: "web"
+    versions: ["1.9.2", "1.9.10", "1.10.0"]
     live: "1.10.0"
-    routing:
-      bind: "0.0.0.0:443"
-      host: rec.example.com
-      cookie: rec_version
-      server_cookie: rec_server
-      cookie_max_age: 24h
-      secure: true
-      pin_paths: [/record, /ws]
-      header: X-Recorder-Version
+    sweeper:
+      keep: 2
+      min_age: "1h0m0s"
+      drain_grace: "10m0s"
+      handoff_grace: "10m0s"
+      max_retire_per_run: 1
+      purge: false
 EOT
       }
     }

@@ -37,19 +37,21 @@ job "strata-sweeper" {
         right_delimiter = ":strata-literal]]"
 
         data = <<EOT
-# The least a web app needs.
+# What strata sweep reads from strata.yaml, written by strata render.
+# Do not edit: change strata.yaml and run strata render.
+scope: sweeper
 apps:
-  hello:
-    driver: raw_exec
-    command: /usr/local/bin/hello
-    args: ["--version={{version}}"]
-    ports:
-      http:
-    service:
-      check:
-        path: /health
-    versions: [v1]
-    live: v1
+  "hello":
+    kind: "web"
+    versions: ["v1"]
+    live: "v1"
+    sweeper:
+      keep: 2
+      min_age: "1h0m0s"
+      drain_grace: "10m0s"
+      handoff_grace: "10m0s"
+      max_retire_per_run: 1
+      purge: false
 EOT
       }
     }

@@ -39,31 +39,32 @@ job "strata-sweeper" {
         right_delimiter = ":strata-literal]]"
 
         data = <<EOT
-# Local clusters run the host's binaries.
-region: global
-datacenters: [dc1]
+# What strata sweep reads from strata.yaml, written by strata render.
+# Do not edit: change strata.yaml and run strata render.
+scope: sweeper
+region: "global"
 apps:
-  api:
-    driver: raw_exec
-    command: "/opt/api/{{version}}/bin/api"
-    args: ["serve", "--addr", "127.0.0.1:$${NOMAD_PORT_http}"]
-    ports:
-      http:
-      grpc:
-    service:
-      port: http
-      check: { path: /healthz, interval: 2s, timeout: 1s }
-    env: { API_VERSION: "{{version}}" }
-    shutdown_delay: 0s
-    kill_timeout: 30s
-    versions: [2026.11.1, 2026.11.2]
-    live: 2026.11.1
-  cron:
-    kind: worker
-    driver: exec
-    command: /usr/bin/env
-    args: ["RELEASE={{version}}", "/opt/cron/run"]
-    versions: [r1]
+  "api":
+    kind: "web"
+    versions: ["2026.11.1", "2026.11.2"]
+    live: "2026.11.1"
+    sweeper:
+      keep: 2
+      min_age: "1h0m0s"
+      drain_grace: "10m0s"
+      handoff_grace: "10m0s"
+      max_retire_per_run: 1
+      purge: false
+  "cron":
+    kind: "worker"
+    versions: ["r1"]
+    sweeper:
+      keep: 1
+      min_age: "1h0m0s"
+      drain_grace: "10m0s"
+      handoff_grace: "10m0s"
+      max_retire_per_run: 1
+      purge: false
 EOT
       }
     }

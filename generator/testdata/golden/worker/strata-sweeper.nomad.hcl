@@ -37,23 +37,20 @@ job "strata-sweeper" {
         right_delimiter = ":strata-literal]]"
 
         data = <<EOT
-# A queue consumer on a spot pool: no ports, no service.
-created: "2026-11-01T00:00:00Z"
+# What strata sweep reads from strata.yaml, written by strata render.
+# Do not edit: change strata.yaml and run strata render.
+scope: sweeper
 apps:
-  transcoder:
-    kind: worker
-    driver: docker
-    image: "ghcr.io/acme/transcoder:{{version}}"
-    count: 3
-    node_pool: spot
-    resources: { cpu: 2000, memory: 2048 }
-    env: { QUEUE: "transcode" , WORKER_VERSION: "{{version}}" }
-    constraints:
-      - attribute: "$${node.class}"
-        value: spot
-    update: { max_parallel: 1, auto_revert: false }
-    kill_timeout: 10m
-    versions: [v3, v4]
+  "transcoder":
+    kind: "worker"
+    versions: ["v3", "v4"]
+    sweeper:
+      keep: 1
+      min_age: "1h0m0s"
+      drain_grace: "10m0s"
+      handoff_grace: "10m0s"
+      max_retire_per_run: 1
+      purge: false
 EOT
       }
     }
