@@ -115,3 +115,32 @@ func TestPlanShowsTheHAProxyConfigurationChange(t *testing.T) {
 		t.Errorf("the versions map did not change but is shown:\n%s", out)
 	}
 }
+
+// TestPlanSaysAStoppedVersionStartsAgain stops web-v1 in the fake Nomad, as
+// the sweeper does: planning strata.yaml, which still has it, says that
+// running its file starts its allocations again.
+func TestPlanSaysAStoppedVersionStartsAgain(t *testing.T) {
+	nomad := nomadfake.New(t)
+	dir := t.TempDir()
+	path := writeConfig(t, dir, webV1V2)
+	cfg, err := config.Load(config.Options{Path: path, LookupEnv: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"v1", "v2"} {
+		nomad.AddJob(generator.Job(cfg, cfg.Apps[0], v), time.Now())
+	}
+	if _, _, err := nomad.Client().Jobs().Deregister("web-v1", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"NOMAD_ADDR": nomad.Addr()}
+	code, out, errOut := run(t, env, "plan", "web", "-c", path)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{`+/- Stop: "true" => "false"`, `Task Group: "web" (`, "web-v1 was stopped (by the sweeper or nomad job stop): running its job file starts"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out)
+		}
+	}
+}
