@@ -9,6 +9,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -46,6 +47,10 @@ type CLI struct {
 	Stdout, Stderr io.Writer
 	// LookupEnv reads the environment; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+
+	// readBuildInfo reads the binary's build information; nil means
+	// debug.ReadBuildInfo. Tests set it.
+	readBuildInfo func() (*debug.BuildInfo, bool)
 }
 
 // Main runs strata with the process's arguments (without the program name)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -311,6 +312,36 @@ func TestAConfigurationThatIsNotAFileIsRefused(t *testing.T) {
 				if code != ExitError || !strings.Contains(errOut, tc.want) {
 					t.Errorf("strata %s: exit %d, stderr %q lacks %q", strings.Join(args, " "), code, errOut, tc.want)
 				}
+			}
+		})
+	}
+}
+
+// TestVersionNamesTheCommit feeds version the build information the Go
+// toolchain records from git.
+func TestVersionNamesTheCommit(t *testing.T) {
+	info := func(settings ...debug.BuildSetting) func() (*debug.BuildInfo, bool) {
+		return func() (*debug.BuildInfo, bool) {
+			return &debug.BuildInfo{Main: debug.Module{Path: "github.com/strata-dev/strata", Version: "(devel)"}, Settings: settings}, true
+		}
+	}
+	rev := debug.BuildSetting{Key: "vcs.revision", Value: "0123456789abcdef0123456789abcdef01234567"}
+	at := debug.BuildSetting{Key: "vcs.time", Value: "2026-11-30T21:00:00Z"}
+	cases := []struct {
+		name string
+		read func() (*debug.BuildInfo, bool)
+		want string
+	}{
+		{"a clean checkout names the commit and its time", info(rev, at, debug.BuildSetting{Key: "vcs.modified", Value: "false"}), "strata dev (commit 0123456789ab 2026-11-30T21:00:00Z, go"},
+		{"uncommitted changes are called so", info(rev, at, debug.BuildSetting{Key: "vcs.modified", Value: "true"}), "strata dev (commit 0123456789ab+modified 2026-11-30T21:00:00Z, go"},
+		{"a build without git says so", info(), "strata dev (commit unknown, go"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			c := &CLI{Stdout: &out, Stderr: &errOut, readBuildInfo: tc.read}
+			if code := c.Run([]string{"version"}); code != ExitOK || !strings.HasPrefix(out.String(), tc.want) {
+				t.Errorf("exit %d, %q, want prefix %q", code, out.String(), tc.want)
 			}
 		})
 	}
