@@ -19,7 +19,7 @@ import (
 )
 
 func (c *CLI) diffCmd() *cobra.Command {
-	var base, head, format string
+	var base, head, output string
 	var detailed bool
 	cmd := &cobra.Command{
 		Use:   "diff --base <git-ref|dir> [--head <git-ref|dir>]",
@@ -37,27 +37,26 @@ strata.yaml is needed to render, so no checkout is made. --head defaults to
 that file as it is in the working tree. Environment variables and flags
 (STRATA_*, --region, ...) apply to both sides alike.
 
---format is text (default), markdown (for a pull request comment or
-$GITHUB_STEP_SUMMARY) or json.
+--output (-o) is text (default), markdown (for a pull request comment or
+$GITHUB_STEP_SUMMARY) or json; --format is its deprecated alias.
 
 Exit codes: 0 whether or not jobs change, 1 on an error, 64 when the command
 line is wrong. With --detailed-exitcode: 0 no change, 2 changes (and only
 changes), 1 an error, 64 a wrong command line.`,
 		Example: `  strata diff --base origin/main
-  strata diff --base origin/main --format markdown >> "$GITHUB_STEP_SUMMARY"
+  strata diff --base origin/main -o markdown >> "$GITHUB_STEP_SUMMARY"
   strata diff --base v1.4.0 --head HEAD --detailed-exitcode
   strata diff --base ../old-checkout --head .`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			usage := func(err error) error {
 				return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, cmd.CommandPath())}
 			}
+			format, err := checkOutputOf(cmd, output, "text", "markdown", "json")
+			if err != nil {
+				return usage(err)
+			}
 			if base == "" {
 				return usage(errors.New("--base is required: a git revision or a directory to compare with, e.g. --base origin/main"))
-			}
-			switch format {
-			case "text", "markdown", "json":
-			default:
-				return usage(fmt.Errorf("--format %q: expected text, markdown or json", format))
 			}
 			baseJobs, basePolicies, err := c.diffSide(cmd, "base", base)
 			if err != nil {
@@ -111,7 +110,7 @@ changes), 1 an error, 64 a wrong command line.`,
 	f := cmd.Flags()
 	f.StringVar(&base, "base", "", "what to compare with: a git revision, a directory holding strata.yaml, or a strata.yaml file")
 	f.StringVar(&head, "head", "", "what to compare: a git revision, a directory or a file (default: the configuration file in the working tree)")
-	f.StringVar(&format, "format", "text", "output format: text, markdown or json")
+	outputFlag(cmd, &output, "text", "markdown", "json")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when no job changes, 2 when jobs change, 1 on an error (64: a wrong command line)")
 	return cmd
 }

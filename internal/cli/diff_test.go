@@ -205,7 +205,7 @@ func TestDiffExitCodes(t *testing.T) {
 			ExitError, "strata diff: head: the configuration is not valid:\n  " + cfg + ":13:20:", false},
 		{"a missing --base is a usage error", nil, ExitUsage, "--base is required", false},
 		{"a bad --format is a usage error, never 2, with --detailed-exitcode", []string{"--base", "HEAD", "--format", "yaml", "--detailed-exitcode"},
-			ExitUsage, `--format "yaml": expected text, markdown or json`, false},
+			ExitUsage, `--output "yaml": expected text, markdown, json`, false},
 		{"an unknown flag is a usage error, never 2, with --detailed-exitcode", []string{"--base", "HEAD", "--detailed-exitcode", "--bogus"},
 			ExitUsage, "unknown flag: --bogus", false},
 	}

@@ -33,16 +33,17 @@ error, and plan exits 1 once everything is printed. It also lists the
 managed jobs in the cluster that strata.yaml no longer has: the sweeper
 retires those once idle. Nothing is registered.
 
---format markdown is ready to post as a pull-request comment or a CI job
+--output (-o) markdown is ready to post as a pull-request comment or a CI job
 summary. Exit codes: 0, even with changes; with --detailed-exitcode, 0 when
 nothing changes, 2 when something does (and only then), 1 on an error; 64
 when the command line is wrong.`,
 		Example: `  strata plan
-  strata plan web --format markdown --detailed-exitcode`,
+  strata plan web -o markdown --detailed-exitcode`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, apps []string) error {
-			if format != "text" && format != "markdown" && format != "json" {
-				return usageError{fmt.Errorf("--format %q: expected text, markdown or json", format)}
+			format, err := checkOutputOf(cmd, format, "text", "markdown", "json")
+			if err != nil {
+				return err
 			}
 			cfg, err := c.load(cmd)
 			if err != nil {
@@ -151,7 +152,7 @@ when the command line is wrong.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "text", "text, markdown or json")
+	outputFlag(cmd, &format, "text", "markdown", "json")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing changes, 2 when something does, 1 on an error (64: a wrong command line)")
 	return cmd
 }

@@ -63,7 +63,7 @@ for the next pass), 64 when the command line is wrong.`,
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "decide and print, change nothing")
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text (a table) or json")
 	return cmd
 }
 
@@ -120,14 +120,13 @@ func (c *CLI) printSweep(output string, plan sweeper.Plan, results []sweeper.Res
 		done[r.Verdict.JobID] = r
 	}
 	if output == "json" {
-		type row struct {
-			sweeper.Verdict
-			Result string `json:"result,omitempty"`
-			Error  string `json:"error,omitempty"`
-		}
-		var rows []row
+		rows := []sweepRow{}
 		for _, v := range plan.Verdicts {
-			r := row{Verdict: v}
+			r := sweepRow{App: v.App, Version: v.Version, JobID: v.JobID, Namespace: v.Namespace, Kind: v.Kind,
+				State: string(v.State), Reason: v.Reason, Sessions: v.Sessions, Action: string(v.Action), Purge: v.Purge, Orphan: v.Orphan}
+			if !v.DrainingSince.IsZero() {
+				r.DrainingSince = v.DrainingSince.UTC().Format(time.RFC3339)
+			}
 			if res, ok := done[v.JobID]; ok {
 				r.Result = res.Note
 				if res.Err != nil {
@@ -139,10 +138,10 @@ func (c *CLI) printSweep(output string, plan sweeper.Plan, results []sweeper.Res
 		enc := json.NewEncoder(c.Stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(struct {
-			DryRun   bool          `json:"dry_run"`
-			Versions []row         `json:"versions"`
-			Calls    sweeper.Calls `json:"api_calls"`
-		}{dry, rows, calls})
+			DryRun   bool       `json:"dry_run"`
+			Versions []sweepRow `json:"versions"`
+			Calls    sweepCalls `json:"api_calls"`
+		}{dry, rows, sweepCalls{Nomad: calls.Nomad, Consul: calls.Consul, LBStats: calls.LBStats, Total: calls.Total()}})
 		return
 	}
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
@@ -177,10 +176,31 @@ func (c *CLI) printSweep(output string, plan sweeper.Plan, results []sweeper.Res
 	fmt.Fprintf(c.Stdout, "%d API calls (Nomad %d, Consul %d, lbstats %d)\n", calls.Total(), calls.Nomad, calls.Consul, calls.LBStats)
 }
 
-// checkOutput accepts the --output values of the commands that print tables.
-func checkOutput(output string) error {
-	if output != "table" && output != "json" {
-		return usageError{fmt.Errorf("--output %q: expected table or json", output)}
-	}
-	return nil
+// sweepRow is one version in sweep --output json. Its keys are snake_case,
+// like every key of strata's JSON output.
+type sweepRow struct {
+	App       string `json:"app"`
+	Version   string `json:"version"`
+	JobID     string `json:"job_id"`
+	Namespace string `json:"namespace"`
+	Kind      string `json:"kind"`
+	State     string `json:"state"`
+	Reason    string `json:"reason"`
+	// Sessions is -1 when not every HAProxy answered.
+	Sessions      int    `json:"sessions"`
+	DrainingSince string `json:"draining_since,omitempty"`
+	Action        string `json:"action,omitempty"`
+	Purge         bool   `json:"purge,omitempty"`
+	// Orphan is set for a version strata.yaml no longer lists.
+	Orphan bool   `json:"orphan,omitempty"`
+	Result string `json:"result,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// sweepCalls counts a pass's requests in sweep --output json.
+type sweepCalls struct {
+	Nomad   int `json:"nomad"`
+	Consul  int `json:"consul"`
+	LBStats int `json:"lbstats"`
+	Total   int `json:"total"`
 }

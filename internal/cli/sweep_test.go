@@ -69,6 +69,7 @@ func TestSweepCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &report); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
+	snakeCaseKeys(t, out)
 	got := map[string]string{}
 	for _, v := range report.Versions {
 		got[v.Version] = v.State + "/" + v.Action
@@ -102,4 +103,31 @@ func TestSweepCommand(t *testing.T) {
 	if code, _, errOut := run(t, env, "sweep", "--output", "yaml", "-c", cfg); code != ExitUsage {
 		t.Errorf("--output yaml: exit %d %s", code, errOut)
 	}
+}
+
+// snakeCaseKeys fails unless every key of the JSON document out is
+// snake_case: lowercase letters, digits and '_'.
+func snakeCaseKeys(t *testing.T, out string) {
+	t.Helper()
+	var doc any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var walk func(v any, at string)
+	walk = func(v any, at string) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, sub := range v {
+				if strings.Trim(k, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+					t.Errorf("key %q at %s is not snake_case", k, at)
+				}
+				walk(sub, at+"."+k)
+			}
+		case []any:
+			for _, sub := range v {
+				walk(sub, at+"[]")
+			}
+		}
+	}
+	walk(doc, "$")
 }
