@@ -27,7 +27,7 @@ func TestCohortCommands(t *testing.T) {
 		{"set on a worker app is refused", []string{"cohort", "set", "transcoder", "beta", "v1", "--opt-in", "/b"}, ExitUsage, "worker app"},
 		{"set a second cohort", []string{"cohort", "set", "web", "beta", "v3", "--opt-in", "/beta"}, ExitOK, "GET /beta pins sessions to v3\n"},
 		{"rm of an unknown cohort fails", []string{"cohort", "rm", "web", "nope"}, ExitError, `no cohort named "nope"`},
-		{"ls with a bad --output is a usage error", []string{"cohort", "ls", "--output", "yaml"}, ExitUsage, "expected table or json"},
+		{"ls with a bad --output is a usage error", []string{"cohort", "ls", "--output", "yaml"}, ExitUsage, "expected text (a table) or json"},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {

@@ -46,7 +46,7 @@ func checkOutput(output string) error {
 		output = "text"
 	}
 	if output != "text" && output != "json" {
-		return usageError{fmt.Errorf("--output %q: expected text, json", output)}
+		return usageError{fmt.Errorf("--output %q: expected text (a table) or json", output)}
 	}
 	return nil
 }
