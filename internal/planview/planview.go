@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/nomad/api"
+
+	"github.com/strata-dev/strata/generator"
 )
 
 // Job is one job's plan, or why it could not be planned.
@@ -169,6 +171,9 @@ func Text(jobs []Job, orphans []Orphan) string {
 	}
 	if countChanged(jobs) == 0 && countFailed(jobs) == 0 {
 		b.WriteString("No changes: every job in strata.yaml matches the cluster.\n")
+	}
+	for _, cut := range SessionCuts(jobs) {
+		fmt.Fprintf(&b, "! %s.\n", cut)
 	}
 	for _, o := range orphans {
 		fmt.Fprintf(&b, "- Job %q (%s %s) is in the cluster but not in strata.yaml: the sweeper retires it once idle.\n", o.ID, o.App, o.Version)
@@ -329,6 +334,12 @@ func MarkdownWithin(limit int, jobs []Job, orphans []Orphan, extra ...Section) s
 	b.WriteString(summary(jobs, orphans))
 	b.WriteString("\n\n")
 	b.WriteString(MarkdownTable(jobs, orphans))
+	if cuts := SessionCuts(jobs); len(cuts) > 0 {
+		b.WriteString("\n#### Sessions this plan cuts\n\n")
+		for _, cut := range cuts {
+			fmt.Fprintf(&b, "- %s.\n", mdEscape(cut))
+		}
+	}
 	var notes []string
 	for _, j := range jobs {
 		if j.Return != nil {
@@ -377,6 +388,41 @@ func MarkdownWithin(limit int, jobs []Job, orphans []Orphan, extra ...Section) s
 		})
 	}
 	return FitMarkdown(b.String(), append(sections, extra...), limit)
+}
+
+// SessionCuts says, per app, which running versions the plan restarts by
+// replacing their allocations, whose sessions are then cut ("web: restarts 2
+// running versions (web-v1, web-v2), replacing their allocations: their
+// sessions are cut"), and the same of strata's HAProxy job, which holds
+// every app's sessions. Apps are in the order of their first job.
+func SessionCuts(jobs []Job) []string {
+	var apps []string
+	byApp := map[string][]string{}
+	var out []string
+	for _, j := range jobs {
+		if !j.Destructive() {
+			continue
+		}
+		if j.App == "" {
+			if j.ID == generator.HAProxyJobID {
+				out = append(out, fmt.Sprintf("%s: replacing its allocations cuts every session HAProxy holds (websockets, streams) on every node", j.ID))
+			}
+			continue
+		}
+		if _, ok := byApp[j.App]; !ok {
+			apps = append(apps, j.App)
+		}
+		byApp[j.App] = append(byApp[j.App], j.ID)
+	}
+	for _, app := range apps {
+		ids := byApp[app]
+		if len(ids) == 1 {
+			out = append(out, fmt.Sprintf("%s: restarts 1 running version (%s), replacing its allocations: its sessions are cut", app, ids[0]))
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: restarts %d running versions (%s), replacing their allocations: their sessions are cut", app, len(ids), strings.Join(ids, ", ")))
+	}
+	return out
 }
 
 // Destructive reports whether the plan replaces or stops running
