@@ -9,54 +9,56 @@
 //
 // # Endpoints
 //
-// Each implemented endpoint is an [Endpoint] constant, which [Server.FailNext]
-// and [Server.Calls] take:
+// The fake serves what strata calls (Jobs().List, Info, Versions, Register,
+// DeregisterOpts, PlanOpts, Allocations, LatestDeployment and
+// Evaluations().Info), and the allocation `nomad alloc status` reads. Each
+// is an [Endpoint] constant, which [Server.FailNext] and [Server.Calls]
+// take:
 //
-//   - GET /v1/jobs (Jobs().List, ListOptions, PrefixList): query parameters
-//     namespace ("*" lists every namespace), prefix (of the job ID), meta=true
-//     (include each job's Meta in its stub), per_page and next_token (tokens
-//     are "<namespace>.<id>", as Nomad's), and filter, in a small subset of
-//     go-bexpr described below.
-//   - GET /v1/job/<id> (Jobs().Info): 404 "job not found" when missing.
-//   - GET /v1/job/<id>/versions (Jobs().Versions): newest first, with diffs
-//     between consecutive versions when diffs=true; 404 "job versions not
-//     found" when missing.
-//   - PUT or POST /v1/jobs and /v1/job/<id> (Jobs().Register, RegisterOpts,
-//     EnforceRegister): EnforceIndex/JobModifyIndex check-and-set,
+//   - GET /v1/jobs: namespace ("*" lists every namespace), meta=true (each
+//     job's Meta in its stub) and filter, in the small subset of go-bexpr
+//     described below.
+//   - GET /v1/job/<id>: 404 "job not found" when missing.
+//   - GET /v1/job/<id>/versions: newest first, with Nomad's diffs between
+//     consecutive versions when diffs=true; 404 "job versions not found".
+//   - PUT or POST /v1/jobs: EnforceIndex/JobModifyIndex check-and-set,
 //     PreserveCounts and EvalPriority are honoured; PolicyOverride and
-//     Submission are accepted and have no effect.
-//   - DELETE /v1/job/<id> (Jobs().Deregister, DeregisterOpts): purge=true
-//     removes the job, its versions, deployments and allocations (its
-//     evaluations stay readable); otherwise the job is stopped as a new
-//     version. eval_priority is honoured; global and no_shutdown_delay are
-//     accepted and have no effect.
-//   - PUT or POST /v1/job/<id>/plan (Jobs().Plan, PlanOpts): a diff and
-//     desired updates per task group; nothing is stored.
-//   - GET /v1/job/<id>/allocations (Jobs().Allocations), with task states
-//     and events, reschedules linked by NextAllocation and
-//     RescheduleTracker.
-//   - GET /v1/allocation/<id> (Allocations().Info): 404 "alloc not found".
-//   - GET /v1/job/<id>/deployment (Jobs().LatestDeployment): JSON null, and so
-//     a nil deployment and no error, when the job has none.
-//   - GET /v1/deployment/<id> (Deployments().Info).
-//   - GET /v1/evaluation/<id> (Evaluations().Info).
+//     Submission are accepted and have no effect. Warnings are Nomad's.
+//   - DELETE /v1/job/<id>: purge=true removes the job, its versions,
+//     deployments and allocations (its evaluations stay readable); otherwise
+//     the job is stopped as a new version. A job that is not there answers
+//     200 with no evaluation and every index 0, as Nomad does. eval_priority
+//     is honoured; global and no_shutdown_delay are accepted and have no
+//     effect.
+//   - PUT or POST /v1/job/<id>/plan: Nomad's diff, desired updates and
+//     warnings (see Plans); nothing is stored.
+//   - GET /v1/job/<id>/allocations: with task states and events, reschedules
+//     linked by NextAllocation and RescheduleTracker.
+//   - GET /v1/allocation/<id>: 404 "alloc not found".
+//   - GET /v1/job/<id>/deployment: JSON null, and so a nil deployment and no
+//     error, when the job has none.
+//   - GET /v1/evaluation/<id>: 404 "eval not found".
 //
 // Every other method and path answers 501 Not Implemented with the method and
-// path, and so do the few parameters of implemented endpoints the fake does
-// not model (reverse on the job list, diff_tag and diff_version on versions),
-// so a test never silently passes against an endpoint the fake lacks.
+// path, and so do the parameters of implemented endpoints strata does not
+// send (prefix, per_page, next_token and reverse on the job list, diff_tag
+// and diff_version on versions), so a test never silently passes against
+// behaviour the fake would only guess. [Server.Deployment] reads any
+// deployment for a test.
 //
-// Errors carry Nomad's status codes and, for the common cases, its
-// messages: 404 "job not found" and "job versions not found"; 500 for a job
-// that fails validation, for a check-and-set conflict ("Enforcing job modify
-// index ...") and for deregistering a job that does not exist; 400 for a
-// malformed request or filter.
+// Errors carry Nomad's status codes and texts: 404 "job not found" and "job
+// versions not found", with the index headers Nomad sends on a read; 500
+// with Nomad's validation text for a job Nomad refuses (internal/nomadrules
+// decides) and for a check-and-set conflict ("Enforcing job modify index
+// ..."); 400 for a malformed request or filter.
 //
 // Reads honour blocking queries: with index=N they wait, up to wait (default
-// 5m, at most 10m), until the server's index passes N. The index is one
-// counter for the whole server, so any write wakes every blocked query, which
-// Nomad's clients must tolerate anyway. Every answer carries X-Nomad-Index,
-// X-Nomad-KnownLeader and X-Nomad-LastContact.
+// 5m, at most 10m), until the server's index passes N, and answer the same
+// index when it did not (recorded: a blocking query that times out). The
+// index is one counter for the whole server, where Nomad keeps one per table,
+// so any write wakes every blocked query, which Nomad's clients must
+// tolerate anyway. Reads carry X-Nomad-Index, X-Nomad-KnownLeader and
+// X-Nomad-LastContact; writes only X-Nomad-Index, as Nomad's.
 //
 // # Filters
 //
@@ -71,9 +73,10 @@
 //
 // # Model
 //
-// There is no scheduler. A registered job is canonicalized as Nomad's HTTP
-// agent does (api.Job.Canonicalize, then Datacenters ["*"] and node pool
-// "default" when unset), validated, and stored as a new version only when
+// There is no scheduler and one client node. A registered job is
+// canonicalized as Nomad's HTTP agent does (api.Job.Canonicalize, then
+// Datacenters ["*"] and node pool "default" when unset), validated by
+// internal/nomadrules, and stored as a new version only when
 // its specification changed; Version, SubmitTime (from the clock given to
 // [WithClock]), CreateIndex, ModifyIndex and JobModifyIndex are set as Nomad
 // sets them. Status is "running", or "dead" once stopped. Every register and
@@ -84,11 +87,13 @@
 // change only when a test says so: [Server.SetDeploymentStatus],
 // [Server.SetDeploymentHealth], [Server.SetTaskEvents] and
 // [Server.FailDeployment] (with [CrashLoopEvents], the events Nomad records
-// for a command that keeps exiting). A deployment marked successful marks its job
-// version stable. Allocations are derived from the job's latest deployment:
-// one per placed allocation in each task group, healthy, unhealthy or not yet
-// known in the order of the counts given; once the job is stopped they are
-// desired "stop" and, unless failed, complete.
+// for a command that keeps exiting). A deployment marked successful marks
+// its job version stable. Allocations are derived from the job's latest
+// deployment: one per placed allocation in each task group, unhealthy
+// (failed, with the task events given), healthy (running) or not yet known
+// (running) in that order; placed beyond the desired total are reschedules
+// of the first ones. Once the job is stopped they are desired "stop" and,
+// unless failed, complete.
 //
 // IDs are deterministic: evaluation n is "0000000n-eeee-4000-8000-00000000000n"
 // (in hexadecimal), deployments use "dddd" and allocations "aaaa".
@@ -112,4 +117,17 @@
 // [Server.Requests] lists recent requests as "METHOD path?query".
 // [Server.AddJob] seeds a job without going through the API and without
 // Nomad's validation, so a test can seed only the fields it cares about.
+//
+// # Fidelity
+//
+// The recorded exchanges with Nomad 2.0.6 in testdata/ are replayed by the
+// tests: every plan of the recorded plan session, the deployment failures
+// and allocation lists of `strata deploy ... --command /usr/bin/false`, job
+// versions with diffs, the filtered job list, a timed-out blocking query,
+// stop, purge and purge again, a refused register and warnings. Answers are
+// encoded from nomad/api's types, which lack a few fields Nomad sends and
+// have a few it does not (a task event's DiskSize); a stored job is the API
+// client's canonical form, not Nomad's server struct, so GET /v1/job/<id>
+// lacks what Nomad's server adds to a job (a default workload identity, the
+// Consul version constraint); the plan's differ adds those itself.
 package nomadfake

@@ -73,24 +73,19 @@ func (s *Server) jobList(rq *request) (any, uint64, error) {
 	if err != nil {
 		return nil, 0, errorf(http.StatusBadRequest, "failed to read filter expression: %v", err)
 	}
-	var perPage int
-	if raw := rq.q.Get("per_page"); raw != "" {
-		n, err := strconv.ParseInt(raw, 10, 32)
-		if err != nil || n < 0 {
-			return nil, 0, errorf(http.StatusBadRequest, "failed to parse per_page: %q", raw)
+	// strata lists every managed job at once: paging, a prefix and the
+	// order are not modelled, and refused rather than guessed.
+	for _, p := range []string{"per_page", "next_token", "prefix", "reverse"} {
+		if rq.q.Get(p) != "" {
+			return nil, 0, errorf(http.StatusNotImplemented, "nomadfake: %s is not implemented for the job list", p)
 		}
-		perPage = int(n)
 	}
-	if reverse, _ := strconv.ParseBool(rq.q.Get("reverse")); reverse {
-		return nil, 0, errorf(http.StatusNotImplemented, "nomadfake: reverse is not implemented for the job list")
-	}
-	prefix, nextToken := rq.q.Get("prefix"), rq.q.Get("next_token")
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var keys []jobKey
 	for k := range s.jobs {
-		if (rq.namespace == api.AllNamespacesNamespace || k.namespace == rq.namespace) && strings.HasPrefix(k.id, prefix) {
+		if rq.namespace == api.AllNamespacesNamespace || k.namespace == rq.namespace {
 			keys = append(keys, k)
 		}
 	}
@@ -102,19 +97,10 @@ func (s *Server) jobList(rq *request) (any, uint64, error) {
 	})
 	stubs := []*api.JobListStub{}
 	for _, k := range keys {
-		token := k.namespace + "." + k.id
-		if nextToken != "" && token < nextToken {
-			continue
-		}
 		js := s.jobs[k]
-		if !f.matches(js.latest()) {
-			continue
+		if f.matches(js.latest()) {
+			stubs = append(stubs, s.stubLocked(js, withMeta))
 		}
-		if perPage > 0 && len(stubs) == perPage {
-			rq.w.Header().Set("X-Nomad-NextToken", token)
-			break
-		}
-		stubs = append(stubs, s.stubLocked(js, withMeta))
 	}
 	return stubs, s.readIndexLocked(), nil
 }
@@ -446,15 +432,6 @@ func (s *Server) jobLatestDeployment(rq *request) (any, uint64, error) {
 	return nil, s.readIndexLocked(), nil
 }
 
-func (s *Server) deploymentInfo(rq *request) (any, uint64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	dep, ok := s.deployments[rq.id]
-	if !ok {
-		return nil, 0, errorf(http.StatusNotFound, "deployment not found")
-	}
-	return dep.d, s.readIndexLocked(), nil
-}
 
 func (s *Server) evaluationInfo(rq *request) (any, uint64, error) {
 	s.mu.Lock()

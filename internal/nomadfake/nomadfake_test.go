@@ -67,6 +67,15 @@ func mustRegister(t *testing.T, c *api.Client, job *api.Job, q *api.WriteOptions
 	return resp
 }
 
+func mustDeployment(t *testing.T, s *nomadfake.Server, id string) *api.Deployment {
+	t.Helper()
+	d, ok := s.Deployment(id)
+	if !ok {
+		t.Fatalf("no deployment %s", id)
+	}
+	return d
+}
+
 func ids(stubs []*api.JobListStub) []string {
 	var out []string
 	for _, s := range stubs {
@@ -118,9 +127,9 @@ func TestARegisteredJobIsListedFilteredAndReadBack(t *testing.T) {
 	if err != nil || len(stubs) != 1 || stubs[0].Meta != nil {
 		t.Fatalf("list without meta = %+v, %v", stubs, err)
 	}
-	stubs, _, err = c.Jobs().PrefixList("oth")
-	if got := ids(stubs); err != nil || !slices.Equal(got, []string{"other"}) {
-		t.Fatalf("prefix list = %v, %v", got, err)
+	// strata never lists by prefix: the fake refuses rather than guess.
+	if _, _, err = c.Jobs().PrefixList("oth"); status(err) != http.StatusNotImplemented {
+		t.Fatalf("prefix list = %v", err)
 	}
 
 	job, _, err := c.Jobs().Info("web-v1", nil)
@@ -531,10 +540,7 @@ func TestDeploymentsFollowRegistersAndTheTestDrivesThem(t *testing.T) {
 	}
 
 	s.SetDeploymentHealth("web-v1", 2, 2, 1, 1)
-	d, _, err = c.Deployments().Info(d.ID, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d = mustDeployment(t, s, d.ID)
 	if st := d.TaskGroups["web"]; st.PlacedAllocs != 2 || st.HealthyAllocs != 1 || st.UnhealthyAllocs != 1 {
 		t.Errorf("deployment state = %+v", st)
 	}
@@ -565,8 +571,8 @@ func TestDeploymentsFollowRegistersAndTheTestDrivesThem(t *testing.T) {
 
 	s.SetDeploymentHealth("web-v1", 2, 2, 2, 0)
 	s.SetDeploymentStatus(d.ID, api.DeploymentStatusSuccessful, "Deployment completed successfully")
-	if d, _, err = c.Deployments().Info(d.ID, nil); err != nil || d.Status != "successful" || d.StatusDescription != "Deployment completed successfully" {
-		t.Errorf("deployment after success = %+v, %v", d, err)
+	if d = mustDeployment(t, s, d.ID); d.Status != "successful" || d.StatusDescription != "Deployment completed successfully" {
+		t.Errorf("deployment after success = %+v", d)
 	}
 	if job, _ := s.Job("", "web-v1"); !*job.Stable || *job.Version != 0 {
 		t.Errorf("a successful deployment leaves the version stable %v, version %d", *job.Stable, *job.Version)
@@ -578,11 +584,11 @@ func TestDeploymentsFollowRegistersAndTheTestDrivesThem(t *testing.T) {
 		t.Fatalf("deployment of version 1 = %+v, %v", second, err)
 	}
 	mustRegister(t, c, webJob("web-v1", "web:3", 2, nil), nil)
-	if second, _, err = c.Deployments().Info(second.ID, nil); err != nil || second.Status != "cancelled" ||
+	if second = mustDeployment(t, s, second.ID); second.Status != "cancelled" ||
 		second.StatusDescription != "Cancelled due to newer version of job" {
 		t.Errorf("a superseded deployment = %+v, %v", second, err)
 	}
-	if d, _, err = c.Deployments().Info(d.ID, nil); err != nil || d.Status != "successful" {
+	if d = mustDeployment(t, s, d.ID); d.Status != "successful" {
 		t.Errorf("a finished deployment changed: %+v, %v", d, err)
 	}
 
@@ -600,8 +606,8 @@ func TestDeploymentsFollowRegistersAndTheTestDrivesThem(t *testing.T) {
 	if d, _, err := c.Jobs().LatestDeployment("nightly", nil); d != nil || err != nil {
 		t.Errorf("a batch job's deployment = %+v, %v; want nil, nil", d, err)
 	}
-	if _, _, err := c.Deployments().Info("nope", nil); status(err) != http.StatusNotFound {
-		t.Errorf("a missing deployment: %v", err)
+	if _, ok := s.Deployment("nope"); ok {
+		t.Errorf("a missing deployment was found")
 	}
 }
 
@@ -621,7 +627,7 @@ func TestABlockingQueryReturnsWhenTheStateChanges(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		d, qm, err := c.Deployments().Info(d.ID, &api.QueryOptions{WaitIndex: qm.LastIndex, WaitTime: 10 * time.Second})
+		d, qm, err := c.Jobs().LatestDeployment("web-v1", &api.QueryOptions{WaitIndex: qm.LastIndex, WaitTime: 10 * time.Second})
 		done <- result{d, qm, err}
 	}()
 	select {
@@ -645,32 +651,14 @@ func TestABlockingQueryReturnsWhenTheStateChanges(t *testing.T) {
 	}
 }
 
-func TestPagesOfTheJobListCoverEveryJob(t *testing.T) {
+func TestListParametersStrataDoesNotSendAre501(t *testing.T) {
 	s := nomadfake.New(t)
 	c := s.Client()
-	var want []string
-	for i := range 5 {
-		id := fmt.Sprintf("web-v%d", i)
-		want = append(want, id)
-		mustRegister(t, c, webJob(id, "web:1", 1, nil), nil)
-	}
-	var got []string
-	q := &api.QueryOptions{PerPage: 2}
-	pages := 0
-	for range 10 {
-		stubs, qm, err := c.Jobs().List(q)
-		if err != nil {
-			t.Fatal(err)
+	mustRegister(t, c, webJob("web-v1", "web:1", 1, nil), nil)
+	for _, q := range []*api.QueryOptions{{PerPage: 2}, {NextToken: "default.web-v1"}, {Prefix: "web"}} {
+		if _, _, err := c.Jobs().List(q); status(err) != http.StatusNotImplemented {
+			t.Errorf("list with %+v: %v, want 501", q, err)
 		}
-		pages++
-		got = append(got, ids(stubs)...)
-		if qm.NextToken == "" {
-			break
-		}
-		q.NextToken = qm.NextToken
-	}
-	if !slices.Equal(got, want) || pages != 3 {
-		t.Errorf("%d pages of %v, want 3 of %v", pages, got, want)
 	}
 }
 

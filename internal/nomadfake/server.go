@@ -29,8 +29,7 @@ type Endpoint string
 const (
 	// EndpointJobList is GET /v1/jobs (Jobs().List).
 	EndpointJobList Endpoint = "GET /v1/jobs"
-	// EndpointJobRegister is PUT or POST /v1/jobs or /v1/job/<id>
-	// (Jobs().Register).
+	// EndpointJobRegister is PUT or POST /v1/jobs (Jobs().Register).
 	EndpointJobRegister Endpoint = "PUT /v1/jobs"
 	// EndpointJobInfo is GET /v1/job/<id> (Jobs().Info).
 	EndpointJobInfo Endpoint = "GET /v1/job/<id>"
@@ -46,11 +45,11 @@ const (
 	// EndpointJobLatestDeployment is GET /v1/job/<id>/deployment
 	// (Jobs().LatestDeployment).
 	EndpointJobLatestDeployment Endpoint = "GET /v1/job/<id>/deployment"
-	// EndpointDeploymentInfo is GET /v1/deployment/<id> (Deployments().Info).
-	EndpointDeploymentInfo Endpoint = "GET /v1/deployment/<id>"
 	// EndpointEvaluationInfo is GET /v1/evaluation/<id> (Evaluations().Info).
 	EndpointEvaluationInfo Endpoint = "GET /v1/evaluation/<id>"
-	// EndpointAllocationInfo is GET /v1/allocation/<id> (Allocations().Info).
+	// EndpointAllocationInfo is GET /v1/allocation/<id> (Allocations().Info),
+	// which `nomad alloc status` reads; strata's deploy may, to explain a
+	// failure.
 	EndpointAllocationInfo Endpoint = "GET /v1/allocation/<id>"
 )
 
@@ -59,7 +58,7 @@ func (e Endpoint) known() bool {
 	switch e {
 	case EndpointJobList, EndpointJobRegister, EndpointJobInfo, EndpointJobVersions,
 		EndpointJobDeregister, EndpointJobPlan, EndpointJobAllocations,
-		EndpointJobLatestDeployment, EndpointDeploymentInfo, EndpointEvaluationInfo,
+		EndpointJobLatestDeployment, EndpointEvaluationInfo,
 		EndpointAllocationInfo:
 		return true
 	}
@@ -275,6 +274,20 @@ func (s *Server) AddJob(job *api.Job, submitTime time.Time) {
 	}
 }
 
+// Deployment returns a copy of the deployment id, and whether it exists.
+// strata reads deployments only through their job (GET
+// /v1/job/<id>/deployment), so the fake serves no other path to them; tests
+// read any deployment here.
+func (s *Server) Deployment(id string) (*api.Deployment, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dep, ok := s.deployments[id]
+	if !ok {
+		return nil, false
+	}
+	return copyDeployment(dep.d), true
+}
+
 // Job returns a copy of the latest version of the job id in namespace (""
 // means "default"), and whether it exists.
 func (s *Server) Job(namespace, id string) (*api.Job, bool) {
@@ -465,8 +478,6 @@ func route(method, escapedPath string) (Endpoint, handler, string, bool) {
 		switch {
 		case read:
 			return EndpointJobInfo, (*Server).jobInfo, id, true
-		case write:
-			return EndpointJobRegister, (*Server).jobRegister, id, true
 		case method == http.MethodDelete:
 			return EndpointJobDeregister, (*Server).jobDeregister, id, true
 		}
@@ -484,10 +495,6 @@ func route(method, escapedPath string) (Endpoint, handler, string, bool) {
 			return EndpointJobAllocations, (*Server).jobAllocations, id, true
 		case read && segs[3] == "deployment":
 			return EndpointJobLatestDeployment, (*Server).jobLatestDeployment, id, true
-		}
-	case len(segs) == 3 && segs[1] == "deployment" && read:
-		if id, ok := unescape(segs[2]); ok {
-			return EndpointDeploymentInfo, (*Server).deploymentInfo, id, true
 		}
 	case len(segs) == 3 && segs[1] == "allocation" && read:
 		if id, ok := unescape(segs[2]); ok {
