@@ -432,7 +432,6 @@ func (s *Server) jobLatestDeployment(rq *request) (any, uint64, error) {
 	return nil, s.readIndexLocked(), nil
 }
 
-
 func (s *Server) evaluationInfo(rq *request) (any, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
