@@ -33,8 +33,12 @@ error, and plan exits 1 once everything is printed. It also lists the
 managed jobs in the cluster that strata.yaml no longer has: the sweeper
 retires those once idle. Nothing is registered.
 
+Each change that replaces running allocations is said plainly: which
+versions of which app restart, and that their sessions are cut.
+
 --output (-o) markdown is ready to post as a pull-request comment or a CI job
-summary. Exit codes: 0, even with changes; with --detailed-exitcode, 0 when
+summary: it fits in a GitHub comment (65,536 characters), keeping the table
+and every destructive change's diff first and summarizing the rest. Exit codes: 0, even with changes; with --detailed-exitcode, 0 when
 nothing changes, 2 when something does (and only then), 1 on an error; 64
 when the command line is wrong.`,
 		Example: `  strata plan
@@ -120,8 +124,7 @@ when the command line is wrong.`,
 			}
 			switch format {
 			case "markdown":
-				fmt.Fprint(c.Stdout, planview.Markdown(plans, orphans))
-				writeRoutingDiff(c, routingDiff, true)
+				fmt.Fprint(c.Stdout, planview.Markdown(plans, orphans, routingSections(routingDiff)...))
 			case "json":
 				enc := json.NewEncoder(c.Stdout)
 				enc.SetIndent("", "  ")
@@ -132,7 +135,7 @@ when the command line is wrong.`,
 				}{plans, orphans, failures})
 			default:
 				fmt.Fprint(c.Stdout, planview.Text(plans, orphans))
-				writeRoutingDiff(c, routingDiff, false)
+				writeRoutingDiff(c, routingDiff)
 			}
 			for _, p := range plans {
 				if p.Error != "" {
@@ -157,17 +160,31 @@ when the command line is wrong.`,
 	return cmd
 }
 
+// routingFiles are the HAProxy files a plan compares, in the order shown.
+var routingFiles = []string{"haproxy.cfg", "versions.map"}
+
 // writeRoutingDiff prints the HAProxy files that would change.
-func writeRoutingDiff(c *CLI, diffs map[string][]string, markdown bool) {
-	for _, file := range []string{"haproxy.cfg", "versions.map"} {
+func writeRoutingDiff(c *CLI, diffs map[string][]string) {
+	for _, file := range routingFiles {
+		if d, ok := diffs[file]; ok {
+			fmt.Fprintf(c.Stdout, "\nHAProxy %s would change (rendered against Consul now):\n%s\n", file, strings.Join(d, "\n"))
+		}
+	}
+}
+
+// routingSections are the HAProxy files that would change, as sections of
+// the Markdown report, which its size guard may summarize.
+func routingSections(diffs map[string][]string) []planview.Section {
+	var out []planview.Section
+	for _, file := range routingFiles {
 		d, ok := diffs[file]
 		if !ok {
 			continue
 		}
-		if markdown {
-			fmt.Fprintf(c.Stdout, "\n<details><summary>HAProxy <code>%s</code> changes</summary>\n\n```diff\n%s\n```\n</details>\n", file, strings.Join(d, "\n"))
-			continue
-		}
-		fmt.Fprintf(c.Stdout, "\nHAProxy %s would change (rendered against Consul now):\n%s\n", file, strings.Join(d, "\n"))
+		out = append(out, planview.Section{
+			Body:    fmt.Sprintf("\n<details><summary>HAProxy <code>%s</code> changes</summary>\n\n```diff\n%s\n```\n</details>\n", file, strings.Join(d, "\n")),
+			Summary: fmt.Sprintf("HAProxy `%s`: %d lines of diff left out", file, len(d)),
+		})
 	}
+	return out
 }

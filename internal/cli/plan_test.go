@@ -114,6 +114,10 @@ func TestPlanShowsTheHAProxyConfigurationChange(t *testing.T) {
 	if strings.Contains(out, "versions.map would change") {
 		t.Errorf("the versions map did not change but is shown:\n%s", out)
 	}
+	code, out, errOut = run(t, env, "plan", "-o", "markdown", "-c", path)
+	if code != ExitOK || !strings.Contains(out, "<summary>HAProxy <code>haproxy.cfg</code> changes</summary>") || !strings.Contains(out, "+     bind 127.0.0.1:18091") {
+		t.Errorf("markdown: exit %d %s\n%s", code, errOut, out)
+	}
 }
 
 // TestPlanSaysAStoppedVersionStartsAgain stops web-v1 in the fake Nomad, as
