@@ -38,9 +38,11 @@ versions of which app restart, and that their sessions are cut.
 
 --output (-o) markdown is ready to post as a pull-request comment or a CI job
 summary: it fits in a GitHub comment (65,536 characters), keeping the table
-and every destructive change's diff first and summarizing the rest. Exit codes: 0, even with changes; with --detailed-exitcode, 0 when
-nothing changes, 2 when something does (and only then), 1 on an error; 64
-when the command line is wrong.`,
+and every destructive change's diff first and summarizing the rest.
+
+Exit codes: 0, even with changes; with --detailed-exitcode, 0 when nothing
+changes, 2 when something does (and only then), 1 on an error; 64 when the
+command line is wrong.`,
 		Example: `  strata plan
   strata plan web -o markdown --detailed-exitcode`,
 		Args: cobra.ArbitraryArgs,
