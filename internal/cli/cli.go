@@ -118,7 +118,7 @@ func (c *CLI) exitCode(cmd *cobra.Command, err error) int {
 	}
 	// cobra reports an unknown subcommand and a missing required flag with
 	// plain errors.
-	if msg := err.Error(); strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "required flag") {
+	if msg := err.Error(); !isUsage(err) && (strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "required flag")) {
 		err = usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, prefix)}
 	}
 	if !isUsage(err) {
@@ -163,6 +163,17 @@ line was wrong (an unknown command or flag, a bad value, missing arguments).`,
 
 	root.AddCommand(c.renderCmd(), c.validateCmd(), c.haproxyCmd(), c.deployCmd(), c.promoteCmd(), c.rollbackCmd(), c.cohortCmd(), c.planCmd(), c.diffCmd(), c.statusCmd(), c.sweepCmd(), c.lbstatsCmd(), c.demoCmd(), c.versionCmd())
 	root.InitDefaultCompletionCmd()
+	root.SetHelpCommand(&cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 {
+				return usageError{fmt.Errorf("no help topic %q\nRun 'strata --help' for usage.", strings.Join(args, " "))}
+			}
+			return target.Help()
+		},
+	})
 	for _, sub := range root.Commands() {
 		sub.Args = wrapArgs(sub.Args)
 	}
@@ -238,9 +249,24 @@ func checkConfigFile(path string) error {
 	case info.IsDir():
 		return config.Errors{{Source: path, Msg: "is a directory; name the configuration file itself, such as " + filepath.Join(path, config.DefaultFile)}}
 	case !info.Mode().IsRegular():
-		return config.Errors{{Source: path, Msg: fmt.Sprintf("is not a regular file (%s); strata reads its configuration from a file", info.Mode().Type())}}
+		return config.Errors{{Source: path, Msg: fmt.Sprintf("is not a regular file but %s; strata reads its configuration from a file", fileKind(info.Mode()))}}
 	case info.Size() > maxConfigSize:
 		return config.Errors{{Source: path, Msg: fmt.Sprintf("is %d bytes; strata reads configuration files of at most %d", info.Size(), maxConfigSize)}}
 	}
 	return nil
+}
+
+// fileKind names what a file that is not regular is.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a plain file (" + m.Type().String() + ")"
 }

@@ -215,8 +215,8 @@ func TestValidate(t *testing.T) {
 }
 
 func TestUsageErrorsExit64(t *testing.T) {
-	for _, args := range [][]string{{"bogus"}, {"render", "extra"}, {"render", "--bogus"}, {"version", "x"}, {"completion", "nope"}, {"cohort", "nope"}, {"haproxy", "nope"}} {
-		if code, _, errOut := run(t, nil, args...); code != ExitUsage || !strings.Contains(errOut, "--help") {
+	for _, args := range [][]string{{"bogus"}, {"render", "extra"}, {"render", "--bogus"}, {"version", "x"}, {"completion", "nope"}, {"cohort", "nope"}, {"haproxy", "nope"}, {"help", "nope"}, {"help", "render", "nope"}} {
+		if code, _, errOut := run(t, nil, args...); code != ExitUsage || strings.Count(errOut, "--help") != 1 {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
 		}
 	}
@@ -295,8 +295,8 @@ func TestAConfigurationThatIsNotAFileIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := []struct{ name, path, want string }{
-		{"a device that never ends", "/dev/zero", "/dev/zero: is not a regular file"},
-		{"a named pipe nobody writes to", fifo, "fifo.yaml: is not a regular file"},
+		{"a device that never ends", "/dev/zero", "/dev/zero: is not a regular file but a character device"},
+		{"a named pipe nobody writes to", fifo, "fifo.yaml: is not a regular file but a named pipe"},
 		{"a directory", dir, "is a directory; name the configuration file itself"},
 		{"a file over the size limit", big, "big.yaml: is 41"},
 	}
