@@ -20,6 +20,8 @@ type fileSystem interface {
 	OpenFile(name string, flag int, perm fs.FileMode) (file, error)
 	Rename(oldname, newname string) error
 	Remove(name string) error
+	// SyncDir flushes a directory's entries (renames, removals) to disk.
+	SyncDir(name string) error
 	Close() error
 }
 
@@ -54,4 +56,13 @@ func (r rootFS) ReadDir(name string) ([]fs.DirEntry, error) {
 
 func (r rootFS) OpenFile(name string, flag int, perm fs.FileMode) (file, error) {
 	return r.Root.OpenFile(name, flag, perm)
+}
+
+func (r rootFS) SyncDir(name string) error {
+	f, err := r.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }

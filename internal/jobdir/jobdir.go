@@ -1,7 +1,11 @@
 // Package jobdir keeps a directory of generated jobspecs in step with a
 // render: it writes new and changed files atomically, removes the files of
 // jobs the configuration no longer has, and never touches a file strata did
-// not generate.
+// not generate. Plan works out the changes without writing; Apply makes them
+// in one or several directories at once, all or nothing (see Apply for the
+// one window that remains); Sync is both for one directory. Symbolic links
+// inside an output directory are refused, and every operation goes through
+// an os.Root, so a render never writes or removes a file outside it.
 //
 // A file counts as generated when an HCL file (a jobspec or an ACL policy)
 // starts with generator.Header,
@@ -455,8 +459,19 @@ func (tx *transaction) discard() {
 	}
 }
 
-// finish removes the backups and the app directories the removals emptied.
+// finish makes the renames durable, then removes the backups and the app
+// directories the removals emptied.
 func (tx *transaction) finish() {
+	synced := map[*txDir]map[string]bool{}
+	for _, st := range tx.steps {
+		if synced[st.d] == nil {
+			synced[st.d] = map[string]bool{}
+		}
+		if dir := path.Dir(st.path); !synced[st.d][dir] {
+			synced[st.d][dir] = true
+			st.d.fsys.SyncDir(dir) // best effort: the renames are done either way
+		}
+	}
 	for _, st := range tx.steps {
 		if st.backup != "" {
 			st.d.fsys.Remove(st.backup)
