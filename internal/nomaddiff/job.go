@@ -20,7 +20,7 @@ import (
 // default workload identity, a service's Consul cluster and namespace) on
 // copies, and changes neither job.
 func Diff(old, job *api.Job) *api.JobDiff {
-	old, job = serverDefaults(old), serverDefaults(job)
+	old, job = ServerDefaults(old), ServerDefaults(job)
 	d := &api.JobDiff{Type: TypeNone}
 	var oldFlat flat
 	switch {
@@ -101,22 +101,41 @@ func usesConsulServices(tg *api.TaskGroup) bool {
 	return slices.ContainsFunc(tg.Tasks, func(t *api.Task) bool { return consul(t.Services) })
 }
 
-// serverDefaults returns a copy of job with what Nomad's server adds when
-// it registers a job and the agent's canonicalization does not: a task
-// group with Consul services gets the constraint ${attr.consul.version}
-// semver ">= 1.8.0"; every task gets the default workload identity (name
-// "default", audience "nomadproject.io") unless it has one; and every
-// service the provider "consul" and the Consul cluster "default" unless it
-// names them, every check without a name `service: "<service>" check`,
-// and every port without a host network the "default" one.
-func serverDefaults(job *api.Job) *api.Job {
+// ServerDefaults returns a copy of job, canonicalized by the API client,
+// as Nomad's server stores it (the recorded GET /v1/job answers show it):
+// a task group with Consul services gets the constraint
+// ${attr.consul.version} semver ">= 1.8.0"; every task gets the default
+// workload identity (name "default", audience "nomadproject.io") unless it
+// has one; every service the provider "consul" and the Consul cluster
+// "default" unless it names them, every check without a name `service:
+// "<service>" check`, and every port without a host network the "default"
+// one. Fields Nomad's structs cannot leave unset become their zero value
+// (a task's DiskMB, IOPS, MemoryMaxMB and SecretsMB, a group's
+// PreventRescheduleOnLost), and the job-level update block keeps only what
+// Nomad keeps of it, MaxParallel and Stagger (the rest went to the
+// groups). job itself is not changed; nil gives nil.
+func ServerDefaults(job *api.Job) *api.Job {
 	if job == nil {
 		return nil
 	}
 	out := *job
+	if out.DispatchIdempotencyToken == nil {
+		out.DispatchIdempotencyToken = new("")
+	}
+	if u := job.Update; u != nil {
+		zero := time.Duration(0)
+		out.Update = &api.UpdateStrategy{
+			Stagger: u.Stagger, MaxParallel: u.MaxParallel, HealthCheck: new(""),
+			MinHealthyTime: &zero, HealthyDeadline: &zero, ProgressDeadline: &zero,
+			Canary: new(0), AutoRevert: new(false), AutoPromote: new(false),
+		}
+	}
 	out.TaskGroups = make([]*api.TaskGroup, len(job.TaskGroups))
 	for i, tg := range job.TaskGroups {
 		g := *tg
+		if g.PreventRescheduleOnLost == nil {
+			g.PreventRescheduleOnLost = new(false)
+		}
 		g.Services = defaultServices(tg.Services)
 		g.Networks = defaultNetworks(tg.Networks)
 		if usesConsulServices(tg) && !slices.ContainsFunc(tg.Constraints, func(c *api.Constraint) bool {
@@ -131,6 +150,15 @@ func serverDefaults(job *api.Job) *api.Job {
 				c.Identity = &api.WorkloadIdentity{Name: "default", Audience: []string{"nomadproject.io"}}
 			}
 			c.Services = defaultServices(t.Services)
+			if t.Resources != nil {
+				r := *t.Resources
+				for _, p := range []**int{&r.DiskMB, &r.IOPS, &r.MemoryMaxMB, &r.SecretsMB} {
+					if *p == nil {
+						*p = new(0)
+					}
+				}
+				c.Resources = &r
+			}
 			g.Tasks[j] = &c
 		}
 		out.TaskGroups[i] = &g

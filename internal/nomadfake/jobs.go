@@ -542,7 +542,8 @@ func (s *Server) setDeploymentStatusLocked(dep *deployment, status, description 
 }
 
 // normalize copies a submitted job and prepares it as Nomad's HTTP agent and
-// Job.Register do: canonicalized, with the server's defaults, in namespace,
+// Job.Register do: canonicalized, with the server's defaults
+// (nomaddiff.ServerDefaults), in namespace,
 // and, when validate is set, validated by internal/nomadrules, strata's one
 // owner of Nomad's job rules, with Nomad's error text (500) and warnings.
 // A job the fake cannot store (no task group, a group or task without a
@@ -567,6 +568,7 @@ func normalize(submitted *api.Job, namespace string, validate bool) (*api.Job, s
 	if *job.NodePool == "" {
 		job.NodePool = new("default")
 	}
+	job = nomaddiff.ServerDefaults(job)
 	if !validate {
 		return job, "", nil
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -203,4 +204,54 @@ func TestRegisterAndPlanCarryNomadsWarnings(t *testing.T) {
 	if resp.Warnings != verdict.Warnings {
 		t.Errorf("register warnings %q, Nomad's %q", resp.Warnings, verdict.Warnings)
 	}
+}
+
+// TestAJobReadsBackAsNomadStoresIt compares the fake's GET /v1/job/<id>
+// with Nomad's, value by value, for the HAProxy job as `nomad job run`
+// registered it: the defaults Nomad's server adds (the Consul constraint, a
+// workload identity, check names, host networks, zero resources) included.
+// Indexes, times and stability are the cluster's own; a service's
+// Namespace is a field nomad/api lacks.
+func TestAJobReadsBackAsNomadStoresIt(t *testing.T) {
+	s := recordedCluster(t)
+	ex, got := replay(t, s, "plan/0010-GET-job_strata-haproxy.json")
+	var want, have map[string]any
+	if err := json.Unmarshal(ex.ResponseBody, &want); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(got.body, &have); err != nil {
+		t.Fatal(err)
+	}
+	skip := map[string]bool{".CreateIndex": true, ".ModifyIndex": true, ".JobModifyIndex": true, ".SubmitTime": true, ".Stable": true}
+	var walk func(path string, w, h any)
+	walk = func(path string, w, h any) {
+		if skip[path] {
+			return
+		}
+		wm, ok1 := w.(map[string]any)
+		hm, ok2 := h.(map[string]any)
+		if ok1 && ok2 {
+			for k := range wm {
+				if _, ok := hm[k]; !ok && strings.HasSuffix(path, "]") && k == "Namespace" {
+					continue
+				}
+				walk(path+"."+k, wm[k], hm[k])
+			}
+			return
+		}
+		wl, ok1 := w.([]any)
+		hl, ok2 := h.([]any)
+		if ok1 && ok2 && len(wl) == len(hl) {
+			for i := range wl {
+				walk(fmt.Sprintf("%s[%d]", path, i), wl[i], hl[i])
+			}
+			return
+		}
+		if !reflect.DeepEqual(w, h) && !(w == nil && isEmpty(h)) {
+			wb, _ := json.Marshal(w)
+			hb, _ := json.Marshal(h)
+			t.Errorf("%s: fake %s, Nomad %s", path, shorten(string(hb)), shorten(string(wb)))
+		}
+	}
+	walk("", want, have)
 }
