@@ -124,10 +124,10 @@
 // tests: every plan of the recorded plan session, the deployment failures
 // and allocation lists of `strata deploy ... --command /usr/bin/false`, job
 // versions with diffs, the filtered job list, a timed-out blocking query,
-// stop, purge and purge again, a refused register and warnings. Answers are
-// encoded from nomad/api's types, which lack a few fields Nomad sends and
-// have a few it does not (a task event's DiskSize); a stored job is the API
-// client's canonical form, not Nomad's server struct, so GET /v1/job/<id>
-// lacks what Nomad's server adds to a job (a default workload identity, the
-// Consul version constraint); the plan's differ adds those itself.
+// stop, purge and purge again, a refused register and warnings, Nomad's
+// verdict on every recorded validated job, and a job read back. A job is
+// stored as Nomad's server stores it (nomaddiff.ServerDefaults). Answers are
+// encoded from nomad/api's types, which lack a few fields Nomad sends (a
+// service's Namespace) and have a few it does not (a task event's
+// DiskSize, sent empty).
 package nomadfake
