@@ -12,6 +12,7 @@ import (
 
 	"github.com/strata-dev/strata/internal/config"
 	"github.com/strata-dev/strata/internal/naming"
+	"github.com/strata-dev/strata/internal/nomadrules"
 )
 
 var (
@@ -39,9 +40,11 @@ func checkAccepted(t *testing.T, cfg *config.Config) {
 		if *j.ID == HAProxyJobID {
 			checkTemplatesExecute(t, j)
 		}
+		checkNomadAccepts(t, j)
 	}
 	for _, job := range Jobs(cfg) {
 		checkRoundTrip(t, job)
+		checkNomadAccepts(t, job)
 		if !jobIDRE.MatchString(*job.ID) {
 			t.Fatalf("job ID %q is outside the grammar", *job.ID)
 		}
@@ -59,6 +62,15 @@ func checkAccepted(t *testing.T, cfg *config.Config) {
 				}
 			}
 		}
+	}
+}
+
+// checkNomadAccepts fails when Nomad's rules refuse a job of an accepted
+// configuration: strata's own checks and derived defaults must cover them.
+func checkNomadAccepts(t *testing.T, job *api.Job) {
+	t.Helper()
+	if err := nomadrules.Validate(job).Err(); err != nil {
+		t.Fatalf("Nomad would refuse %s of an accepted configuration: %v", *job.ID, err)
 	}
 }
 

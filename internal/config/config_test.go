@@ -498,6 +498,19 @@ apps:
 		want: []wantErr{{"strata.yaml:2:3", "apps.strata", `"strata" is reserved for strata's own jobs and services (strata, strata-haproxy, strata-lbstats, strata-sweeper); name the app otherwise`}},
 	},
 	{
+		name: "a regexp constraint whose value does not compile is rejected, as Nomad rejects it",
+		yaml: `
+apps:
+  w:
+    kind: worker
+    driver: docker
+    image: "img:{{version}}"
+    constraints: [{ attribute: "${meta.rack}", operator: regexp, value: "(" }]
+    versions: [v1]
+`,
+		want: []wantErr{{"strata.yaml:6:73", "apps.w.constraints[0].value", "\"(\" is not a regular expression: missing closing ): `(`"}},
+	},
+	{
 		name: "the app name strata-haproxy is reserved: the sweeper would read its service as an HAProxy",
 		yaml: `
 apps:

@@ -571,6 +571,7 @@ func (d *decoder) parseConstraints(n *yaml.Node, path string) []Constraint {
 			continue
 		}
 		var c Constraint
+		var valueNode *yaml.Node
 		for _, f := range fields {
 			if isNull(f.value) {
 				continue
@@ -589,7 +590,13 @@ func (d *decoder) parseConstraints(n *yaml.Node, path string) []Constraint {
 				}
 				c.Operator = s
 			case "value":
-				c.Value = s
+				c.Value, valueNode = s, f.value
+			}
+		}
+		if c.Operator == "regexp" && valueNode != nil {
+			// Nomad compiles the value with Go's regexp package.
+			if _, err := regexp.Compile(c.Value); err != nil {
+				d.failAt(valueNode, join(p, "value"), "%q is not a regular expression: %s", c.Value, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 			}
 		}
 		switch c.Operator {
