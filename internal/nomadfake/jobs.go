@@ -484,12 +484,16 @@ func (s *Server) newDeploymentLocked(job *api.Job, evalID string) *deployment {
 		if u == nil || u.MaxParallel == nil || *u.MaxParallel <= 0 {
 			continue
 		}
-		st := &api.DeploymentState{DesiredTotal: *tg.Count}
+		// Nomad's scheduler places the allocations when it processes the
+		// register's evaluation, at once on an idle cluster (recorded:
+		// strata deploy web v3), and the progress deadline runs from then.
+		st := &api.DeploymentState{DesiredTotal: *tg.Count, PlacedAllocs: *tg.Count}
 		if u.AutoRevert != nil {
 			st.AutoRevert = *u.AutoRevert
 		}
 		if u.ProgressDeadline != nil {
 			st.ProgressDeadline = *u.ProgressDeadline
+			st.RequireProgressBy = s.now().Add(*u.ProgressDeadline).UTC()
 		}
 		if u.Canary != nil {
 			st.DesiredCanaries = *u.Canary

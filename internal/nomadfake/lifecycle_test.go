@@ -255,3 +255,39 @@ func TestAJobReadsBackAsNomadStoresIt(t *testing.T) {
 	}
 	walk("", want, have)
 }
+
+// TestADeploysEvaluationAndDeploymentAnswerAsNomad follows `strata deploy
+// web v3` as recorded: the register's evaluation, the running deployment,
+// then the successful one. Nomad placed and checked the allocations; here
+// the test does, as Nomad's deployment watcher would.
+func TestADeploysEvaluationAndDeploymentAnswerAsNomad(t *testing.T) {
+	s := recordedCluster(t)
+	_, reg := replay(t, s, "lifecycle/0003-PUT-jobs.json")
+	var resp api.JobRegisterResponse
+	if err := json.Unmarshal(reg.body, &resp); err != nil {
+		t.Fatal(err)
+	}
+	ex := loadExchange(t, "lifecycle/0005-GET-evaluation_691b5658-b9f3-4641-2adc-91003b74ad89.json")
+	got := sendRaw(t, s, ex.Method, "/v1/evaluation/"+resp.EvalID, ex.Query, nil)
+	checkStatusAndText(t, ex, got)
+	checkHeaders(t, ex, got)
+	// Nomad's scheduler names the deployment on the evaluation when it
+	// processes it; the recording caught it pending, the fake's is done.
+	eval := got.json(t).(map[string]any)
+	delete(eval, "DeploymentID")
+	checkShape(t, "evaluation", decodeJSON(t, ex.ResponseBody), eval)
+	want, have := decodeAs[*api.Evaluation](t, ex.ResponseBody), decodeAs[*api.Evaluation](t, got.body)
+	if have.JobID != want.JobID || have.TriggeredBy != want.TriggeredBy || have.Type != want.Type ||
+		have.Priority != want.Priority || have.Namespace != want.Namespace {
+		t.Errorf("evaluation %+v, Nomad's %+v", have, want)
+	}
+
+	checkDeployment(t, s, "lifecycle/0006-GET-job_web-v3_deployment.json")
+	d, _, err := s.Client().Jobs().LatestDeployment("web-v3", nil)
+	if err != nil || d == nil {
+		t.Fatalf("deployment: %v, %v", d, err)
+	}
+	s.SetDeploymentHealth("web-v3", 2, 2, 2, 0)
+	s.SetDeploymentStatus(d.ID, api.DeploymentStatusSuccessful, "Deployment completed successfully")
+	checkDeployment(t, s, "lifecycle/0019-GET-job_web-v3_deployment.json")
+}

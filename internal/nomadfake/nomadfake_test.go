@@ -535,8 +535,10 @@ func TestDeploymentsFollowRegistersAndTheTestDrivesThem(t *testing.T) {
 	if eval, _, err := c.Evaluations().Info(reg.EvalID, nil); err != nil || eval.DeploymentID != d.ID {
 		t.Errorf("the register's evaluation does not name the deployment: %+v, %v", eval, err)
 	}
-	if allocs, _, err := c.Jobs().Allocations("web-v1", false, nil); err != nil || len(allocs) != 0 {
-		t.Errorf("allocations before any placement = %v, %v", allocs, err)
+	// Placed at once, as Nomad's scheduler does, health not yet known.
+	if allocs, _, err := c.Jobs().Allocations("web-v1", false, nil); err != nil || len(allocs) != 2 ||
+		allocs[0].ClientStatus != "running" || allocs[0].DeploymentStatus != nil {
+		t.Errorf("allocations of a new deployment = %v, %v", allocs, err)
 	}
 
 	s.SetDeploymentHealth("web-v1", 2, 2, 1, 1)

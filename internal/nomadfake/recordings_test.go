@@ -169,7 +169,9 @@ func isEmpty(v any) bool {
 	case nil:
 		return true
 	case string:
-		return v == ""
+		// nomad/api encodes an unset time as Go's zero time, which it
+		// decodes as unset again.
+		return v == "" || v == "0001-01-01T00:00:00Z"
 	case float64:
 		return v == 0
 	case bool:
