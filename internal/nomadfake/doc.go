@@ -83,8 +83,10 @@
 // deregister of a job that is neither periodic nor parameterized creates an
 // evaluation, which is complete at once. A new version of a service job with
 // an update strategy creates a deployment with status "running", and cancels
-// the job's running deployment; stopping a job cancels it too. Deployments
-// change only when a test says so: [Server.SetDeploymentStatus],
+// the job's running deployment; stopping a job cancels it too. Its
+// allocations are placed at once, health not yet known, and its progress
+// deadline runs from then, as Nomad's scheduler does on an idle cluster.
+// After that deployments change only when a test says so: [Server.SetDeploymentStatus],
 // [Server.SetDeploymentHealth], [Server.SetTaskEvents] and
 // [Server.FailDeployment] (with [CrashLoopEvents], the events Nomad records
 // for a command that keeps exiting). A deployment marked successful marks
