@@ -178,7 +178,24 @@ line was wrong (an unknown command or flag, a bad value, missing arguments).`,
 		sub.Args = wrapArgs(sub.Args)
 	}
 	refuseUnknownSubcommands(root)
+	documentExitCodes(root)
 	return root
+}
+
+// documentExitCodes ends the help of every runnable command that does not
+// describe its exit codes itself with the ones every command shares.
+func documentExitCodes(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		documentExitCodes(sub)
+	}
+	if !cmd.HasParent() || !cmd.Runnable() || cmd.Name() == "help" || strings.Contains(cmd.Long, " 64") {
+		return
+	}
+	long := cmd.Long
+	if long == "" {
+		long = cmd.Short + "."
+	}
+	cmd.Long = long + "\n\nExit codes: 0 done, 1 an error, 64 a wrong command line."
 }
 
 // refuseUnknownSubcommands makes every command that only groups others

@@ -346,3 +346,13 @@ func TestVersionNamesTheCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryCommandsHelpGivesItsExitCodes reads the help of every command.
+func TestEveryCommandsHelpGivesItsExitCodes(t *testing.T) {
+	for _, args := range [][]string{{"render"}, {"validate"}, {"plan"}, {"diff"}, {"sweep"}, {"status"}, {"deploy"}, {"promote"}, {"cohort", "set"}, {"haproxy", "check"}, {"version"}} {
+		code, out, _ := run(t, nil, append(args, "--help")...)
+		if code != ExitOK || !strings.Contains(out, "64") || strings.Count(out, "Exit codes") > 1 {
+			t.Errorf("strata %s --help: exit %d, no exit codes (or twice):\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+}
