@@ -12,7 +12,10 @@
 //	Meta["strata.created"]
 //
 // Map entries are addressed by key (quoted when the key is not a plain
-// identifier) and other list elements by index.
+// identifier) and other list elements by index, except the lists Nomad
+// compares as sets (datacenters, tags; nomaddiff.IsSetField): an element
+// added or removed is a change at the list's path, one that only moved is
+// none.
 //
 // # In place or destructive
 //

@@ -123,11 +123,13 @@ func Compare(base, head []*api.Job) []JobDiff {
 		case !inHead:
 			d.Status = Removed
 		default:
-			d.Changes = diffJobs(bj, hj)
-			if len(d.Changes) == 0 {
+			// Any difference makes Nomad register a new version, even one
+			// that lists no field (tags that only moved).
+			if reflect.DeepEqual(decode(bj), decode(hj)) {
 				d.Status = Unchanged
 				break
 			}
+			d.Changes = diffJobs(bj, hj)
 			d.Updates = updates(canonical(bj), canonical(hj))
 			d.Status = Edited
 			d.Impact = InPlace
@@ -263,6 +265,10 @@ func (w *walker) walk(path []seg, t reflect.Type, a, b any, aok, bok bool) {
 		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 			et = t.Elem()
 		}
+		if len(path) > 0 && !path[len(path)-1].elem && nomaddiff.IsSetField(path[len(path)-1].name) && allStrings(al) && allStrings(bl) {
+			w.setDiff(path, t, al, bl)
+			return
+		}
 		if field := listKey(al, bl); field != "" {
 			names := func(l []any) (map[string]any, []string) {
 				m := map[string]any{}
@@ -302,6 +308,42 @@ func (w *walker) walk(path []seg, t reflect.Type, a, b any, aok, bok bool) {
 		return
 	}
 	w.emit(path, t, a, b, true, true)
+}
+
+// allStrings reports whether every element of l is a string.
+func allStrings(l []any) bool {
+	for _, e := range l {
+		if _, ok := e.(string); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// setDiff compares a list Nomad compares as a set (tags, datacenters): one
+// change per element removed, then one per element added, each at the
+// list's path; an element that only moved is no change.
+func (w *walker) setDiff(path []seg, t reflect.Type, a, b []any) {
+	in := func(l []any, s any) bool { return slices.Contains(l, s) }
+	var removed, added []string
+	for _, e := range a {
+		if !in(b, e) && !slices.Contains(removed, e.(string)) {
+			removed = append(removed, e.(string))
+		}
+	}
+	for _, e := range b {
+		if !in(a, e) && !slices.Contains(added, e.(string)) {
+			added = append(added, e.(string))
+		}
+	}
+	slices.Sort(removed)
+	slices.Sort(added)
+	for _, e := range removed {
+		w.emit(path, t, e, nil, true, false)
+	}
+	for _, e := range added {
+		w.emit(path, t, nil, e, false, true)
+	}
 }
 
 func (w *walker) emit(path []seg, t reflect.Type, a, b any, aok, bok bool) {

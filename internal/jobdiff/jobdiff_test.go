@@ -64,7 +64,7 @@ func TestCompare(t *testing.T) {
 			}}},
 		},
 		{
-			name: "a count and a service tag change in place, one line per field",
+			name: "a count and service tags change in place, tags compared as a set as Nomad does",
 			base: []*api.Job{webJob("web-v1")},
 			head: []*api.Job{edit("web-v1", func(j *api.Job) {
 				j.TaskGroups[0].Count = ptr(3)
@@ -72,8 +72,9 @@ func TestCompare(t *testing.T) {
 			})},
 			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: InPlace, Updates: map[string]map[string]uint64{"web": {"create": 1, "in-place update": 2}}, Changes: []Change{
 				{Path: "TaskGroups[web].Count", Old: raw("2"), New: raw("3")},
-				{Path: "TaskGroups[web].Services[web].Tags[1]", Old: raw(`"public"`), New: raw(`"internal"`)},
-				{Path: "TaskGroups[web].Services[web].Tags[2]", New: raw(`"beta"`)},
+				{Path: "TaskGroups[web].Services[web].Tags", Old: raw(`"public"`)},
+				{Path: "TaskGroups[web].Services[web].Tags", New: raw(`"beta"`)},
+				{Path: "TaskGroups[web].Services[web].Tags", New: raw(`"internal"`)},
 			}}},
 		},
 		{
@@ -121,6 +122,17 @@ func TestCompare(t *testing.T) {
 			want: []JobDiff{{ID: generator.HAProxyJobID, Status: Edited, Impact: InPlace, Updates: map[string]map[string]uint64{"web": {"destroy": 1, "in-place update": 1}}, Changes: []Change{
 				{Path: "TaskGroups[web].Count", Old: raw("2"), New: raw("1")},
 			}}},
+		},
+		{
+			name: "tags and datacenters that only moved are no field change, as Nomad compares them as sets",
+			base: []*api.Job{edit("web-v1", func(j *api.Job) { j.Datacenters = []string{"dc1", "dc2"} })},
+			head: []*api.Job{edit("web-v1", func(j *api.Job) {
+				j.Datacenters = []string{"dc2", "dc1"}
+				j.TaskGroups[0].Services[0].Tags = []string{"public", "strata"}
+			})},
+			// Nomad still registers a new version and updates the
+			// allocations in place.
+			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: InPlace, Updates: map[string]map[string]uint64{"web": {"in-place update": 2}}}},
 		},
 		{
 			name: "a destructive change replaces as many allocations at once as max_parallel allows and ignores the rest",

@@ -3,6 +3,7 @@ package nomaddiff
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 
 	"github.com/hashicorp/nomad/api"
@@ -184,6 +185,14 @@ func objectType(oldNil, newNil bool) string {
 	}
 	return TypeEdited
 }
+
+// setFields are the string lists Nomad's diff compares as sets.
+var setFields = []string{"Datacenters", "Tags", "CanaryTags", "Audience", "Specs"}
+
+// IsSetField reports whether Nomad's diff compares the string list field
+// name (as nomad/api names it) as a set: an element added or removed is a
+// change, an element moved is not.
+func IsSetField(name string) bool { return slices.Contains(setFields, name) }
 
 // stringSetDiff is Nomad's diff of a list compared as a set (datacenters,
 // tags, audiences): nil when both are empty.
