@@ -101,3 +101,37 @@ func TestConnectionErrorsSayWhatToDo(t *testing.T) {
 		})
 	}
 }
+
+// TestDeployRegistersWherePlanLooks deploys with NOMAD_NAMESPACE set and
+// no namespace in strata.yaml: the job lands in that namespace, where plan
+// then finds it unchanged.
+func TestDeployRegistersWherePlanLooks(t *testing.T) {
+	nomad := nomadfake.New(t)
+	path := writeConfig(t, t.TempDir(), strings.Replace(routedWeb, "    routing:", "    update: { max_parallel: 1 }\n    routing:", 1))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		client := nomad.Client()
+		for range 1000 {
+			if d, _, err := client.Jobs().LatestDeployment("web-v2", &nomadapi.QueryOptions{Namespace: "prod"}); err == nil && d != nil {
+				nomad.SetDeploymentHealth("web-v2", 1, 1, 1, 0)
+				nomad.SetDeploymentStatus(d.ID, nomadapi.DeploymentStatusSuccessful, "Deployment completed successfully")
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	env := map[string]string{"NOMAD_ADDR": nomad.Addr(), "NOMAD_NAMESPACE": "prod"}
+	code, out, errOut := run(t, env, "deploy", "web", "v2", "-c", path)
+	<-done
+	if code != ExitOK {
+		t.Fatalf("deploy: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, ok := nomad.Job("prod", "web-v2"); !ok {
+		t.Fatalf("web-v2 is not in namespace prod: %v (default: %v)", nomad.JobIDs("prod"), nomad.JobIDs("default"))
+	}
+	code, out, errOut = run(t, env, "plan", "web", "-c", path)
+	if code != ExitOK || strings.Contains(out, `Job: "web-v2"`) {
+		t.Errorf("plan does not see the deployed web-v2 in prod unchanged: exit %d\n%s%s", code, out, errOut)
+	}
+}
