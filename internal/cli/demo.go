@@ -65,12 +65,8 @@ Every response has the headers X-Strata-Demo-Version and X-Strata-Demo-Name.
 				return usageError{fmt.Errorf("--tick: %s must be positive, such as --tick 1s", tick)}
 			}
 			if listen == "" {
-				lookupEnv := c.LookupEnv
-				if lookupEnv == nil {
-					lookupEnv = os.LookupEnv
-				}
 				var err error
-				if listen, err = demoListen(lookupEnv); err != nil {
+				if listen, err = demoListen(c.lookupEnv); err != nil {
 					return err
 				}
 			}
