@@ -2,6 +2,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/strata-dev/strata/internal/sweeper"
 )
 
 // Kind says how strata treats an application's versions.
@@ -150,23 +152,10 @@ type App struct {
 	Retire Retire
 }
 
-// Retire is an app's retirement policy (the per-app sweeper section).
-type Retire struct {
-	// Keep is how many of the newest versions are never retired.
-	Keep int
-	// MinAge protects versions younger than this.
-	MinAge time.Duration
-	// DrainGrace is how long a web version drains before it may be stopped.
-	DrainGrace time.Duration
-	// HandoffGrace is how long a worker's newest version must have been
-	// healthy before older ones are stopped.
-	HandoffGrace time.Duration
-	// MaxRetirePerRun bounds the drains, and separately the stops, of the
-	// app in one pass.
-	MaxRetirePerRun int
-	// Purge deregisters with purge, dropping the job's history.
-	Purge bool
-}
+// Retire is an app's retirement policy (the per-app sweeper section). It is
+// the sweeper's own Policy, so what strata.yaml says is what the sweeper
+// decides with: one struct, no copy to keep in step.
+type Retire = sweeper.Policy
 
 // Retirement defaults.
 const (

@@ -36,9 +36,10 @@ type decoder struct {
 	bindNodes map[string]*yaml.Node
 	// staticNodes are the ports.<label>.static values, by key path.
 	staticNodes map[string]*yaml.Node
-	// updateNodes are the values of each update section by key path and
-	// key, for problems found across its keys.
-	updateNodes map[string]map[string]*yaml.Node
+	// fields are the keys written in the file, by key path, with their
+	// key and value nodes: finalize sets a default where a key is not
+	// given, and validate cites the key a cross-field problem is about.
+	fields map[string]field
 }
 
 func (d *decoder) failAt(n *yaml.Node, key, format string, args ...any) {
@@ -160,7 +161,31 @@ func (d *decoder) mapping(n *yaml.Node, path string, known []string) ([]field, b
 		}
 		own = append(own, f)
 	}
+	if d.fields == nil {
+		d.fields = map[string]field{}
+	}
+	for _, f := range own {
+		d.fields[join(path, f.key.Value)] = f
+	}
 	return own, true
+}
+
+// keyNode returns the key node of a key path written in the file, or nil.
+func (d *decoder) keyNode(path string) *yaml.Node { return d.fields[path].key }
+
+// valueNode returns the value node of a key path written in the file with
+// a value (not null), or nil.
+func (d *decoder) valueNode(path string) *yaml.Node {
+	if f, ok := d.fields[path]; ok && !isNull(f.value) {
+		return f.value
+	}
+	return nil
+}
+
+// given reports whether the file gives a key path a value that decoded
+// without a problem: a default applies otherwise.
+func (d *decoder) given(path string) bool {
+	return d.valueNode(path) != nil && len(d.errsAt(path)) == 0
 }
 
 // each calls fn for every key of a mapping node that has a value (null

@@ -5,15 +5,115 @@ import "time"
 // DefaultConstraintOperator is the operator of a constraint that names none.
 const DefaultConstraintOperator = "="
 
-// finalizeApp sets an app's defaults that depend on its other settings, in
-// one pass after every key is decoded and checked:
+// finalize sets every default, in one pass after the whole file is decoded
+// and before the rules across keys are checked (validate): a default
+// applies where the file does not give a key a valid value. The global
+// settings that the environment and flags override get theirs from viper
+// (layerGlobals), which owns that layering.
+func (d *decoder) finalize(cfg *Config) {
+	h := &cfg.HAProxy
+	if h.Driver == "" {
+		h.Driver = DefaultHAProxyDriver
+	}
+	if h.Strata == "" {
+		h.Strata = DefaultStrataBinary
+	}
+	if h.Driver != DriverDocker && h.Image == "" && h.Command == "" {
+		h.Command = DefaultHAProxyCommand
+	}
+	if !d.given("haproxy.wait_min") {
+		h.WaitMin = DefaultTemplateWaitMin
+	}
+	if !d.given("haproxy.wait_max") {
+		h.WaitMax = DefaultTemplateWaitMax
+	}
+	sw := &cfg.Sweeper
+	if sw.Cron == "" {
+		sw.Cron = DefaultSweepCron
+	}
+	if sw.Driver == "" {
+		sw.Driver = DriverRawExec
+	}
+	if sw.Strata == "" {
+		sw.Strata = DefaultStrataBinary
+	}
+	for _, a := range cfg.Apps {
+		d.finalizeApp(a)
+	}
+}
+
+// DefaultRetire is the retirement policy of an app of the given kind that
+// sets none.
+func DefaultRetire(kind Kind) Retire {
+	r := Retire{Keep: DefaultKeepWeb, MinAge: DefaultMinAge, DrainGrace: DefaultDrainGrace, HandoffGrace: DefaultHandoffGrace, MaxRetirePerRun: DefaultMaxRetirePerRun}
+	if kind == KindWorker {
+		r.Keep = DefaultKeepWorker
+	}
+	return r
+}
+
+// finalizeApp sets an app's defaults, some of which depend on its other
+// settings:
 //
+//   - kind: web; max_versions: DefaultMaxVersions;
+//   - the sweeper section: DefaultRetire of the app's kind, key by key;
+//   - service.port: the app's only port, when it has one;
+//   - service.check.interval and .timeout: DefaultCheckInterval, and
+//     DefaultCheckTimeout but never longer than the interval;
+//   - routing.cookie and .server_cookie: DefaultCookie, DefaultServerCookie;
 //   - shutdown_delay: DefaultShutdownDelay for an app with a service, so
 //     HAProxy drops an instance before it is signalled;
 //   - update.progress_deadline: see progressDeadline;
 //   - a constraint's operator: "=", which Nomad's HCL parser assumes but
 //     its API does not (a JSON job with an empty operand is refused).
-func finalizeApp(a *App) {
+func (d *decoder) finalizeApp(a *App) {
+	path := join("apps", a.Name)
+	if a.Kind == "" {
+		a.Kind = KindWeb
+	}
+	if a.MaxVersions == 0 {
+		a.MaxVersions = DefaultMaxVersions
+	}
+	def, r, rp := DefaultRetire(a.Kind), &a.Retire, join(path, "sweeper")
+	if !d.given(join(rp, "keep")) {
+		r.Keep = def.Keep
+	}
+	if !d.given(join(rp, "min_age")) {
+		r.MinAge = def.MinAge
+	}
+	if !d.given(join(rp, "drain_grace")) {
+		r.DrainGrace = def.DrainGrace
+	}
+	if !d.given(join(rp, "handoff_grace")) {
+		r.HandoffGrace = def.HandoffGrace
+	}
+	if !d.given(join(rp, "max_retire_per_run")) {
+		r.MaxRetirePerRun = def.MaxRetirePerRun
+	}
+	if s := a.Service; s != nil {
+		if s.Port == "" && len(a.Ports) == 1 {
+			s.Port = a.Ports[0].Label
+		}
+		if c := s.Check; c != nil {
+			cp := join(path, "service.check")
+			if !d.given(join(cp, "interval")) {
+				c.Interval = DefaultCheckInterval
+			}
+			if !d.given(join(cp, "timeout")) {
+				// The default timeout never exceeds the interval the
+				// user chose.
+				c.Timeout = min(DefaultCheckTimeout, c.Interval)
+			}
+		}
+	}
+	if r := a.Routing; r != nil {
+		if r.Cookie == "" {
+			r.Cookie = DefaultCookie
+		}
+		if r.ServerCookie == "" {
+			r.ServerCookie = DefaultServerCookie
+		}
+	}
 	for i := range a.Constraints {
 		if a.Constraints[i].Operator == "" {
 			a.Constraints[i].Operator = DefaultConstraintOperator

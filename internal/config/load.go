@@ -106,6 +106,11 @@ func Load(opts Options) (*Config, error) {
 
 // Parse is Load for configuration text already in memory; name is the file
 // name errors cite and the base of a relative output directory.
+//
+// It works in three passes: decode every key into its typed section,
+// checking each value on its own (parse.go, routing.go); set every default
+// where the file gives none (finalize, defaults.go); check the rules that
+// span keys (validate, validate.go). Global settings are layered by viper.
 func Parse(name string, data []byte, opts Options) (*Config, error) {
 	d := &decoder{file: name}
 	var doc yaml.Node
@@ -156,8 +161,8 @@ func Parse(name string, data []byte, opts Options) (*Config, error) {
 		sn = f.value
 	}
 	cfg.Sweeper = d.parseSweeper(sn)
-	d.checkJobIDs(cfg.Apps)
-	d.checkBinds(cfg.Apps)
+	d.finalize(cfg)
+	d.validate(cfg)
 	if len(d.errs) > 0 {
 		sortByPosition(d.errs)
 		return nil, d.errs
@@ -226,9 +231,14 @@ func (d *decoder) layerGlobals(cfg *Config, file map[string]field, opts Options)
 			}
 		}
 	}
-	// MergeConfigMap only fails on maps it cannot copy; ours are plain.
-	_ = v.MergeConfigMap(fromFile)
-	_ = v.MergeConfigMap(fromEnv)
+	for _, layer := range []struct {
+		name   string
+		values map[string]any
+	}{{d.file, fromFile}, {"the STRATA_* environment", fromEnv}} {
+		if err := v.MergeConfigMap(layer.values); err != nil {
+			d.errs = append(d.errs, &Error{Source: d.file, Msg: fmt.Sprintf("layering the global settings of %s: %v", layer.name, err)})
+		}
+	}
 
 	fail := func(key, format string, args ...any) {
 		if o := origin[key]; o.source != "" {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -92,12 +91,7 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 	if !ok {
 		return nil
 	}
-	a := &App{Name: name, Kind: KindWeb, MaxVersions: DefaultMaxVersions}
-	// nodes and values hold the key and value nodes of every key present,
-	// valid or not.
-	nodes := map[string]*yaml.Node{}
-	values := map[string]*yaml.Node{}
-	kindKnown := true
+	a := &App{Name: name}
 	var retireNode *yaml.Node
 	if d.versionNodes == nil {
 		d.versionNodes = map[string]map[string]*yaml.Node{}
@@ -105,7 +99,6 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 	d.versionNodes[name] = map[string]*yaml.Node{}
 	for _, f := range fields {
 		key, v, p := f.key.Value, f.value, join(path, f.key.Value)
-		nodes[key], values[key] = f.key, v
 		if isNull(v) {
 			continue
 		}
@@ -116,11 +109,8 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 				case KindWeb, KindWorker:
 					a.Kind = Kind(s)
 				default:
-					kindKnown = false
 					d.failAt(v, p, "%q is not a kind; expected web or worker", s)
 				}
-			} else {
-				kindKnown = false
 			}
 		case "driver":
 			a.Driver, _ = d.driver(v, p)
@@ -212,124 +202,9 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 			retireNode = v
 		}
 	}
-	a.Retire = d.parseRetire(retireNode, join(path, "sweeper"), a.Kind)
-	d.checkApp(a, n, path, nodes, values, kindKnown)
-	finalizeApp(a)
+	a.Retire = d.parseRetire(retireNode, join(path, "sweeper"))
 	naming.SortVersions(a.Versions)
 	return a
-}
-
-// checkApp validates what depends on more than one key.
-//
-// A key that is present but invalid has been reported already, so checks
-// here that a value is missing look at whether the key is present
-// (absent), not at whether a value was decoded.
-func (d *decoder) checkApp(a *App, n *yaml.Node, path string, nodes, values map[string]*yaml.Node, kindKnown bool) {
-	if d.scope == ScopeSweeper {
-		d.checkVersions(a, n, path, nodes, values, kindKnown)
-		return
-	}
-	at := func(key string) *yaml.Node {
-		if k, ok := nodes[key]; ok {
-			return k
-		}
-		return n
-	}
-	absent := func(key string) bool {
-		v, ok := values[key]
-		return !ok || isNull(v)
-	}
-	switch a.Driver {
-	case "":
-		if absent("driver") {
-			d.failAt(n, join(path, "driver"), "missing; expected docker, exec or raw_exec")
-		}
-	case DriverDocker:
-		if absent("image") {
-			d.failAt(at("driver"), join(path, "image"), "missing; the docker driver needs an image, like registry.example.com/%s:%s", a.Name, VersionPlaceholder)
-		}
-	default:
-		if a.Image != "" {
-			d.failAt(at("image"), join(path, "image"), "only the docker driver takes an image; the %s driver runs command", a.Driver)
-		}
-		if absent("command") {
-			d.failAt(at("driver"), join(path, "command"), "missing; the %s driver needs a command to run", a.Driver)
-		}
-	}
-	if a.Driver != "" && (a.Image != "" || a.Command != "") && !a.mentionsVersion() {
-		d.failAt(at("driver"), path, "no %s in image, command, args or env: every version would run the same thing", VersionPlaceholder)
-	}
-
-	labels := map[string]bool{}
-	for _, p := range a.Ports {
-		labels[p.Label] = true
-	}
-	if s := a.Service; s != nil {
-		if s.Port == "" {
-			if len(a.Ports) == 1 {
-				s.Port = a.Ports[0].Label
-			} else {
-				d.failAt(at("service"), join(path, "service.port"), "missing; name the port label the service uses (%s)", labelList(a.Ports))
-			}
-		} else if !labels[s.Port] {
-			d.failAt(at("service"), join(path, "service.port"), "%q is not a port label of this app (%s)", s.Port, labelList(a.Ports))
-		}
-	}
-	if a.Kind == KindWeb && kindKnown {
-		switch {
-		case a.Service == nil:
-			d.failAt(n, join(path, "service"), "missing; a web app needs a Consul service for HAProxy to route to (or set kind: worker)")
-		case a.Service.Check == nil:
-			d.failAt(at("service"), join(path, "service.check"), "missing; a web app needs an HTTP health check (only passing instances are routed)")
-		}
-	}
-	if a.Routing != nil && a.Kind == KindWorker {
-		d.failAt(at("routing"), join(path, "routing"), "a worker has no connections to route; remove routing or set kind: web")
-	}
-	if r := a.Resources; r != nil && r.Memory != nil && r.MemoryMax != nil && *r.MemoryMax < *r.Memory {
-		d.failAt(at("resources"), join(path, "resources.memory_max"), "%d MB is less than memory (%d MB)", *r.MemoryMax, *r.Memory)
-	}
-	if u := a.Update; u != nil {
-		d.checkUpdate(u, a.KillTimeout, at("update"), join(path, "update"))
-	}
-	d.checkVersions(a, n, path, nodes, values, kindKnown)
-}
-
-// checkVersions checks an app's versions and live version.
-func (d *decoder) checkVersions(a *App, n *yaml.Node, path string, nodes, values map[string]*yaml.Node, kindKnown bool) {
-	atValue := func(key string) *yaml.Node {
-		if v, ok := values[key]; ok && !isNull(v) {
-			return v
-		}
-		if k, ok := nodes[key]; ok {
-			return k
-		}
-		return n
-	}
-	absent := func(key string) bool {
-		v, ok := values[key]
-		return !ok || isNull(v)
-	}
-	if len(a.Versions) == 0 {
-		if _, present := nodes["versions"]; !present {
-			d.failAt(n, join(path, "versions"), "missing; list the versions to run, like [v1, v2]")
-		} else if len(d.errsAt(join(path, "versions"))) == 0 {
-			d.failAt(atValue("versions"), join(path, "versions"), "empty; list at least one version")
-		}
-	}
-	// The sweeper's scope leaves max_versions out: the full file was
-	// checked against it.
-	if d.scope != ScopeSweeper && len(a.Versions) > a.MaxVersions {
-		d.failAt(atValue("versions"), join(path, "versions"), "%d versions listed, more than max_versions (%d); remove old ones or raise max_versions", len(a.Versions), a.MaxVersions)
-	}
-	switch {
-	case len(d.errsAt(join(path, "versions"))) > 0:
-		// The live version may be one of those that were rejected.
-	case a.Live != "" && !slices.Contains(a.Versions, a.Live):
-		d.failAt(atValue("live"), join(path, "live"), "%q is not in versions (%s)", a.Live, strings.Join(a.Versions, ", "))
-	case absent("live") && a.Kind == KindWeb && kindKnown && len(a.Versions) > 0:
-		d.failAt(n, join(path, "live"), "missing; name the version new sessions get (one of %s)", strings.Join(a.Versions, ", "))
-	}
 }
 
 // errsAt returns the problems already recorded for a key path or below it.
@@ -469,8 +344,7 @@ func (d *decoder) parseService(n *yaml.Node, path string) *Service {
 }
 
 func (d *decoder) parseCheck(n *yaml.Node, path string) *Check {
-	c := &Check{Interval: DefaultCheckInterval, Timeout: DefaultCheckTimeout}
-	var timeoutNode *yaml.Node
+	c := &Check{}
 	ok := d.each(n, path, checkKeys, func(key, p string, v *yaml.Node) {
 		switch key {
 		case "path":
@@ -490,22 +364,12 @@ func (d *decoder) parseCheck(n *yaml.Node, path string) *Check {
 			case key == "interval":
 				c.Interval = t
 			default:
-				c.Timeout, timeoutNode = t, v
+				c.Timeout = t
 			}
 		}
 	})
 	if !ok {
 		return nil
-	}
-	if c.Path == "" && len(d.errsAt(join(path, "path"))) == 0 {
-		d.failAt(n, join(path, "path"), "missing; the HTTP path of the health check, like /healthz")
-	}
-	switch {
-	case timeoutNode == nil:
-		// The default timeout never exceeds the interval the user chose.
-		c.Timeout = min(c.Timeout, c.Interval)
-	case c.Timeout > c.Interval:
-		d.failAt(timeoutNode, join(path, "timeout"), "%s is longer than the interval (%s)", c.Timeout, c.Interval)
 	}
 	return c
 }
@@ -620,13 +484,7 @@ func (d *decoder) parseConstraints(n *yaml.Node, path string) []Constraint {
 
 func (d *decoder) parseUpdate(n *yaml.Node, path string) *Update {
 	u := &Update{}
-	nodes := map[string]*yaml.Node{}
-	if d.updateNodes == nil {
-		d.updateNodes = map[string]map[string]*yaml.Node{}
-	}
-	d.updateNodes[path] = nodes
 	ok := d.each(n, path, updateKeys, func(key, p string, v *yaml.Node) {
-		nodes[key] = v
 		switch key {
 		case "max_parallel":
 			if m, ok := d.integer(v, p); ok {
@@ -659,51 +517,6 @@ func (d *decoder) parseUpdate(n *yaml.Node, path string) *Update {
 		return nil
 	}
 	return u
-}
-
-// checkUpdate checks the update policy's durations against each other and
-// against the task's kill_timeout as Nomad will, with Nomad's defaults for
-// those not set: Nomad refuses min_healthy_time >= healthy_deadline,
-// healthy_deadline >= progress_deadline, and a kill_timeout longer than the
-// progress deadline (a progress deadline of 0 turns the last two off). n is
-// the update key, for a value that is not in the file.
-func (d *decoder) checkUpdate(u *Update, killTimeout *time.Duration, n *yaml.Node, path string) {
-	at := func(key string) *yaml.Node {
-		if v := d.updateNodes[path][key]; v != nil {
-			return v
-		}
-		return n
-	}
-	mht, hd := NomadMinHealthyTime, NomadHealthyDeadline
-	if u.MinHealthyTime != nil {
-		mht = *u.MinHealthyTime
-	}
-	if u.HealthyDeadline != nil {
-		hd = *u.HealthyDeadline
-	}
-	if (u.MinHealthyTime != nil || u.HealthyDeadline != nil) && mht >= hd {
-		key, msg := "min_healthy_time", fmt.Sprintf("%s must be shorter than healthy_deadline (%s)", mht, hd)
-		if u.HealthyDeadline == nil {
-			msg = fmt.Sprintf("%s must be shorter than healthy_deadline (Nomad's default %s); set a longer healthy_deadline", mht, hd)
-		}
-		d.failAt(at(key), join(path, key), "%s", msg)
-	}
-	pd := u.ProgressDeadline
-	if pd == nil || *pd == 0 {
-		return
-	}
-	if *pd <= hd {
-		msg := fmt.Sprintf("%s must be longer than healthy_deadline (%s)", *pd, hd)
-		if u.HealthyDeadline == nil {
-			msg = fmt.Sprintf("%s must be longer than healthy_deadline (Nomad's default %s)", *pd, hd)
-		}
-		d.failAt(at("progress_deadline"), join(path, "progress_deadline"), "%s", msg)
-	}
-	if killTimeout != nil && *pd < *killTimeout {
-		d.failAt(at("progress_deadline"), join(path, "progress_deadline"),
-			"%s is shorter than kill_timeout (%s): Nomad refuses a task that may take longer to stop than its group's progress deadline; set at least %s, or remove it and strata sets kill_timeout + healthy_deadline (%s)",
-			*pd, *killTimeout, *killTimeout, *killTimeout+hd)
-	}
 }
 
 // driver decodes a task driver strata writes configuration for.
@@ -742,18 +555,15 @@ func (d *decoder) nodePool(n *yaml.Node, path string) (string, bool) {
 
 // parseHAProxy decodes the haproxy section; n may be nil (absent).
 func (d *decoder) parseHAProxy(n *yaml.Node) HAProxy {
-	h := HAProxy{Driver: DefaultHAProxyDriver, Strata: DefaultStrataBinary, WaitMin: DefaultTemplateWaitMin, WaitMax: DefaultTemplateWaitMax}
-	var driverNode, imageNode, waitNode *yaml.Node
+	var h HAProxy
 	if n != nil {
 		d.each(n, "haproxy", haproxyKeys, func(key, p string, v *yaml.Node) {
 			switch key {
 			case "driver":
-				driverNode = v
 				if s, ok := d.driver(v, p); ok {
 					h.Driver = s
 				}
 			case "image":
-				imageNode = v
 				h.Image, _ = d.str(v, p)
 			case "command":
 				h.Command, _ = d.absPath(v, p)
@@ -766,7 +576,6 @@ func (d *decoder) parseHAProxy(n *yaml.Node) HAProxy {
 			case "resources":
 				h.Resources = d.parseResources(v, p)
 			case "wait_min", "wait_max":
-				waitNode = v
 				if t, ok := d.duration(v, p); ok {
 					if key == "wait_min" {
 						h.WaitMin = t
@@ -777,26 +586,12 @@ func (d *decoder) parseHAProxy(n *yaml.Node) HAProxy {
 			}
 		})
 	}
-	switch {
-	case h.Driver == DriverDocker && h.Image == "":
-		d.failAt(driverNode, "haproxy.image", "missing; the docker driver needs an image holding both haproxy and strata")
-	case h.Driver != DriverDocker && h.Image != "":
-		d.failAt(imageNode, "haproxy.image", "only the docker driver takes an image; the %s driver runs command", h.Driver)
-	case h.Driver != DriverDocker && h.Command == "":
-		h.Command = DefaultHAProxyCommand
-	}
-	if h.WaitMin > h.WaitMax {
-		d.failAt(waitNode, "haproxy.wait_min", "%s is longer than wait_max (%s)", h.WaitMin, h.WaitMax)
-	}
 	return h
 }
 
 // parseRetire decodes an app's sweeper section; n may be nil.
-func (d *decoder) parseRetire(n *yaml.Node, path string, kind Kind) Retire {
-	r := Retire{Keep: DefaultKeepWeb, MinAge: DefaultMinAge, DrainGrace: DefaultDrainGrace, HandoffGrace: DefaultHandoffGrace, MaxRetirePerRun: DefaultMaxRetirePerRun}
-	if kind == KindWorker {
-		r.Keep = DefaultKeepWorker
-	}
+func (d *decoder) parseRetire(n *yaml.Node, path string) Retire {
+	var r Retire
 	if n == nil {
 		return r
 	}
@@ -837,13 +632,11 @@ func (d *decoder) parseRetire(n *yaml.Node, path string, kind Kind) Retire {
 
 // parseSweeper decodes the global sweeper section; n may be nil.
 func (d *decoder) parseSweeper(n *yaml.Node) Sweeper {
-	sw := Sweeper{Cron: DefaultSweepCron, Driver: DriverRawExec, Strata: DefaultStrataBinary}
-	var driverNode, imageNode *yaml.Node
+	var sw Sweeper
 	if n != nil {
 		d.each(n, "sweeper", sweeperKeys, func(key, p string, v *yaml.Node) {
 			switch key {
 			case "driver":
-				driverNode = v
 				if s, ok := d.driver(v, p); ok {
 					sw.Driver = s
 				}
@@ -866,32 +659,9 @@ func (d *decoder) parseSweeper(n *yaml.Node) Sweeper {
 				}
 				sw.Cron = str
 			case "image":
-				imageNode = v
 				sw.Image = str
 			}
 		})
 	}
-	switch {
-	case sw.Driver == DriverDocker && sw.Image == "":
-		d.failAt(driverNode, "sweeper.image", "missing; the docker driver needs an image holding strata")
-	case sw.Driver != DriverDocker && sw.Image != "":
-		d.failAt(imageNode, "sweeper.image", "only the docker driver takes an image")
-	}
 	return sw
-}
-
-// checkJobIDs reports two (app, version) pairs that would share a Nomad job
-// ID, such as app "web-a" version "v1" and app "web" version "a-v1".
-func (d *decoder) checkJobIDs(apps []*App) {
-	owner := map[string]string{}
-	for _, a := range apps {
-		for _, v := range a.Versions {
-			id := naming.JobID(a.Name, v)
-			if prev, ok := owner[id]; ok {
-				d.failAt(d.versionNodes[a.Name][v], join(join("apps", a.Name), "versions"), "version %q makes job ID %q, which %s already has", v, id, prev)
-				continue
-			}
-			owner[id] = fmt.Sprintf("apps.%s version %q", a.Name, v)
-		}
-	}
 }

@@ -19,10 +19,8 @@ var (
 )
 
 func (d *decoder) parseRouting(n *yaml.Node, path string) *Routing {
-	r := &Routing{Cookie: DefaultCookie, ServerCookie: DefaultServerCookie}
-	nodes := map[string]*yaml.Node{}
+	r := &Routing{}
 	ok := d.each(n, path, routingKeys, func(key, p string, v *yaml.Node) {
-		nodes[key] = v
 		switch key {
 		case "bind":
 			if s, ok := d.str(v, p); ok {
@@ -90,12 +88,6 @@ func (d *decoder) parseRouting(n *yaml.Node, path string) *Routing {
 	if !ok {
 		return nil
 	}
-	if _, set := nodes["bind"]; !set && len(d.errsAt(join(path, "bind"))) == 0 {
-		d.failAt(n, join(path, "bind"), "missing; the address HAProxy serves this app on, like :8080")
-	}
-	if r.Cookie == r.ServerCookie {
-		d.failAt(nodes["server_cookie"], join(path, "server_cookie"), "%q is also the version cookie; use another name", r.ServerCookie)
-	}
 	return r
 }
 
@@ -112,35 +104,4 @@ func validBind(s string) bool {
 		return false
 	}
 	return bindHostRE.MatchString(host) || net.ParseIP(host) != nil
-}
-
-// checkBinds reports two apps that HAProxy would serve on the same address,
-// and an app's static port that is one HAProxy binds: HAProxy's system job
-// reserves every bind port on every node, so Nomad could place neither
-// beside the other.
-func (d *decoder) checkBinds(apps []*App) {
-	owner := map[string]string{}
-	for _, a := range apps {
-		if a.Routing == nil || a.Routing.Bind == "" {
-			continue
-		}
-		_, port, _ := net.SplitHostPort(a.Routing.Bind)
-		if prev, ok := owner[port]; ok {
-			p := "apps." + a.Name + ".routing.bind"
-			d.failAt(d.bindNodes[p], p, "port %s is also the bind port of app %s; give each app its own", port, prev)
-			continue
-		}
-		owner[port] = a.Name
-	}
-	for _, a := range apps {
-		for _, p := range a.Ports {
-			if p.Static == 0 {
-				continue
-			}
-			if bindApp, ok := owner[strconv.Itoa(p.Static)]; ok {
-				key := "apps." + a.Name + ".ports." + p.Label + ".static"
-				d.failAt(d.staticNodes[key], key, "port %d is also apps.%s.routing.bind, which HAProxy listens on on every node; Nomad cannot place both on one node: use another port", p.Static, bindApp)
-			}
-		}
-	}
 }
