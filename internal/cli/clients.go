@@ -95,14 +95,14 @@ func (c *CLI) nomadClient(cfg *config.Config) (nomadTarget, error) {
 		tr.ForceAttemptHTTP2 = false
 		hc := &http.Client{Transport: tr}
 		if err := nomadapi.ConfigureTLS(hc, nc.TLSConfig); err != nil {
-			return nomadTarget{}, fmt.Errorf("Nomad client (NOMAD_CACERT, NOMAD_CLIENT_CERT, ...): %w", err)
+			return nomadTarget{}, fmt.Errorf("setting up TLS for Nomad (NOMAD_CACERT, NOMAD_CAPATH, NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY): %w", err)
 		}
 		hc.Transport = reachTransport{next: tr, service: "Nomad", addr: nc.Address, env: "NOMAD_ADDR"}
 		nc.HttpClient = hc
 	}
 	client, err := nomadapi.NewClient(nc)
 	if err != nil {
-		return nomadTarget{}, fmt.Errorf("Nomad client (NOMAD_ADDR=%s): %w", nc.Address, err)
+		return nomadTarget{}, fmt.Errorf("setting up the Nomad client (NOMAD_ADDR=%s): %w", nc.Address, err)
 	}
 	return nomadTarget{Client: client, Namespace: nc.Namespace, Region: nc.Region}, nil
 }
@@ -152,14 +152,14 @@ func (c *CLI) consulClient() (*consulapi.Client, error) {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		hc, err := consulapi.NewHttpClient(tr, cc.TLSConfig)
 		if err != nil {
-			return nil, fmt.Errorf("Consul client (CONSUL_CACERT, CONSUL_CLIENT_CERT, ...): %w", err)
+			return nil, fmt.Errorf("setting up TLS for Consul (CONSUL_CACERT, CONSUL_CAPATH, CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY): %w", err)
 		}
 		hc.Transport = reachTransport{next: tr, service: "Consul", addr: shown, env: consulapi.HTTPAddrEnvName}
 		cc.HttpClient = hc
 	}
 	client, err := consulapi.NewClient(cc)
 	if err != nil {
-		return nil, fmt.Errorf("Consul client (%s=%s): %w", consulapi.HTTPAddrEnvName, cc.Address, err)
+		return nil, fmt.Errorf("setting up the Consul client (%s=%s): %w", consulapi.HTTPAddrEnvName, cc.Address, err)
 	}
 	return client, nil
 }
