@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -61,12 +62,18 @@ func Main(args []string) int {
 
 // Run runs one command line and returns its exit code.
 func (c *CLI) Run(args []string) int {
+	return c.RunContext(context.Background(), args)
+}
+
+// RunContext is Run with a context: a long-running command (demo serve,
+// lbstats, haproxy render) stops when ctx ends, as on SIGINT.
+func (c *CLI) RunContext(ctx context.Context, args []string) int {
 	// consul-template, used to render HAProxy's templates, logs every
 	// render through the standard logger; keep its warnings and errors.
 	log.SetOutput(routing.LogFilter{W: c.Stderr})
 	root := c.root()
 	root.SetArgs(args)
-	cmd, err := root.ExecuteC()
+	cmd, err := root.ExecuteContextC(ctx)
 	return c.exitCode(cmd, err)
 }
 

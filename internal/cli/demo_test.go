@@ -37,18 +37,16 @@ func demoCLI(env map[string]string) (*CLI, *lockedBuffer, *lockedBuffer) {
 	}}, &out, &errOut
 }
 
-// runDemo runs demo with args until it returns, for commands that refuse to
-// start; a command that starts anyway is stopped after a few seconds.
-func runDemo(t *testing.T, env map[string]string, args ...string) error {
+// runDemo runs strata demo with args through RunContext until it returns,
+// for commands that refuse to start; a command that starts anyway is
+// stopped after a few seconds.
+func runDemo(t *testing.T, env map[string]string, args ...string) (code int, stderr string) {
 	t.Helper()
-	c, _, _ := demoCLI(env)
+	c, _, errOut := demoCLI(env)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	cmd := c.demoCmd()
-	cmd.SetArgs(args)
-	cmd.SetOut(&bytes.Buffer{})
-	cmd.SetErr(&bytes.Buffer{})
-	return cmd.ExecuteContext(ctx)
+	code = c.RunContext(ctx, append([]string{"demo"}, args...))
+	return code, errOut.String()
 }
 
 func TestDemoServeRefusesAMissingOrInvalidVersionNamingTheFlag(t *testing.T) {
@@ -62,18 +60,18 @@ func TestDemoServeRefusesAMissingOrInvalidVersionNamingTheFlag(t *testing.T) {
 		{"a version outside the grammar", []string{"serve", "--version", "V_2", "--listen", "127.0.0.1:0"}, `--version: "V_2" is not a valid version`},
 		{"a tick that is not positive", []string{"serve", "--version", "v1", "--listen", "127.0.0.1:0", "--tick", "0s"}, "--tick"},
 	} {
-		err := runDemo(t, nil, tc.args...)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || !isUsage(err) {
-			t.Errorf("%s: %v, want a usage error containing %q", tc.name, err, tc.want)
+		code, errOut := runDemo(t, nil, tc.args...)
+		if code != ExitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%s: exit %d, %q; want a usage error containing %q", tc.name, code, errOut, tc.want)
 		}
 	}
 }
 
 func TestDemoServeRefusesANomadPortThatIsNotAPort(t *testing.T) {
 	t.Parallel()
-	err := runDemo(t, map[string]string{"NOMAD_PORT_http": "http"}, "serve", "--version", "v1")
-	if err == nil || !strings.Contains(err.Error(), "NOMAD_PORT_http") {
-		t.Errorf("got %v, want an error naming NOMAD_PORT_http", err)
+	code, errOut := runDemo(t, map[string]string{"NOMAD_PORT_http": "http"}, "serve", "--version", "v1")
+	if code != ExitError || !strings.Contains(errOut, "NOMAD_PORT_http") {
+		t.Errorf("exit %d, %q; want an error naming NOMAD_PORT_http", code, errOut)
 	}
 }
 
@@ -100,10 +98,10 @@ func TestDemoServeAnswersUntilItsContextIsCancelled(t *testing.T) {
 	c, out, errOut := demoCLI(nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cmd := c.demoCmd()
-	cmd.SetArgs([]string{"serve", "--version", "v7", "--listen", "127.0.0.1:0", "--name", "one", "--tick", "10ms"})
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
+	done := make(chan int, 1)
+	go func() {
+		done <- c.RunContext(ctx, []string{"demo", "serve", "--version", "v7", "--listen", "127.0.0.1:0", "--name", "one", "--tick", "10ms"})
+	}()
 
 	listening := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)\n`)
 	var url string
@@ -112,8 +110,8 @@ func TestDemoServeAnswersUntilItsContextIsCancelled(t *testing.T) {
 			url = m[1]
 		}
 		select {
-		case err := <-done:
-			t.Fatalf("demo serve returned %v before listening; stderr:\n%s", err, errOut.String())
+		case code := <-done:
+			t.Fatalf("demo serve exited %d before listening; stderr:\n%s", code, errOut.String())
 		default:
 		}
 	}
@@ -139,9 +137,9 @@ func TestDemoServeAnswersUntilItsContextIsCancelled(t *testing.T) {
 
 	cancel()
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("demo serve = %v after cancel, want nil", err)
+	case code := <-done:
+		if code != ExitOK {
+			t.Errorf("demo serve exited %d after cancel, want %d", code, ExitOK)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("demo serve still running 5s after its context was cancelled")
