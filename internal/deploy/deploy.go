@@ -75,7 +75,7 @@ func Run(ctx context.Context, nomad *api.Client, job *api.Job, opts Options) (Pr
 	if w.wait <= 0 {
 		w.wait = 5 * time.Minute
 	}
-	resp, wm, err := nomad.Jobs().Register(job, (&api.WriteOptions{Namespace: w.ns}).WithContext(ctx))
+	resp, _, err := nomad.Jobs().Register(job, (&api.WriteOptions{Namespace: w.ns}).WithContext(ctx))
 	if err != nil {
 		return Progress{}, fmt.Errorf("registering %s: %w", w.id, err)
 	}
@@ -85,7 +85,8 @@ func Run(ctx context.Context, nomad *api.Client, job *api.Job, opts Options) (Pr
 		// out with the first progress line.
 		opts.report(Progress{Status: "registered", Description: "warnings: " + resp.Warnings})
 	}
-	p, err := w.follow(ctx, wm.LastIndex)
+	// The first reads do not block: a job may get no deployment at all.
+	p, err := w.follow(ctx)
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrFailed) {
 		return p, w.timedOut(ctx, p)
 	}
@@ -116,8 +117,12 @@ func (w *watch) query(ctx context.Context, index uint64) *api.QueryOptions {
 
 // follow blocks on the job's latest deployment until it ends; a job that
 // gets no deployment is followed through its allocations.
-func (w *watch) follow(ctx context.Context, index uint64) (Progress, error) {
+func (w *watch) follow(ctx context.Context) (Progress, error) {
 	var last Progress
+	var index uint64
+	// A job registered without an evaluation (periodic, parameterized)
+	// has nothing to wait for but its allocations.
+	evalDone := w.reg.EvalID == ""
 	report := func(p Progress) {
 		if p != last {
 			w.opts.report(p)
@@ -142,24 +147,32 @@ func (w *watch) follow(ctx context.Context, index uint64) (Progress, error) {
 			}
 			continue
 		}
-		// No deployment for this version yet: has the scheduler finished?
-		eval, _, err := w.nomad.Evaluations().Info(w.reg.EvalID, w.query(ctx, 0))
-		if err != nil {
-			return last, fmt.Errorf("reading evaluation %s: %w", w.reg.EvalID, err)
-		}
-		if eval.Status != "complete" {
-			report(Progress{Status: "evaluating", Description: eval.StatusDescription})
-			continue
-		}
-		// The evaluation placed the job; the deployment is created with
-		// the placement, so a job without one now gets none.
-		d, _, err = w.nomad.Jobs().LatestDeployment(w.id, w.query(ctx, 0))
-		if err != nil {
-			return last, fmt.Errorf("reading the deployment of %s: %w", w.id, err)
-		}
-		if d == nil || d.JobSpecModifyIndex != w.reg.JobModifyIndex {
+		if evalDone {
+			// The scheduler placed this version, and it has no deployment
+			// (any more): follow its allocations.
 			return w.followAllocations(ctx, report)
 		}
+		// No deployment for this version yet: wait, blocking on the
+		// evaluation, until the scheduler has placed the job.
+		var evalIndex uint64
+		for {
+			eval, em, err := w.nomad.Evaluations().Info(w.reg.EvalID, w.query(ctx, evalIndex))
+			if err != nil {
+				return last, fmt.Errorf("reading evaluation %s: %w", w.reg.EvalID, err)
+			}
+			evalIndex = nextIndex(evalIndex, em.LastIndex)
+			if eval.Status == "complete" {
+				break
+			}
+			if eval.Status == "failed" || eval.Status == "canceled" {
+				return last, fmt.Errorf("%s: %w: Nomad's evaluation %s %s: %s", w.id, ErrFailed, eval.ID, eval.Status, eval.StatusDescription)
+			}
+			report(Progress{Status: "evaluating", Description: eval.StatusDescription})
+		}
+		// The deployment is created with the placement: a job without one
+		// now gets none.
+		evalDone = true
+		index = 0
 	}
 }
 

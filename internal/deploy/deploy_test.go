@@ -178,12 +178,16 @@ func TestDeployWaitsWithBlockingQueriesInTheJobsNamespace(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	var paths []string
+	deploymentReads := 0
 	for _, r := range nomad.Requests()[before:] {
 		if !strings.Contains(r, "namespace=default") {
 			t.Errorf("a request without the namespace: %s", r)
 		}
-		if strings.HasPrefix(r, "GET /v1/job/web-v2/deployment") && !strings.Contains(r, "index=") {
-			t.Errorf("a deployment read that does not block: %s", r)
+		if strings.HasPrefix(r, "GET /v1/job/web-v2/deployment") {
+			// The first read does not block: a job may have no deployment.
+			if deploymentReads++; deploymentReads > 1 && !strings.Contains(r, "index=") {
+				t.Errorf("a deployment read that does not block: %s", r)
+			}
 		}
 		path, _, _ := strings.Cut(r, "?")
 		if len(paths) == 0 || paths[len(paths)-1] != path {
@@ -222,4 +226,32 @@ func waitForDeployment(t *testing.T, nomad *nomadfake.Server, id string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Errorf("no deployment for %s", id)
+}
+
+// TestAJobWithoutADeploymentIsFollowedThroughItsAllocations registers a
+// batch job, which Nomad gives no deployment: Run waits for the
+// evaluation, then follows the allocations, with no wait on a deployment
+// that never comes.
+func TestAJobWithoutADeploymentIsFollowedThroughItsAllocations(t *testing.T) {
+	nomad := nomadfake.New(t)
+	j := job(t, "v2")
+	j.Type = new("batch")
+	j.Update = nil
+	for _, g := range j.TaskGroups {
+		g.Update = nil
+		g.Services = nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var seen []string
+	_, err := deploy.Run(ctx, nomad.Client(), j, deploy.Options{OnProgress: func(p deploy.Progress) { seen = append(seen, p.String()) }})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+	if nomad.Calls(nomadfake.EndpointEvaluationInfo) == 0 || nomad.Calls(nomadfake.EndpointJobAllocations) == 0 {
+		t.Errorf("requests: %q", nomad.Requests())
+	}
+	if len(seen) == 0 || !strings.HasPrefix(seen[len(seen)-1], "running: 0/2 healthy") {
+		t.Errorf("progress %q, want the allocations followed", seen)
+	}
 }
