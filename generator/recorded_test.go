@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -324,5 +325,72 @@ func TestHCLParity(t *testing.T) {
 	}
 	if compared < 50 {
 		t.Errorf("compared %d parsed jobs; expected every one", compared)
+	}
+}
+
+// TestRecordedVerdicts: strata's verdict on every recorded configuration
+// agrees with Nomad's. A configuration strata refused when it was recorded
+// is still refused for the same key; one with a job Nomad refused for a
+// reason about the job itself (not a namespace or node pool the cluster
+// lacks) is refused now, or renders that job so that Nomad's rules accept
+// it (TestRecordedJobs compares it with what was sent).
+func TestRecordedVerdicts(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(recordingsDir, "SUMMARY.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(strings.TrimSpace(string(data)), "\n")[1:]
+	if len(rows) < 50 {
+		t.Fatalf("%d rows in SUMMARY.tsv", len(rows))
+	}
+	keyRE := regexp.MustCompile(`^INVALID: \S+:\d+:\d+: (\S+):`)
+	// jobRefused says Nomad refused a job for a reason about the job
+	// itself: a configuration with one may be refused as a whole.
+	jobRefused := func(verdict string) bool {
+		return strings.HasPrefix(verdict, "errors: ") && strings.Contains(verdict, "validation failed")
+	}
+	refusedConfigs := map[string]bool{}
+	for _, row := range rows {
+		cols := strings.Split(row, "\t")
+		if jobRefused(cols[3]) {
+			refusedConfigs[cols[0]] = true
+		}
+	}
+	for _, row := range rows {
+		cols := strings.Split(row, "\t")
+		name, job, strataVerdict := cols[0], cols[1], cols[2]
+		t.Run(name+"/"+job, func(t *testing.T) {
+			cfg, loadErr := config.Load(config.Options{Path: recordedConfig(name), LookupEnv: noEnv})
+			if m := keyRE.FindStringSubmatch(strataVerdict); m != nil {
+				if loadErr == nil || !strings.Contains(loadErr.Error(), ": "+m[1]+": ") {
+					t.Fatalf("recorded as refused for %s; now: %v", m[1], loadErr)
+				}
+				return
+			}
+			if loadErr != nil {
+				if !refusedConfigs[name] {
+					t.Fatalf("Nomad accepted every job of %s, but strata refuses it: %v", name, loadErr)
+				}
+				return
+			}
+			files, err := Render(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range files {
+				if f.JobID != job || filepath.Ext(f.Path) != ".json" {
+					continue
+				}
+				var req api.JobValidateRequest
+				if err := json.Unmarshal(f.Data, &req); err != nil {
+					t.Fatal(err)
+				}
+				if err := nomadrules.Validate(req.Job).Err(); err != nil {
+					t.Errorf("strata renders %s, which Nomad refuses: %v", job, err)
+				}
+				return
+			}
+			t.Errorf("%s is not rendered", job)
+		})
 	}
 }
