@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +80,26 @@ func TestSweeperScopeLoads(t *testing.T) {
 	}
 	if code, _, errOut := run(t, nil, "render", "-c", p); code != ExitError || !strings.Contains(errOut, "holds only what the sweeper reads (scope: sweeper); render the full strata.yaml") {
 		t.Errorf("render: exit %d, %s", code, errOut)
+	}
+}
+
+// TestSweeperScopeGivesTheSweeperTheSamePolicies: strata sweep run on the
+// file the sweeper job embeds decides with what the full strata.yaml says.
+func TestSweeperScopeGivesTheSweeperTheSamePolicies(t *testing.T) {
+	for _, path := range []string{"../../strata.yaml", "../../examples/local/strata.yaml", "../../generator/testdata/full.yaml"} {
+		full, err := config.Load(config.Options{Path: path, LookupEnv: func(string) (string, bool) { return "", false }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		scoped, err := config.Parse("strata.yaml", full.SweeperYAML(), config.Options{LookupEnv: func(string) (string, bool) { return "", false }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := SweeperConfig(scoped), SweeperConfig(full); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: the sweeper's file gives\n%+v\nthe full file\n%+v", path, got, want)
+		}
+		if scoped.Namespace != full.Namespace || scoped.Region != full.Region {
+			t.Errorf("%s: namespace/region %q/%q, want %q/%q", path, scoped.Namespace, scoped.Region, full.Namespace, full.Region)
+		}
 	}
 }

@@ -46,7 +46,9 @@ func (d *decoder) parseScope(n *yaml.Node, file map[string]field) string {
 // app's kind, versions, live version and retirement settings, every one
 // written out with its default resolved. The sweeper job embeds it instead
 // of the whole file, so the job changes only when what the sweeper reads
-// changes, not with a comment or an app's env. Load reads it back.
+// changes, not with a comment or an app's env. Load reads it back. When
+// strata sweep starts reading another setting, it belongs here too (the
+// cli tests compare the sweeper's decisions on both files).
 func (c *Config) SweeperYAML() []byte {
 	var b strings.Builder
 	// The header names no path: the same configuration rendered from
