@@ -12,7 +12,9 @@ import (
 )
 
 func TestFitMarkdown(t *testing.T) {
-	long := func(name string, n int) string { return fmt.Sprintf("\n<details><summary>%s</summary>\n\n%s\n</details>\n", name, strings.Repeat("x", n)) }
+	long := func(name string, n int) string {
+		return fmt.Sprintf("\n<details><summary>%s</summary>\n\n%s\n</details>\n", name, strings.Repeat("x", n))
+	}
 	for _, c := range []struct {
 		name     string
 		sections []planview.Section
