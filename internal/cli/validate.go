@@ -2,8 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 
 	"github.com/hashicorp/nomad/api"
@@ -106,5 +104,5 @@ func configKey(job *api.Job) string {
 	case generator.SweeperJobID:
 		return "sweeper"
 	}
-	return strings.Join(slices.Sorted(maps.Keys(job.Meta)), ",")
+	return "job " + *job.ID
 }
