@@ -38,6 +38,10 @@ and do not change the exit code.`,
 			for _, a := range cfg.Apps {
 				jobs += len(a.Versions)
 			}
+			if cfg.Scope != "" {
+				fmt.Fprintf(c.Stdout, "%s: valid (scope %s: %d apps, %d versions)\n", cfg.File, cfg.Scope, len(cfg.Apps), jobs)
+				return nil
+			}
 			fmt.Fprintf(c.Stdout, "%s: valid (%d apps, %d jobs)\n", cfg.File, len(cfg.Apps), jobs)
 			return nil
 		},

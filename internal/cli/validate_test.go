@@ -75,7 +75,7 @@ func TestSweeperScopeLoads(t *testing.T) {
 	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, out, errOut := run(t, nil, "validate", "-c", p); code != ExitOK || !strings.Contains(out, "valid (1 apps, 2 jobs)") {
+	if code, out, errOut := run(t, nil, "validate", "-c", p); code != ExitOK || !strings.Contains(out, "valid (scope sweeper: 1 apps, 2 versions)") {
 		t.Errorf("validate: exit %d, %s%s", code, out, errOut)
 	}
 	if code, _, errOut := run(t, nil, "render", "-c", p); code != ExitError || !strings.Contains(errOut, "holds only what the sweeper reads (scope: sweeper); render the full strata.yaml") {
