@@ -114,11 +114,15 @@ func RenderTemplates(ctx context.Context, tmpls []Template, opts Options) error 
 	}
 }
 
-// notify calls onRender with the files written since the last call.
+// notify calls onRender with the files written since the last call. It
+// goes by LastDidRender alone: a template's latest event can be a pass that
+// left the file unchanged (DidRender false) while an earlier write in the
+// same event's history was never reported, and skipping such events lost
+// reloads.
 func notify(runner *manager.Runner, seen map[string]time.Time, onRender func([]string) error) error {
 	var changed []string
 	for _, ev := range runner.RenderEvents() {
-		if !ev.DidRender {
+		if ev.LastDidRender.IsZero() {
 			continue
 		}
 		for _, tc := range ev.TemplateConfigs {
