@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/routing/grammar"
 	"github.com/strata-dev/strata/templates"
 )
 
@@ -64,17 +65,23 @@ type Template struct {
 	Name string
 	// File is the rendered file's name: haproxy.cfg or versions.map.
 	File string
-	// Contents is the source with the $s line prepended.
+	// Contents is the source with the $s and $g lines prepended.
 	Contents string
 }
 
-// Templates returns the sources with d bound, in render order.
+// Templates returns the sources with d bound to $s and the patterns of
+// package grammar to $g, in render order.
 func Templates(d Data) ([]Template, error) {
 	js, err := json.Marshal(d)
 	if err != nil {
 		return nil, fmt.Errorf("routing: encoding template data: %w", err)
 	}
-	header := "{{- $s := parseJSON " + strconv.Quote(string(js)) + " -}}\n"
+	g, err := json.Marshal(grammar.Template())
+	if err != nil {
+		return nil, fmt.Errorf("routing: encoding the grammars: %w", err)
+	}
+	header := "{{- $s := parseJSON " + strconv.Quote(string(js)) + " -}}\n" +
+		"{{- $g := parseJSON " + strconv.Quote(string(g)) + " -}}\n"
 	var out []Template
 	for _, t := range []struct{ name, file string }{
 		{templates.Versions, "versions.map"},

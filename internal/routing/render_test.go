@@ -32,6 +32,8 @@ type instance struct {
 	failing             bool
 	// live marks the version strata.yaml names live (service meta).
 	live bool
+	// address is the service address; empty means 127.0.0.1.
+	address string
 }
 
 func (in instance) id() string {
@@ -50,9 +52,13 @@ func register(t *testing.T, c *testenv.Consul, in instance) {
 	if in.live {
 		meta[naming.ServiceMetaLive] = "true"
 	}
+	address := in.address
+	if address == "" {
+		address = "127.0.0.1"
+	}
 	err := c.Client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{
 		ID: in.id(), Name: in.app, Tags: []string{"strata", "strata-version=" + in.version},
-		Address: "127.0.0.1", Port: in.port, Meta: meta,
+		Address: address, Port: in.port, Meta: meta,
 		Check: &consulapi.AgentServiceCheck{CheckID: in.id() + "-ttl", TTL: "1h", Status: status},
 	})
 	if err != nil {
@@ -175,6 +181,16 @@ func TestGoldenRenders(t *testing.T) {
 				{app: "web", version: "v2", alloc: "h3", port: 20073},
 			}},
 			data: routing.Data{Apps: []routing.App{web()}},
+		},
+		{
+			name: "only instances with an IP address become servers, IPv6 in brackets",
+			data: routing.Data{Apps: []routing.App{web()}},
+			seed: seed{instances: []instance{
+				{app: "web", version: "v1", alloc: "i1", port: 20081, address: "10.0.0.1", live: true},
+				{app: "web", version: "v1", alloc: "i2", port: 20082, address: "evil.invalid", live: true},
+				{app: "web", version: "v2", alloc: "i3", port: 20083, address: "2001:db8::2"},
+				{app: "web", version: "v3", alloc: "i4", port: 20084, address: "v3.invalid"},
+			}},
 		},
 		{
 			name: "no instance at all",

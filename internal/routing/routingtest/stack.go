@@ -221,6 +221,13 @@ func (s *Stack) Get(path string, cookies map[string]string, headers map[string]s
 // changes reach HAProxy through a render and a reload.
 func (s *Stack) Eventually(what string, check func() (bool, string)) {
 	s.t.Helper()
+	s.EventuallyT(s.t, what, check)
+}
+
+// EventuallyT is Eventually failing t, a subtest of the stack's test,
+// instead of the test that started the stack.
+func (s *Stack) EventuallyT(t testing.TB, what string, check func() (bool, string)) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	var last string
 	for attempt := 0; attempt < 1000; attempt++ {
@@ -234,7 +241,8 @@ func (s *Stack) Eventually(what string, check func() (bool, string)) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	s.t.Fatalf("%s: still %s after 10s\nHAProxy output:\n%s", what, last, s.Proxy.Output())
+	cfg, _ := os.ReadFile(filepath.Join(s.Dir, "haproxy.cfg"))
+	t.Fatalf("%s: still %s after 10s\nHAProxy output:\n%s\nhaproxy.cfg:\n%s", what, last, s.Proxy.Output(), cfg)
 }
 
 // Put writes a Consul KV key.
