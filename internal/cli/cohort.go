@@ -136,17 +136,31 @@ draining) is listed with the reason, never hidden.`,
 			tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "APP\tNAME\tVERSION\tOPT-IN\tOPT-OUT\tSTATUS")
 			for _, co := range cohorts {
-				status := "routed"
-				if co.Problem != "" {
-					status = co.Problem
+				// Every value but the app comes from Consul KV: Quote
+				// escapes what could steer the terminal or break the table.
+				status := co.Problem
+				switch {
+				case co.Routed && co.Problem == "":
+					status = "routed"
+				case co.Routed:
+					status = "routed; " + co.Problem
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", co.App, co.Name, orDash(co.Version), orDash(co.OptIn), orDash(co.OptOut), status)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", co.App, shown(co.Name), shown(co.Version), shown(co.OptIn), shown(co.OptOut), status)
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
 	return cmd
+}
+
+// shown is a value read from Consul as a table cell: "-" when empty,
+// otherwise release.Quote's safe form.
+func shown(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return release.Quote(s)
 }
 
 func orDash(s string) string {

@@ -46,9 +46,45 @@ func TestCohortCommands(t *testing.T) {
 		}
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		if len(lines) != 4 || !strings.HasPrefix(lines[0], "APP") ||
-			!strings.Contains(lines[2], "broken") || !strings.Contains(lines[2], "ignored: the value is not JSON") ||
+			!strings.Contains(lines[2], "broken") || !strings.Contains(lines[2], "ignored: the value is not a JSON object") ||
 			!strings.Contains(lines[3], "pro") || !strings.Contains(lines[3], "/leavepro") || !strings.HasSuffix(lines[3], "routed") {
 			t.Errorf("table:\n%s", out)
+		}
+	})
+
+	t.Run("ls shows a cohort on / as ignored and escapes what KV holds", func(t *testing.T) {
+		kv := r.consul.Client.KV()
+		put := func(name, value string) {
+			if _, err := kv.Put(&consulapi.KVPair{Key: release.CohortKey("web", name), Value: []byte(value)}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		put("root", `{"version":"v2","opt_in":"/"}`)
+		put("evil", `{"version":"v2\u001b]0;pwned\u0007","opt_in":"/e\r\nweb  fake  v1  /x  -  routed"}`)
+		defer kv.DeleteTree(release.CohortKey("web", "root"), nil)
+		defer kv.DeleteTree(release.CohortKey("web", "evil"), nil)
+		code, out, errOut := r.strata(t, "cohort", "ls")
+		if code != ExitOK {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		if strings.ContainsAny(out, "\x1b\x07\r") {
+			t.Errorf("control characters from KV reach the terminal: %q", out)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 6 {
+			t.Fatalf("%d lines, want a header and 5 cohorts:\n%s", len(lines), out)
+		}
+		for _, l := range lines {
+			switch {
+			case strings.Contains(l, " root "):
+				if !strings.Contains(l, `ignored: its opt-in path is "/", which would redirect to itself`) || strings.Contains(l, "routed") {
+					t.Errorf("the cohort on /: %s", l)
+				}
+			case strings.Contains(l, " evil "):
+				if !strings.Contains(l, `"v2\x1b]0;pwned\a"`) || !strings.Contains(l, `"/e\r\nweb  fake`) || !strings.Contains(l, "ignored: ") {
+					t.Errorf("the hostile cohort: %s", l)
+				}
+			}
 		}
 	})
 

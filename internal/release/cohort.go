@@ -4,26 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
+	"text/template"
 
 	consulapi "github.com/hashicorp/consul/api"
 
-	"github.com/strata-dev/strata/internal/naming"
-)
-
-// CohortNamePattern is the grammar of a cohort's name, the last segment of
-// its key; the HAProxy template ignores keys outside it.
-const CohortNamePattern = `^[a-z0-9-]{1,64}$`
-
-// PathPattern is the grammar of an opt-in or opt-out path, the same one the
-// HAProxy template checks before using a path.
-const PathPattern = `^/[A-Za-z0-9._~/-]{0,255}$`
-
-var (
-	cohortNameRE = regexp.MustCompile(CohortNamePattern)
-	pathRE       = regexp.MustCompile(PathPattern)
+	"github.com/strata-dev/strata/internal/routing/grammar"
 )
 
 // Cohort is one strata/<app>/cohorts/<name> entry: a GET on OptIn pins the
@@ -34,8 +21,11 @@ type Cohort struct {
 	Version string `json:"version"`
 	OptIn   string `json:"opt_in"`
 	OptOut  string `json:"opt_out,omitempty"`
-	// Problem says why HAProxy ignores the cohort, or why it ignores one of
-	// its paths; empty when it routes as written.
+	// Routed says HAProxy routes the cohort's opt-in path.
+	Routed bool `json:"routed"`
+	// Problem says why HAProxy ignores the cohort ("ignored: ...") or only
+	// its opt-out path ("opt-out ignored: ..."); empty when it routes as
+	// written.
 	Problem string `json:"problem,omitempty"`
 }
 
@@ -56,8 +46,8 @@ func SetCohort(ctx context.Context, kv KV, catalog Catalog, app, name, version, 
 	if err := checkApp(app); err != nil {
 		return err
 	}
-	if !cohortNameRE.MatchString(name) {
-		return fail(ErrInvalid, "%s: %q is not a valid cohort name (lowercase letters, digits, '-'; 1 to 64)", app, name)
+	if !grammar.CohortName(name) {
+		return fail(ErrInvalid, "%s: %q is not a valid cohort name (%s)", app, name, grammar.CohortNameGrammar)
 	}
 	if err := checkVersion(app, version); err != nil {
 		return err
@@ -69,11 +59,11 @@ func SetCohort(ctx context.Context, kv KV, catalog Catalog, app, name, version, 
 		if p.path == "" {
 			continue
 		}
-		if !pathRE.MatchString(p.path) {
-			return fail(ErrInvalid, "%s: cohort %s: %s path %q is not valid (starts with '/', then letters, digits, '.', '_', '~', '/', '-'; at most 256)", app, name, p.flag, p.path)
-		}
 		if p.path == "/" {
 			return fail(ErrInvalid, "%s: cohort %s: %s path cannot be \"/\": it redirects to / and would loop", app, name, p.flag)
+		}
+		if !grammar.Path(p.path) {
+			return fail(ErrInvalid, "%s: cohort %s: %s path %q is not valid (%s)", app, name, p.flag, p.path, grammar.PathGrammar)
 		}
 	}
 	if optIn == optOut {
@@ -152,9 +142,10 @@ func RemoveCohort(ctx context.Context, kv KV, app, name string) error {
 	return fail(ErrConflict, "%s: %s kept changing (%d attempts); try again", app, CohortKey(app, name), attempts)
 }
 
-// ListCohorts returns app's cohorts sorted by name. An entry HAProxy ignores
-// (a bad name, value, version or path, or a version that does not run or is
-// draining) is listed with the reason in Problem, never hidden.
+// ListCohorts returns app's cohorts sorted by name, each with what HAProxy
+// does with it: Routed and Problem come from JudgeCohorts, the rules
+// templates/haproxy.cfg.ctmpl applies. A cohort HAProxy ignores is listed
+// with the reason, never hidden.
 func ListCohorts(ctx context.Context, kv KV, catalog Catalog, app string) ([]Cohort, error) {
 	if err := checkApp(app); err != nil {
 		return nil, err
@@ -174,36 +165,89 @@ func ListCohorts(ctx context.Context, kv KV, catalog Catalog, app string) ([]Coh
 	if err != nil {
 		return nil, err
 	}
-	var out []Cohort
+	entries := make([]CohortEntry, 0, len(pairs))
 	for _, p := range pairs {
-		c := Cohort{App: app, Name: strings.TrimPrefix(p.Key, CohortPrefix(app))}
-		var v cohortValue
-		jerr := json.Unmarshal(p.Value, &v)
-		c.Version, c.OptIn, c.OptOut = v.Version, v.OptIn, v.OptOut
-		var problems []string
+		entries = append(entries, CohortEntry{Name: strings.TrimPrefix(p.Key, CohortPrefix(app)), Value: p.Value})
+	}
+	out := JudgeCohorts(entries, run, drain)
+	for i := range out {
+		out[i].App = app
+	}
+	return out, nil
+}
+
+// CohortEntry is one key under strata/<app>/cohorts/ as Consul holds it:
+// the rest of the key and the raw value.
+type CohortEntry struct {
+	Name  string
+	Value []byte
+}
+
+// JudgeCohorts decides what HAProxy's template does with each cohort, by the
+// same rules in the same order as templates/haproxy.cfg.ctmpl: entries are
+// taken in name order; a cohort is ignored when its name is not valid, its
+// value is not a JSON object with a valid version, that version does not
+// run (run: it has a server) or is draining (drain), or its opt-in path is
+// not valid or an earlier routed cohort's path. A routed cohort loses only
+// its opt-out path when that path is not valid or is already taken (its own
+// opt-in path included). Values are read the way the template reads them:
+// each field printed as text, an absent or empty opt_out meaning none.
+func JudgeCohorts(entries []CohortEntry, run, drain map[string]bool) []Cohort {
+	entries = slices.Clone(entries)
+	slices.SortFunc(entries, func(a, b CohortEntry) int { return strings.Compare(a.Name, b.Name) })
+	claimed := map[string]string{}
+	out := make([]Cohort, 0, len(entries))
+	for _, e := range entries {
+		c := Cohort{Name: e.Name}
+		var decoded any
+		jerr := json.Unmarshal(e.Value, &decoded)
+		fields, isObject := decoded.(map[string]any)
+		// The template prints each field (a number becomes its digits); an
+		// absent field prints as <nil>, outside every grammar, shown here
+		// as empty.
+		text := func(k string) string {
+			if v := fields[k]; v != nil {
+				return fmt.Sprint(v)
+			}
+			return ""
+		}
+		if isObject && jerr == nil {
+			c.Version, c.OptIn = text("version"), text("opt_in")
+			if truth, _ := template.IsTrue(fields["opt_out"]); truth {
+				c.OptOut = text("opt_out")
+			}
+		}
 		switch {
-		case !cohortNameRE.MatchString(c.Name):
-			problems = append(problems, "ignored: the name is not valid (lowercase letters, digits, '-'; 1 to 64)")
-		case jerr != nil:
-			problems = append(problems, fmt.Sprintf("ignored: the value is not JSON {\"version\", \"opt_in\", \"opt_out\"} (%v)", jerr))
-		case !naming.ValidVersion(c.Version):
-			problems = append(problems, fmt.Sprintf("ignored: version %q is not valid", c.Version))
+		case !grammar.CohortName(c.Name):
+			c.Problem = "ignored: the name is not valid (" + grammar.CohortNameGrammar + ")"
+		case jerr != nil || !isObject:
+			c.Problem = `ignored: the value is not a JSON object {"version", "opt_in", "opt_out"}`
+		case !grammar.Version(c.Version):
+			c.Problem = "ignored: " + Quote(c.Version) + " is not a valid version"
 		case !run[c.Version]:
-			problems = append(problems, "ignored: "+c.Version+" has no passing instance")
+			c.Problem = "ignored: " + c.Version + " has no passing instance with an IP address and a port"
 		case drain[c.Version]:
-			problems = append(problems, "ignored: "+c.Version+" is draining")
-		}
-		if jerr == nil {
-			if !pathRE.MatchString(c.OptIn) {
-				problems = append(problems, fmt.Sprintf("opt-in path %q is not valid: nobody can opt in", c.OptIn))
+			c.Problem = "ignored: " + c.Version + " is draining"
+		case c.OptIn == "/":
+			c.Problem = `ignored: its opt-in path is "/", which would redirect to itself`
+		case !grammar.Path(c.OptIn):
+			c.Problem = "ignored: its opt-in path " + Quote(c.OptIn) + " is not valid"
+		case claimed[c.OptIn] != "":
+			c.Problem = "ignored: its opt-in path is cohort " + claimed[c.OptIn] + "'s"
+		default:
+			c.Routed = true
+			claimed[c.OptIn] = c.Name
+			switch {
+			case c.OptOut == "":
+			case !grammar.Path(c.OptOut):
+				c.Problem = "opt-out ignored: the path " + Quote(c.OptOut) + " is not valid"
+			case claimed[c.OptOut] != "":
+				c.Problem = "opt-out ignored: the path is cohort " + claimed[c.OptOut] + "'s"
+			default:
+				claimed[c.OptOut] = c.Name
 			}
-			if c.OptOut != "" && !pathRE.MatchString(c.OptOut) {
-				problems = append(problems, fmt.Sprintf("opt-out path %q is not valid: ignored", c.OptOut))
-			}
 		}
-		c.Problem = strings.Join(problems, "; ")
 		out = append(out, c)
 	}
-	slices.SortFunc(out, func(a, b Cohort) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	return out
 }

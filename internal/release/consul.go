@@ -11,6 +11,7 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 
 	"github.com/strata-dev/strata/internal/naming"
+	"github.com/strata-dev/strata/internal/routing/grammar"
 )
 
 // KV is the part of Consul's KV API release uses; *consulapi.KV satisfies it.
@@ -95,7 +96,10 @@ func checkVersion(app, version string) error {
 	return nil
 }
 
-// passing returns the versions of app with at least one passing instance.
+// passing returns the versions of app that run: those with at least one
+// server, a passing instance whose address and port HAProxy's template
+// accepts (grammar.Server). A version whose instances all have, say, a host
+// name gets no backend, so it cannot be made live or a cohort's target.
 func passing(ctx context.Context, catalog Catalog, app string, tags ...string) (map[string]bool, error) {
 	entries, _, err := catalog.ServiceMultipleTags(app, append([]string{naming.TagManaged}, tags...), true,
 		(&consulapi.QueryOptions{}).WithContext(ctx))
@@ -105,6 +109,13 @@ func passing(ctx context.Context, catalog Catalog, app string, tags ...string) (
 	out := map[string]bool{}
 	for _, e := range entries {
 		if e.Service == nil {
+			continue
+		}
+		addr := e.Service.Address
+		if addr == "" && e.Node != nil {
+			addr = e.Node.Address
+		}
+		if !grammar.Server(addr, e.Service.Port) {
 			continue
 		}
 		for _, t := range e.Service.Tags {
@@ -123,7 +134,7 @@ func requireRunning(ctx context.Context, catalog Catalog, app, version string) e
 		return err
 	}
 	if !run[version] {
-		return fail(ErrNotRunning, "%s %s has no passing instance in Consul's catalog (service %s, tag %s): deploy it (nomad job run jobs/%s/%s.nomad.hcl) and wait until its health checks pass",
+		return fail(ErrNotRunning, "%s %s has no passing instance with an IP address and a port in Consul's catalog (service %s, tag %s): deploy it (nomad job run jobs/%s/%s.nomad.hcl) and wait until its health checks pass",
 			app, version, app, naming.VersionTag(version), app, naming.JobID(app, version))
 	}
 	return nil

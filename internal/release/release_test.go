@@ -411,6 +411,9 @@ func TestCohorts(t *testing.T) {
 		s.put("strata/web/cohorts/Bad_Name", `{"version":"v1","opt_in":"/x"}`)
 		s.put("strata/web/cohorts/gone", `{"version":"v3","opt_in":"/gone"}`)
 		s.put("strata/web/cohorts/badpath", `{"version":"v2","opt_in":"/a b"}`)
+		s.put("strata/web/cohorts/root", `{"version":"v2","opt_in":"/"}`)
+		s.put("strata/web/cohorts/steals", `{"version":"v2","opt_in":"/trypro"}`)
+		s.put("strata/web/cohorts/term", `{"version":"v2\u001b[31m","opt_in":"/t"}`)
 		cs, err := release.ListCohorts(ctx, s.kv, s.health, "web")
 		if err != nil {
 			t.Fatal(err)
@@ -421,12 +424,15 @@ func TestCohorts(t *testing.T) {
 			got[c.Name] = c.Problem
 			names = append(names, c.Name)
 		}
-		if !slices.IsSorted(names) || len(names) != 5 {
+		if !slices.IsSorted(names) || len(names) != 8 {
 			t.Errorf("names %q", names)
 		}
 		for name, says := range map[string]string{
-			"Bad_Name": "name is not valid", "broken": "not JSON", "gone": "v3 has no passing instance",
-			"badpath": "nobody can opt in", "pro": "",
+			"Bad_Name": "ignored: the name is not valid", "broken": "ignored: the value is not a JSON object", "gone": "ignored: v3 has no passing instance",
+			"badpath": `ignored: its opt-in path "/a b" is not valid`, "pro": "",
+			"root":   `ignored: its opt-in path is "/", which would redirect to itself`,
+			"steals": "ignored: its opt-in path is cohort pro's",
+			"term":   `ignored: "v2\x1b[31m" is not a valid version`,
 		} {
 			if p, ok := got[name]; !ok || !strings.Contains(p, says) || (says == "" && p != "") {
 				t.Errorf("%s: problem %q, want %q", name, p, says)
