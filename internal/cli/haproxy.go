@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -84,32 +86,62 @@ re-executes itself. It exits 0 when HAProxy runs the files, 1 otherwise.`,
 }
 
 // haproxyRenderCmd is `haproxy render`, or with check `haproxy check`, which
-// renders once and runs haproxy -c on the result.
+// renders once into a new temporary directory, runs haproxy -c there, and
+// removes the directory.
 func (c *CLI) haproxyRenderCmd(check bool) *cobra.Command {
-	var consulAddr, out, statsBind, haproxyBin string
+	var consulAddr, dir, statsBind, haproxyBin string
 	var once bool
 	cmd := &cobra.Command{
 		Use:   "render",
 		Short: "Render haproxy.cfg and versions.map from Consul into a directory",
 		Long: `Render reads strata.yaml and Consul (--consul, or CONSUL_HTTP_ADDR, and
-CONSUL_HTTP_TOKEN) and writes haproxy.cfg and versions.map into --out. Without
---once it keeps them up to date as Consul changes, until interrupted.`,
+CONSUL_HTTP_TOKEN) and writes haproxy.cfg and versions.map into --dir. Without
+--once it keeps them up to date as Consul changes, until interrupted; with
+--once it fails after ` + fmt.Sprint(routing.OnceAttempts) + ` attempts when Consul cannot be read.`,
 		Example: `  strata haproxy render --consul 127.0.0.1:8500 --once
-  strata haproxy render --out /tmp/haproxy`,
+  strata haproxy render --dir /tmp/haproxy`,
+		Args: cobra.NoArgs,
 	}
 	if check {
 		cmd.Use = "check"
-		cmd.Short = "Render once and check the result with haproxy -c"
-		cmd.Long = `Check renders the templates once, like 'strata haproxy render --once', and
-runs 'haproxy -c' on the result. It exits 1 if HAProxy rejects it.`
+		cmd.Short = "Render once into a temporary directory and check the result with haproxy -c"
+		cmd.Long = `Check renders the templates once from strata.yaml and Consul, like
+'strata haproxy render --once', into a new temporary directory, runs
+'haproxy -c' on the result, prints HAProxy's verdict and removes the directory,
+also when interrupted. Nothing is written anywhere else. It exits 0 when HAProxy
+accepts the configuration and 1 when it rejects it (the rendered configuration
+is printed with line numbers), when the render fails, or when it is
+interrupted.`
 		cmd.Example = `  strata haproxy check --consul 127.0.0.1:8500`
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		// The global --out is the directory of generated jobs; taking it for
+		// the HAProxy files would silently mean something else.
+		if f := cmd.Flags().Lookup("out"); f != nil && f.Changed {
+			where := "writes into --dir"
+			if check {
+				where = "writes only into a temporary directory it removes"
+			}
+			return usageError{fmt.Errorf("--out is the directory of generated jobs; 'strata haproxy %s' %s", cmd.Name(), where)}
+		}
+		if err := routing.CheckBind(statsBind); err != nil {
+			return usageError{fmt.Errorf("--stats-bind: %w", err)}
+		}
 		cfg, err := c.load(cmd)
 		if err != nil {
 			return err
 		}
-		abs, err := filepath.Abs(out)
+		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if check {
+			tmp, err := checkDir()
+			if err != nil {
+				return fmt.Errorf("creating a directory to render into: %w", err)
+			}
+			defer os.RemoveAll(tmp)
+			dir = tmp
+		}
+		abs, err := filepath.Abs(dir)
 		if err != nil {
 			return err
 		}
@@ -123,43 +155,88 @@ runs 'haproxy -c' on the result. It exits 1 if HAProxy rejects it.`
 			opts.ConsulAddr, _ = c.lookupEnv("CONSUL_HTTP_ADDR")
 		}
 		opts.Token, _ = c.lookupEnv("CONSUL_HTTP_TOKEN")
-		opts.OnRender = func(files []string) error {
-			for _, f := range files {
-				fmt.Fprintf(c.Stdout, "rendered %s\n", f)
-			}
-			return nil
-		}
-		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		if err := routing.Render(ctx, data, opts); err != nil && ctx.Err() == nil {
-			return err
-		}
 		if !check {
-			return nil
-		}
-		bin := haproxyBin
-		if bin == "" {
-			if bin, err = exec.LookPath("haproxy"); err != nil {
-				bin = "/usr/sbin/haproxy"
+			opts.OnRender = func(files []string) error {
+				for _, f := range files {
+					fmt.Fprintf(c.Stdout, "rendered %s\n", f)
+				}
+				return nil
 			}
 		}
-		res, err := exec.Command(bin, "-c", "-f", filepath.Join(abs, "haproxy.cfg")).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("haproxy -c rejects %s: %v\n%s", filepath.Join(abs, "haproxy.cfg"), err, res)
+		err = routing.Render(ctx, data, opts)
+		switch {
+		case ctx.Err() != nil && check:
+			return fmt.Errorf("interrupted before the check finished: nothing was checked")
+		case ctx.Err() != nil:
+			return nil // following changes until interrupted: done
+		case err != nil:
+			return err
+		case !check:
+			return nil
 		}
-		fmt.Fprintf(c.Stdout, "%s: %s", filepath.Join(abs, "haproxy.cfg"), res)
-		return nil
+		return c.haproxyCheck(ctx, haproxyBin, abs)
 	}
 	f := cmd.Flags()
 	f.StringVar(&consulAddr, "consul", "", "Consul HTTP address (default: $CONSUL_HTTP_ADDR, then 127.0.0.1:8500)")
-	f.StringVar(&out, "out", "haproxy", "directory to write haproxy.cfg and versions.map into")
-	f.StringVar(&statsBind, "stats-bind", "127.0.0.1:8404", "address of the stats and /metrics listener in the rendered configuration")
+	f.StringVar(&statsBind, "stats-bind", "127.0.0.1:8404", "address of the stats and /metrics listener in the rendered configuration: ip:port, :port or [ipv6]:port")
 	if check {
 		f.StringVar(&haproxyBin, "haproxy", "", "haproxy binary (default: haproxy on PATH, then /usr/sbin/haproxy)")
 	} else {
+		f.StringVar(&dir, "dir", "haproxy", "directory to write haproxy.cfg and versions.map into")
 		f.BoolVar(&once, "once", false, "render once, then exit")
 	}
 	return cmd
+}
+
+// maxSocketPath is the longest admin socket path HAProxy accepts.
+const maxSocketPath = 97
+
+// checkDir creates the directory haproxy check renders into: in the
+// temporary directory ($TMPDIR), or in /tmp when the admin socket's path
+// there would be longer than HAProxy accepts.
+func checkDir() (string, error) {
+	dir, err := os.MkdirTemp("", "strata-check-")
+	if err != nil || len(filepath.Join(dir, "admin.sock")) <= maxSocketPath {
+		return dir, err
+	}
+	os.RemoveAll(dir)
+	return os.MkdirTemp("/tmp", "strata-check-")
+}
+
+// haproxyCheck runs haproxy -c on dir/haproxy.cfg, rendered just now.
+func (c *CLI) haproxyCheck(ctx context.Context, bin, dir string) error {
+	file := filepath.Join(dir, "haproxy.cfg")
+	rendered, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("the render finished without writing haproxy.cfg: %w", err)
+	}
+	if bin == "" {
+		var lerr error
+		if bin, lerr = exec.LookPath("haproxy"); lerr != nil {
+			bin = "/usr/sbin/haproxy"
+			if _, err := os.Stat(bin); err != nil {
+				return fmt.Errorf("haproxy is neither on PATH nor at %s: install it, or name it with --haproxy", bin)
+			}
+		}
+	}
+	res, err := exec.CommandContext(ctx, bin, "-c", "-f", file).CombinedOutput()
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted while haproxy -c ran: nothing was checked")
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		var numbered strings.Builder
+		for i, line := range strings.Split(strings.TrimSuffix(string(rendered), "\n"), "\n") {
+			fmt.Fprintf(&numbered, "%5d  %s\n", i+1, line)
+		}
+		return fmt.Errorf("haproxy -c rejects the configuration rendered from Consul (%v):\n%s\nThe configuration (%s, removed now):\n%s",
+			err, strings.TrimSpace(string(res)), file, numbered.String())
+	}
+	if err != nil {
+		return fmt.Errorf("running %s -c: %w", bin, err)
+	}
+	fmt.Fprintf(c.Stdout, "haproxy -c accepts the configuration rendered from Consul: %s", res)
+	return nil
 }
 
 func (c *CLI) lookupEnv(name string) (string, bool) {

@@ -6,9 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	ctconfig "github.com/hashicorp/consul-template/config"
@@ -37,14 +42,24 @@ type Options struct {
 	OnRender func(files []string) error
 }
 
+// OnceAttempts bounds the retries of a render with Options.Once while
+// Consul cannot be read (about 7 s with the backoff), after which Render
+// fails with an error that says whether the agent answers at all.
+const OnceAttempts = 5
+
 // Render renders the templates for d into opts.Dir and, unless opts.Once,
 // keeps them up to date until ctx ends. Files are written atomically and
 // only when their content changes. When Consul cannot be read, nothing is
 // written: the last good render stays in place while consul-template
-// retries, without limit.
+// retries, without limit; with opts.Once, OnceAttempts times.
 func Render(ctx context.Context, d Data, opts Options) error {
 	if !safePath.MatchString(d.Dir) {
 		return fmt.Errorf("routing: %q cannot be written into HAProxy's configuration: use a directory path of letters, digits, '_', '.', '/' and '-'", d.Dir)
+	}
+	if d.StatsBind != "" {
+		if err := CheckBind(d.StatsBind); err != nil {
+			return fmt.Errorf("routing: stats listener: %w", err)
+		}
 	}
 	tmpls, err := Templates(d)
 	if err != nil {
@@ -66,11 +81,16 @@ func RenderTemplates(ctx context.Context, tmpls []Template, opts Options) error 
 	if opts.Token != "" {
 		c.Consul.Token = new(opts.Token)
 	}
-	// Retry forever: giving up would stop the renders, and an empty
-	// render is never better than the last good one.
+	// Following changes, retry forever: giving up would stop the renders,
+	// and an empty render is never better than the last good one. Once, a
+	// person or a script waits for the answer: give up after OnceAttempts.
 	c.Consul.Retry = &ctconfig.RetryConfig{
 		Enabled: new(true), Attempts: new(0),
 		Backoff: new(250 * time.Millisecond), MaxBackoff: new(5 * time.Second),
+	}
+	if opts.Once {
+		c.Consul.Retry.Attempts = new(OnceAttempts)
+		c.Consul.Retry.MaxBackoff = new(2 * time.Second)
 	}
 	c.Once = opts.Once
 	if opts.WaitMin > 0 || opts.WaitMax > 0 {
@@ -100,7 +120,11 @@ func RenderTemplates(ctx context.Context, tmpls []Template, opts Options) error 
 		case <-ctx.Done():
 			return ctx.Err()
 		case err := <-runner.ErrCh:
-			return fmt.Errorf("routing: rendering the HAProxy templates: %w", err)
+			addr := "127.0.0.1:8500"
+			if c.Consul.Address != nil && *c.Consul.Address != "" {
+				addr = *c.Consul.Address
+			}
+			return explain(ctx, addr, err)
 		case <-runner.DoneCh:
 			if err := notify(runner, rendered, opts.OnRender); err != nil {
 				return err
@@ -155,4 +179,53 @@ func (f LogFilter) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// CheckBind checks an address HAProxy's configuration binds, as strata
+// writes it after "bind": host:port, where host is empty or "*" (every
+// address), an IPv4 address, or an IPv6 address in brackets, and port is
+// 1 to 65535. Nothing else reaches the configuration: a space or a newline
+// would add settings of its own.
+func CheckBind(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (like 127.0.0.1:8404, :8404 or [::1]:8404): %v", addr, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
+		return fmt.Errorf("%q: the port must be a number from 1 to 65535", addr)
+	}
+	if host == "" || host == "*" {
+		return nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || ip.Zone() != "" {
+		return fmt.Errorf("%q: the host must be an IP address, empty or * (every address); not a name", addr)
+	}
+	if want := net.JoinHostPort(host, port); want != addr {
+		return fmt.Errorf("%q: write it as %s", addr, want)
+	}
+	return nil
+}
+
+// explain turns consul-template's error after its last retry into one that
+// says which Consul was asked, whether an agent answers there, and what to
+// do.
+func explain(ctx context.Context, addr string, err error) error {
+	where := fmt.Sprintf("Consul at %s (CONSUL_HTTP_ADDR, or --consul)", addr)
+	base := addr
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	probeCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, rerr := http.NewRequestWithContext(probeCtx, http.MethodGet, strings.TrimSuffix(base, "/")+"/v1/status/leader", nil)
+	if rerr != nil {
+		return fmt.Errorf("routing: reading %s: %w; the address is not usable: %v", where, err, rerr)
+	}
+	resp, perr := http.DefaultClient.Do(req)
+	if perr != nil {
+		return fmt.Errorf("routing: reading %s failed after %d attempts: %w\nno Consul agent answers there (%v): start one, or point CONSUL_HTTP_ADDR or --consul at one", where, OnceAttempts, err, perr)
+	}
+	resp.Body.Close()
+	return fmt.Errorf("routing: reading %s failed after %d attempts: %w\nthe agent answers (GET /v1/status/leader: %s), so the read itself was refused: check CONSUL_HTTP_TOKEN and its ACL policy (policies/haproxy)", where, OnceAttempts, err, resp.Status)
 }

@@ -248,3 +248,66 @@ func TestGoldenRenders(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckBind(t *testing.T) {
+	for _, c := range []struct {
+		name, addr string
+		ok         bool
+	}{
+		{"an IPv4 address and a port is accepted", "127.0.0.1:8404", true},
+		{"a port alone binds every address", ":8404", true},
+		{"a star binds every address", "*:8404", true},
+		{"an IPv6 address in brackets is accepted", "[::1]:8404", true},
+		{"a newline and a directive are refused", "127.0.0.1:8404\n    bind :1", false},
+		{"a space and a keyword are refused", "127.0.0.1:8404 ssl", false},
+		{"a host name is refused", "localhost:8404", false},
+		{"a missing port is refused", "127.0.0.1", false},
+		{"port 0 is refused", "127.0.0.1:0", false},
+		{"a port above 65535 is refused", "127.0.0.1:65536", false},
+		{"a port with a leading zero is refused", "127.0.0.1:08404", false},
+		{"a named port is refused", "127.0.0.1:http", false},
+		{"an IPv6 address without brackets is refused", "::1:8404", false},
+		{"an IPv6 zone is refused", "[fe80::1%eth0]:8404", false},
+		{"an empty address is refused", "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := routing.CheckBind(c.addr); (err == nil) != c.ok {
+				t.Errorf("CheckBind(%q) = %v, want ok=%v", c.addr, err, c.ok)
+			}
+		})
+	}
+}
+
+func TestRenderRefusesAStatsBindThatInjects(t *testing.T) {
+	err := routing.Render(context.Background(), routing.Data{Dir: t.TempDir(), StatsBind: "127.0.0.1:8404\n    bind :1", Apps: []routing.App{web()}},
+		routing.Options{ConsulAddr: "127.0.0.1:1", Dir: t.TempDir(), Once: true})
+	if err == nil || !strings.Contains(err.Error(), "stats listener") {
+		t.Errorf("got %v", err)
+	}
+}
+
+// TestRenderOnceGivesUpWhenConsulIsDown renders once against an address no
+// agent listens on: Render must fail after its bounded retries, saying which
+// address it tried and that no agent answers there, instead of retrying
+// forever.
+func TestRenderOnceGivesUpWhenConsulIsDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the retries; -short skips it")
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePorts(t, 1)[0])
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	err := routing.Render(ctx, routing.Data{Dir: dir, StatsBind: "127.0.0.1:18404", Apps: []routing.App{web()}},
+		routing.Options{ConsulAddr: addr, Dir: dir, Once: true})
+	if ctx.Err() != nil {
+		t.Fatalf("still retrying after a minute")
+	}
+	if err == nil || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "CONSUL_HTTP_ADDR") ||
+		!strings.Contains(err.Error(), "no Consul agent answers there") {
+		t.Errorf("got %v", err)
+	}
+	if _, serr := os.Stat(filepath.Join(dir, "haproxy.cfg")); serr == nil {
+		t.Errorf("a failed render wrote haproxy.cfg")
+	}
+}
