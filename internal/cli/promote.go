@@ -41,13 +41,24 @@ app in strata.yaml.`,
 			if err != nil {
 				return releaseError(err)
 			}
-			switch prev {
-			case version:
+			if prev == version {
 				fmt.Fprintf(c.Stdout, "%s: %s is already live; nothing changed\n", app, version)
-			case "":
-				fmt.Fprintf(c.Stdout, "%s: %s is live\n", app, version)
+				return nil
+			}
+			was := ""
+			if prev != "" {
+				// prev is what strata/<app>/live held: shown quoted if odd.
+				was = "was " + release.Quote(prev) + "; "
+			}
+			// What rollback would do now, by rollback's own rule.
+			to, _, perr := release.RollbackPreview(cmd.Context(), client.KV(), client.Health(), app)
+			switch {
+			case perr == nil:
+				fmt.Fprintf(c.Stdout, "%s: %s is live (%s'strata rollback %s' returns to %s)\n", app, version, was, app, to)
+			case errors.Is(perr, release.ErrNoHistory):
+				fmt.Fprintf(c.Stdout, "%s: %s is live (%s'strata rollback %s' has nothing to return to)\n", app, version, was, app)
 			default:
-				fmt.Fprintf(c.Stdout, "%s: %s is live (was %s; 'strata rollback %s' returns to it)\n", app, version, prev, app)
+				fmt.Fprintf(c.Stdout, "%s: %s is live (%sthe rollback target could not be read: %v)\n", app, version, was, perr)
 			}
 			return nil
 		},

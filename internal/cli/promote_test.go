@@ -122,3 +122,55 @@ func TestRollbackCommandSaysWhatItSkipped(t *testing.T) {
 		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 }
+
+func TestPromoteNamesTheVersionRollbackWillUse(t *testing.T) {
+	r := startRelease(t)
+	if code, out, errOut := r.strata(t, "promote", "web", "v2"); code != ExitOK || !strings.Contains(out, "'strata rollback web' returns to v1") {
+		t.Fatalf("promote v2: %d %s%s", code, out, errOut)
+	}
+	// v2, the live version, stops: a rollback after the next promote skips it.
+	if err := r.consul.Client.Agent().ServiceDeregister("web-v2"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := r.strata(t, "promote", "web", "v3")
+	if code != ExitOK || !strings.Contains(out, "v3 is live (was v2; 'strata rollback web' returns to v1)") {
+		t.Fatalf("promote v3: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	code, out, errOut = r.strata(t, "rollback", "web")
+	if code != ExitOK || !strings.Contains(out, "rolled back from v3 to v1") {
+		t.Errorf("rollback went elsewhere than promote said: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	// Nothing left to roll back to: promote says so instead of naming one.
+	code, out, _ = r.strata(t, "promote", "web", "v3")
+	if code != ExitOK || !strings.Contains(out, "'strata rollback web' returns to v1") {
+		t.Errorf("promote v3 over v1: %s", out)
+	}
+	if err := r.consul.Client.Agent().ServiceDeregister("web-v1"); err != nil {
+		t.Fatal(err)
+	}
+	r.strata(t, "rollback", "web") // refused: v1 no longer runs
+	if _, err := r.consul.Client.KV().Delete(release.HistoryKey("web"), nil); err != nil {
+		t.Fatal(err)
+	}
+	r.consul.Client.KV().Put(&consulapi.KVPair{Key: release.LiveKey("web"), Value: []byte("v2")}, nil)
+	code, out, errOut = r.strata(t, "promote", "web", "v3")
+	if code != ExitOK || !strings.Contains(out, "'strata rollback web' has nothing to return to") {
+		t.Errorf("promote with no rollback target: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+}
+
+func TestPromoteAndRollbackEscapeWhatKVHolds(t *testing.T) {
+	r := startRelease(t)
+	kv := r.consul.Client.KV()
+	kv.Put(&consulapi.KVPair{Key: release.LiveKey("web"), Value: []byte("v1\x1b]0;pwned\x07\nfake")}, nil)
+	code, out, errOut := r.strata(t, "promote", "web", "v2")
+	if code != ExitOK || strings.ContainsAny(out+errOut, "\x1b\x07") || !strings.Contains(out, `was "v1\x1b]0;pwned\a\nfake"`) {
+		t.Errorf("promote over a hostile live value: exit %d\nstdout: %q\nstderr: %q", code, out, errOut)
+	}
+	kv.Put(&consulapi.KVPair{Key: release.HistoryKey("web"), Value: []byte(`["v1","v3\u001b[2J"]`)}, nil)
+	code, out, errOut = r.strata(t, "rollback", "web")
+	if code != ExitOK || strings.ContainsAny(out+errOut, "\x1b\x07") || !strings.Contains(errOut, `skipped "v3\x1b[2J": not a valid version`) ||
+		!strings.Contains(out, "rolled back from v2 to v1") {
+		t.Errorf("rollback over a hostile history: exit %d\nstdout: %q\nstderr: %q", code, out, errOut)
+	}
+}

@@ -28,12 +28,15 @@ It fails when the history holds nothing to go back to.`,
 				return err
 			}
 			from, to, skipped, err := release.Rollback(cmd.Context(), client.KV(), client.Health(), app)
+			// Versions from KV's history and live key are shown through
+			// release.Quote: they could hold escape sequences.
 			for _, s := range skipped {
-				fmt.Fprintf(c.Stderr, "strata: %s: skipped %s: %s\n", app, s.Version, s.Reason)
+				fmt.Fprintf(c.Stderr, "strata: %s: skipped %s: %s\n", app, release.Quote(s.Version), s.Reason)
 			}
 			if err != nil {
 				return releaseError(err)
 			}
+			from = release.Quote(from)
 			if from == "" {
 				from = "(not set)"
 			}

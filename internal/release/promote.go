@@ -116,25 +116,8 @@ func Rollback(ctx context.Context, kv KV, catalog Catalog, app string) (from, to
 		if err != nil {
 			return "", "", nil, err
 		}
-		i := len(hist) - 1
-		for ; i >= 0; i-- {
-			v := hist[i]
-			reason := ""
-			switch {
-			case !naming.ValidVersion(v):
-				reason = "not a valid version"
-			case v == live:
-				reason = "already live"
-			case !run[v]:
-				reason = "no passing instance in Consul's catalog"
-			case drain[v]:
-				reason = "draining"
-			}
-			if reason == "" {
-				break
-			}
-			skipped = append(skipped, Skipped{Version: v, Reason: reason})
-		}
+		i, skip := RollbackTarget(hist, live, run, drain)
+		skipped = skip
 		if i < 0 {
 			return "", "", skipped, fail(ErrNoHistory, "%s: nothing to roll back to: no version in %s has a passing instance and is not draining (%s)",
 				app, HistoryKey(app), describeSkipped(skipped))
@@ -168,10 +151,74 @@ func Rollback(ctx context.Context, kv KV, catalog Catalog, app string) (from, to
 		app, LiveKey(app), HistoryKey(app), attempts)
 }
 
+// RollbackTarget is the one rule for where a rollback goes: the newest entry
+// of hist (oldest first) that is a valid version, is not live, runs and is
+// not draining. It returns its index, -1 when there is none, and the newer
+// entries it passed over, newest first, with the reason. Rollback applies
+// it; RollbackPreview tells promote what a rollback would do.
+func RollbackTarget(hist []string, live string, run, drain map[string]bool) (int, []Skipped) {
+	var skipped []Skipped
+	for i := len(hist) - 1; i >= 0; i-- {
+		v := hist[i]
+		reason := ""
+		switch {
+		case !naming.ValidVersion(v):
+			reason = "not a valid version"
+		case v == live:
+			reason = "already live"
+		case !run[v]:
+			reason = "no passing instance in Consul's catalog"
+		case drain[v]:
+			reason = "draining"
+		}
+		if reason == "" {
+			return i, skipped
+		}
+		skipped = append(skipped, Skipped{Version: v, Reason: reason})
+	}
+	return -1, skipped
+}
+
+// RollbackPreview says what Rollback would do now, without changing
+// anything: the version it would make live and the entries it would skip.
+// It returns ErrNoHistory when there is nothing to roll back to.
+func RollbackPreview(ctx context.Context, kv KV, catalog Catalog, app string) (to string, skipped []Skipped, err error) {
+	if err := checkApp(app); err != nil {
+		return "", nil, err
+	}
+	live, _, err := readLive(ctx, kv, app)
+	if err != nil {
+		return "", nil, err
+	}
+	hist, _, err := readHistory(ctx, kv, app)
+	if err != nil {
+		return "", nil, err
+	}
+	run, err := passing(ctx, catalog, app)
+	if err != nil {
+		return "", nil, err
+	}
+	drain, err := drainingSet(ctx, kv, app)
+	if err != nil {
+		return "", nil, err
+	}
+	i, skipped := RollbackTarget(hist, live, run, drain)
+	if i < 0 {
+		if len(hist) == 0 {
+			return "", nil, fail(ErrNoHistory, "%s: nothing to roll back to: %s is empty", app, HistoryKey(app))
+		}
+		return "", skipped, fail(ErrNoHistory, "%s: nothing to roll back to: no version in %s has a passing instance and is not draining (%s)",
+			app, HistoryKey(app), describeSkipped(skipped))
+	}
+	return hist[i], skipped, nil
+}
+
+// describeSkipped lists skipped entries for a message; the versions come
+// from KV and are shown through Quote.
 func describeSkipped(s []Skipped) string {
 	parts := make([]string, len(s))
 	for i, e := range s {
-		parts[i] = e.Version + ": " + e.Reason
+		parts[i] = Quote(e.Version) + ": " + e.Reason
 	}
 	return strings.Join(parts, "; ")
 }
