@@ -3,11 +3,13 @@
 // renders them in production; the consul-template library renders the same
 // text in previews and tests (package routing).
 //
-// Each source starts with no data of its own: strata prepends one line that
+// Each source starts with no data of its own: strata prepends two lines. One
 // binds $s to the static routing settings from strata.yaml (apps, binds,
-// cookie names, the configured live versions). Everything that changes at run
-// time comes from Consul: passing instances from the catalog, and the live
-// version, cohorts and draining versions from KV under strata/<app>/.
+// cookie names); the other binds $g to the patterns of package
+// internal/routing/grammar, which every value read from Consul is checked
+// against, the same patterns strata's CLI applies. Everything that changes at
+// run time comes from Consul: passing instances from the catalog, and the
+// live version, cohorts and draining versions from KV under strata/<app>/.
 package templates
 
 import "embed"
