@@ -11,21 +11,32 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dev/strata/internal/naming"
+	"github.com/strata-dev/strata/internal/release"
 	"github.com/strata-dev/strata/internal/sweeper"
 )
 
 // versionStatus is one row of strata status.
 type versionStatus struct {
-	App       string   `json:"app"`
-	Version   string   `json:"version"`
-	Healthy   int      `json:"healthy"`
-	Instances int      `json:"instances"`
-	Live      bool     `json:"live"`
-	Cohorts   []string `json:"cohorts,omitempty"`
-	Sessions  int      `json:"sessions"` // -1 when not every HAProxy answered
-	Age       string   `json:"age"`
-	Draining  string   `json:"draining_since,omitempty"`
-	Sweeper   string   `json:"sweeper"`
+	App       string `json:"app"`
+	Version   string `json:"version"`
+	Healthy   int    `json:"healthy"`
+	Instances int    `json:"instances"`
+	Live      bool   `json:"live"`
+	// Cohorts are the names of the cohorts HAProxy routes to the version.
+	Cohorts []string `json:"cohorts"`
+	// IgnoredCohorts are the cohorts naming the version that HAProxy
+	// ignores, each with the reason.
+	IgnoredCohorts []ignoredCohort `json:"ignored_cohorts,omitempty"`
+	Sessions       int             `json:"sessions"` // -1 when not every HAProxy answered
+	Age            string          `json:"age"`
+	Draining       string          `json:"draining_since,omitempty"`
+	Sweeper        string          `json:"sweeper"`
+}
+
+// ignoredCohort is a cohort HAProxy does not route, and why.
+type ignoredCohort struct {
+	Name    string `json:"name"`
+	Problem string `json:"problem"`
 }
 
 func (c *CLI) statusCmd() *cobra.Command {
@@ -35,9 +46,10 @@ func (c *CLI) statusCmd() *cobra.Command {
 		Short: "Show every version: instances, live, cohorts, sessions, age, draining, what the sweeper would do",
 		Long: `Status reads Nomad, Consul and every HAProxy's lbstats, like a dry run of the
 sweeper, and prints a table per app: each running version's healthy and total
-instances (Consul health checks), whether it is live, the cohorts that target
-it, its sessions on all HAProxies, its age, since when it drains, and what the
-next sweep would do with it.`,
+instances (Consul health checks), whether it is live, the cohorts HAProxy
+routes to it (a cohort HAProxy ignores is listed below the table, with the
+reason), its sessions on all HAProxies, its age, since when it drains, and
+what the next sweep would do with it.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
@@ -49,7 +61,8 @@ next sweep would do with it.`,
 			}
 			src, inv, plan, now := p.src, p.inv, p.plan, p.now
 			health := map[string]map[string][2]int{}
-			var rows []versionStatus
+			cohorts := map[string][]release.Cohort{}
+			rows := []versionStatus{}
 			for _, v := range plan.Verdicts {
 				if len(args) == 1 && v.App != args[0] {
 					continue
@@ -60,6 +73,14 @@ next sweep would do with it.`,
 						inv.Failures = append(inv.Failures, "Consul health of "+v.App+" ("+err.Error()+")")
 					}
 				}
+				if _, ok := cohorts[v.App]; !ok {
+					// The cohorts as HAProxy judges them, by the template's
+					// rules: only those it routes count.
+					cohorts[v.App], err = release.ListCohorts(cmd.Context(), src.Consul.KV(), src.Consul.Health(), v.App)
+					if err != nil {
+						inv.Failures = append(inv.Failures, "Consul cohorts of "+v.App+" ("+err.Error()+")")
+					}
+				}
 				h := health[v.App][v.Version]
 				row := versionStatus{App: v.App, Version: v.Version, Healthy: h[0], Instances: h[1],
 					Live: v.State == sweeper.StateLive, Sessions: v.Sessions, Sweeper: describeVerdict(v)}
@@ -68,9 +89,14 @@ next sweep would do with it.`,
 						row.Age = now.Sub(j.FirstSubmit).Round(time.Minute).String()
 					}
 				}
-				for _, cv := range inv.Cohorts[v.App] {
-					if cv == v.Version {
-						row.Cohorts = append(row.Cohorts, cv)
+				row.Cohorts = []string{}
+				for _, co := range cohorts[v.App] {
+					switch {
+					case co.Version != v.Version:
+					case co.Routed:
+						row.Cohorts = append(row.Cohorts, co.Name)
+					default:
+						row.IgnoredCohorts = append(row.IgnoredCohorts, ignoredCohort{Name: co.Name, Problem: co.Problem})
 					}
 				}
 				if !v.DrainingSince.IsZero() {
@@ -155,4 +181,9 @@ func (c *CLI) printStatus(rows []versionStatus) {
 		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Version, r.Healthy, r.Instances, live, strings.Join(r.Cohorts, ","), sessions, r.Age, draining, r.Sweeper)
 	}
 	tw.Flush()
+	for _, r := range rows {
+		for _, ic := range r.IgnoredCohorts {
+			fmt.Fprintf(c.Stdout, "%s: cohort %s (%s) is not routed by HAProxy: %s\n", r.App, release.Quote(ic.Name), r.Version, strings.TrimPrefix(ic.Problem, "ignored: "))
+		}
+	}
 }

@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	consulapi "github.com/hashicorp/consul/api"
+	nomadapi "github.com/hashicorp/nomad/api"
+
+	"github.com/strata-dev/strata/internal/naming"
+	"github.com/strata-dev/strata/internal/nomadfake"
+	"github.com/strata-dev/strata/internal/testenv"
+)
+
+// statusJSON is what status --output json prints.
+type statusJSON struct {
+	Versions []struct {
+		App            string   `json:"app"`
+		Version        string   `json:"version"`
+		Cohorts        []string `json:"cohorts"`
+		IgnoredCohorts []struct {
+			Name    string `json:"name"`
+			Problem string `json:"problem"`
+		} `json:"ignored_cohorts"`
+	} `json:"versions"`
+}
+
+// TestStatusJSONListsNoVersionsAsAnEmptyList: a cluster without managed
+// jobs is "versions": [], not null, so that `jq '.versions[]'` works.
+func TestStatusJSONListsNoVersionsAsAnEmptyList(t *testing.T) {
+	consul := testenv.StartConsul(t)
+	nomad := nomadfake.New(t)
+	path := writeConfig(t, t.TempDir(), sweptWeb)
+	env := map[string]string{"NOMAD_ADDR": nomad.Addr(), "CONSUL_HTTP_ADDR": consul.Addr}
+	code, out, errOut := run(t, env, "status", "-o", "json", "-c", path)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, `"versions": []`) {
+		t.Errorf("no empty list of versions:\n%s", out)
+	}
+}
+
+// TestStatusCohortsAreTheNamesHAProxyRoutes sets three cohorts: one HAProxy
+// routes to v2, one on "/" and one on a version without a passing instance,
+// which it ignores. COHORTS names the first only; the others are listed with
+// the reason.
+func TestStatusCohortsAreTheNamesHAProxyRoutes(t *testing.T) {
+	consul := testenv.StartConsul(t)
+	nomad := nomadfake.New(t)
+	for _, v := range []string{"v1", "v2", "v3"} {
+		id := naming.JobID("web", v)
+		nomad.AddJob(&nomadapi.Job{ID: &id, Name: &id, Type: new("service"), Namespace: new("default"), Meta: map[string]string{
+			naming.MetaManaged: "true", naming.MetaApp: "web", naming.MetaVersion: v, naming.MetaKind: "web"}}, time.Now().Add(-48*time.Hour))
+	}
+	for _, v := range []string{"v2", "v3"} {
+		if err := consul.Client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{ID: "web-" + v, Name: "web",
+			Tags: []string{naming.TagManaged, naming.VersionTagPrefix + v}, Address: "127.0.0.1", Port: 1,
+			Check: &consulapi.AgentServiceCheck{TTL: "1h", Status: consulapi.HealthPassing}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, value := range map[string]string{
+		"beta":  `{"version":"v2","opt_in":"/beta"}`,
+		"loop":  `{"version":"v2","opt_in":"/"}`,
+		"ghost": `{"version":"v1","opt_in":"/ghost"}`,
+	} {
+		if _, err := consul.Client.KV().Put(&consulapi.KVPair{Key: "strata/web/cohorts/" + name, Value: []byte(value)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := writeConfig(t, t.TempDir(), sweptWeb)
+	env := map[string]string{"NOMAD_ADDR": nomad.Addr(), "CONSUL_HTTP_ADDR": consul.Addr}
+
+	code, out, errOut := run(t, env, "status", "web", "-o", "json", "-c", path)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	var st statusJSON
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	cohorts, ignored := map[string]string{}, map[string]string{}
+	for _, v := range st.Versions {
+		cohorts[v.Version] = strings.Join(v.Cohorts, ",")
+		for _, ic := range v.IgnoredCohorts {
+			ignored[v.Version] += ic.Name + ": " + ic.Problem
+		}
+	}
+	if cohorts["v2"] != "beta" || cohorts["v1"] != "" || cohorts["v3"] != "" {
+		t.Errorf("cohorts %v, want beta for v2 only", cohorts)
+	}
+	if !strings.HasPrefix(ignored["v2"], "loop: ") || !strings.HasPrefix(ignored["v1"], "ghost: ") {
+		t.Errorf("ignored cohorts %v, want loop for v2 and ghost for v1", ignored)
+	}
+
+	code, out, errOut = run(t, env, "status", "web", "-c", path)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"web: cohort loop (v2) is not routed by HAProxy", "web: cohort ghost (v1) is not routed by HAProxy"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "v2 ") && (!strings.Contains(line, " beta ") || strings.Contains(line, "v2,") || strings.Contains(line, "loop")) {
+			t.Errorf("v2's COHORTS is not beta alone: %q", line)
+		}
+	}
+}
