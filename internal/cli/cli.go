@@ -169,6 +169,7 @@ line was wrong (an unknown command or flag, a bad value, missing arguments).`,
 	config.BindFlags(pf)
 
 	root.AddCommand(c.renderCmd(), c.validateCmd(), c.haproxyCmd(), c.deployCmd(), c.promoteCmd(), c.rollbackCmd(), c.cohortCmd(), c.planCmd(), c.diffCmd(), c.statusCmd(), c.sweepCmd(), c.lbstatsCmd(), c.demoCmd(), c.versionCmd())
+	root.AddCommand(c.localCmd()) // the one-host local cluster (internal/topology)
 	root.InitDefaultCompletionCmd()
 	root.SetHelpCommand(&cobra.Command{
 		Use:   "help [command]",
