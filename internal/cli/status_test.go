@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,32 +50,7 @@ func TestStatusJSONListsNoVersionsAsAnEmptyList(t *testing.T) {
 // which it ignores. COHORTS names the first only; the others are listed with
 // the reason.
 func TestStatusCohortsAreTheNamesHAProxyRoutes(t *testing.T) {
-	consul := testenv.StartConsul(t)
-	nomad := nomadfake.New(t)
-	for _, v := range []string{"v1", "v2", "v3"} {
-		id := naming.JobID("web", v)
-		nomad.AddJob(&nomadapi.Job{ID: &id, Name: &id, Type: new("service"), Namespace: new("default"), Meta: map[string]string{
-			naming.MetaManaged: "true", naming.MetaApp: "web", naming.MetaVersion: v, naming.MetaKind: "web"}}, time.Now().Add(-48*time.Hour))
-	}
-	for _, v := range []string{"v2", "v3"} {
-		if err := consul.Client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{ID: "web-" + v, Name: "web",
-			Tags: []string{naming.TagManaged, naming.VersionTagPrefix + v}, Address: "127.0.0.1", Port: 1,
-			Check: &consulapi.AgentServiceCheck{TTL: "1h", Status: consulapi.HealthPassing}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, value := range map[string]string{
-		"beta":  `{"version":"v2","opt_in":"/beta"}`,
-		"loop":  `{"version":"v2","opt_in":"/"}`,
-		"ghost": `{"version":"v1","opt_in":"/ghost"}`,
-	} {
-		if _, err := consul.Client.KV().Put(&consulapi.KVPair{Key: "strata/web/cohorts/" + name, Value: []byte(value)}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	path := writeConfig(t, t.TempDir(), sweptWeb)
-	env := map[string]string{"NOMAD_ADDR": nomad.Addr(), "CONSUL_HTTP_ADDR": consul.Addr}
-
+	env, path := cohortCluster(t)
 	code, out, errOut := run(t, env, "status", "web", "-o", "json", "-c", path)
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
@@ -108,6 +85,69 @@ func TestStatusCohortsAreTheNamesHAProxyRoutes(t *testing.T) {
 	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, "v2 ") && (!strings.Contains(line, " beta ") || strings.Contains(line, "v2,") || strings.Contains(line, "loop")) {
 			t.Errorf("v2's COHORTS is not beta alone: %q", line)
+		}
+	}
+}
+
+// cohortCluster is a fake Nomad with web v1, v2 and v3, submitted two days
+// ago, and a real Consul where v2 and v3 pass their checks, with three
+// cohorts: beta routed to v2, loop on "/" (ignored) and ghost on v1, which
+// has no passing instance (ignored). It returns the environment and the
+// strata.yaml for status.
+func cohortCluster(t *testing.T) (map[string]string, string) {
+	t.Helper()
+	consul := testenv.StartConsul(t)
+	nomad := nomadfake.New(t)
+	for _, v := range []string{"v1", "v2", "v3"} {
+		id := naming.JobID("web", v)
+		nomad.AddJob(&nomadapi.Job{ID: &id, Name: &id, Type: new("service"), Namespace: new("default"), Meta: map[string]string{
+			naming.MetaManaged: "true", naming.MetaApp: "web", naming.MetaVersion: v, naming.MetaKind: "web"}}, time.Now().Add(-48*time.Hour))
+	}
+	for _, v := range []string{"v2", "v3"} {
+		if err := consul.Client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{ID: "web-" + v, Name: "web",
+			Tags: []string{naming.TagManaged, naming.VersionTagPrefix + v}, Address: "127.0.0.1", Port: 1,
+			Check: &consulapi.AgentServiceCheck{TTL: "1h", Status: consulapi.HealthPassing}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, value := range map[string]string{
+		"beta":  `{"version":"v2","opt_in":"/beta"}`,
+		"loop":  `{"version":"v2","opt_in":"/"}`,
+		"ghost": `{"version":"v1","opt_in":"/ghost"}`,
+	} {
+		if _, err := consul.Client.KV().Put(&consulapi.KVPair{Key: "strata/web/cohorts/" + name, Value: []byte(value)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := writeConfig(t, t.TempDir(), sweptWeb)
+	return map[string]string{"NOMAD_ADDR": nomad.Addr(), "CONSUL_HTTP_ADDR": consul.Addr}, path
+
+}
+
+// TestStatusGolden compares status's table and JSON for cohortCluster with
+// testdata/status; go test -update rewrites them.
+func TestStatusGolden(t *testing.T) {
+	env, path := cohortCluster(t)
+	for _, format := range []string{"text", "json"} {
+		code, out, errOut := run(t, env, "status", "-o", format, "-c", path)
+		if code != ExitOK {
+			t.Fatalf("%s: exit %d\n%s%s", format, code, out, errOut)
+		}
+		golden := filepath.Join("testdata", "status", "cohorts."+format+".golden")
+		if *updateDiff {
+			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != string(want) {
+			t.Errorf("status -o %s differs from %s (go test -update):\n%s", format, golden, out)
 		}
 	}
 }
