@@ -50,3 +50,61 @@ bench:
 lint:
     gofmt -l . | (! grep .)
     go vet ./...
+
+# --- The local cluster (README: "Local cluster") -------------------------------
+# Three nodes, each a Consul server and agent, a Nomad server and client and
+# an HAProxy, from the agent configurations in vagrant/config.
+
+# The Vagrant cluster's network (vagrant/Vagrantfile reads STRATA_SUBNET too).
+subnet := env_var_or_default("STRATA_SUBNET", "192.168.56")
+cluster_env := "NOMAD_ADDR=http://" + subnet + ".11:4646 CONSUL_HTTP_ADDR=" + subnet + ".11:8500"
+local_config := "examples/local/strata.yaml"
+
+# Start the Vagrant cluster: builds strata for the VMs, then `vagrant up`.
+up:
+    CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -o vagrant/.build/strata ./cmd/strata
+    cd vagrant && vagrant up
+
+# Destroy the Vagrant cluster's VMs.
+down:
+    cd vagrant && vagrant destroy -f
+
+# Print the exports that point nomad, consul and strata at the Vagrant
+# cluster: eval "$(just env)".
+env:
+    @echo 'export NOMAD_ADDR=http://{{subnet}}.11:4646'
+    @echo 'export CONSUL_HTTP_ADDR={{subnet}}.11:8500'
+
+# Walk through strata on the Vagrant cluster, printing each step.
+demo:
+    @echo '== 1. render examples/local into examples/local/jobs, and ship it to the nodes'
+    go run ./cmd/strata render --config {{local_config}}
+    cd vagrant && vagrant rsync
+    @echo '== 2. run the HAProxy system job and the sweeper periodic job'
+    curl -fsS -X POST --data @examples/local/jobs/strata-haproxy.json http://{{subnet}}.11:4646/v1/jobs
+    curl -fsS -X POST --data @examples/local/jobs/strata-sweeper.json http://{{subnet}}.11:4646/v1/jobs
+    @echo '== 3. deploy v1 and v2 of web, each until its deployment is healthy'
+    {{cluster_env}} go run ./cmd/strata deploy web v1 --config {{local_config}}
+    {{cluster_env}} go run ./cmd/strata deploy web v2 --config {{local_config}}
+    @echo '== 4. promote v2: new sessions go to v2'
+    {{cluster_env}} go run ./cmd/strata promote web v2 --config {{local_config}}
+    @echo '== 5. a new session through node1 gets v2 and its cookies'
+    curl -fsS -o /dev/null -D - http://{{subnet}}.11:8080/ | grep -i '^x-strata\|^set-cookie'
+    @echo '== 6. a stream pinned to v1 through node2, and a sweep while it runs: v1 is busy, v2 live'
+    curl -sN --max-time 12 --cookie strata_version=v1 http://{{subnet}}.12:8080/stream & sleep 3; {{cluster_env}} go run ./cmd/strata sweep --dry-run --config {{local_config}}; wait
+    @echo '== 7. the stream has ended; where every version stands'
+    {{cluster_env}} go run ./cmd/strata status --config {{local_config}}
+
+# `sudo` where needed, keeping PATH (consul and haproxy are found on it).
+sudo := if `id -u` == "0" { "" } else { "sudo env PATH=$PATH" }
+
+# The same cluster on this Linux host, in network namespaces, until Ctrl-C
+# (root; consul, haproxy and ip on PATH: scripts/test provides them).
+local-up:
+    go build -o vagrant/.build/strata-host ./cmd/strata
+    {{sudo}} vagrant/.build/strata-host local up --config {{local_config}}
+
+# Take the one-host cluster down, also after a crash.
+local-down:
+    go build -o vagrant/.build/strata-host ./cmd/strata
+    {{sudo}} vagrant/.build/strata-host local down
