@@ -91,7 +91,7 @@ demo:
     @echo '== 5. a new session through node1 gets v2 and its cookies'
     curl -fsS -o /dev/null -D - http://{{subnet}}.11:8080/ | grep -i '^x-strata\|^set-cookie'
     @echo '== 6. a stream pinned to v1 through node2, and a sweep while it runs: v1 is busy, v2 live'
-    curl -sN --max-time 12 --cookie strata_version=v1 http://{{subnet}}.12:8080/stream & sleep 3; {{cluster_env}} go run ./cmd/strata sweep --dry-run --config {{local_config}}; wait
+    curl -sN --max-time 12 --cookie strata_version=v1 http://{{subnet}}.12:8080/stream & sleep 3; {{cluster_env}} go run ./cmd/strata sweep --config {{local_config}}; wait
     @echo '== 7. the stream has ended; where every version stands'
     {{cluster_env}} go run ./cmd/strata status --config {{local_config}}
 
