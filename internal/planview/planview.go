@@ -17,36 +17,40 @@ import (
 	"github.com/strata-dev/strata/generator"
 )
 
-// Job is one job's plan, or why it could not be planned.
+// Job is one job's plan, or why it could not be planned. Its JSON has
+// strata's snake_case keys, and Nomad's plan response with Nomad's own key
+// names under "plan".
 type Job struct {
-	ID string
+	ID string `json:"id"`
 	// App and Version are the job's strata.app and strata.version meta;
 	// empty for strata's own jobs.
-	App     string `json:",omitempty"`
-	Version string `json:",omitempty"`
+	App     string `json:"app,omitempty"`
+	Version string `json:"version,omitempty"`
 	// Plan is Nomad's answer; nil when the plan failed.
-	Plan *api.JobPlanResponse `json:",omitempty"`
+	Plan *api.JobPlanResponse `json:"plan,omitempty"`
 	// Error is Nomad's error when the job could not be planned.
-	Error string `json:",omitempty"`
+	Error string `json:"error,omitempty"`
 	// Return is set when the plan brings back a job that the cluster
 	// stopped or purged.
-	Return *Return `json:",omitempty"`
+	Return *Return `json:"return,omitempty"`
 }
 
 // Orphan is a managed job in the cluster that strata.yaml no longer has.
 type Orphan struct {
-	ID, App, Version string
+	ID      string `json:"id"`
+	App     string `json:"app"`
+	Version string `json:"version"`
 }
 
 // Return describes a job the plan brings back.
 type Return struct {
 	// Was is ReturnStopped or ReturnPurged.
-	Was string
+	Was string `json:"was"`
 	// Evidence says, for a purged job, why a job absent from the cluster is
 	// taken to have run before.
-	Evidence string `json:",omitempty"`
+	Evidence string `json:"evidence,omitempty"`
 	// Allocations is how many allocations running the job file creates.
-	Allocations uint64
+	Allocations uint64 `json:"allocations"`
 }
 
 // What a returning job was.
