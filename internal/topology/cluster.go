@@ -323,7 +323,8 @@ func (c *Cluster) backgroundError(err error) {
 // Down removes the cluster whose state is in dir: it stops the processes
 // recorded there (SIGTERM to each process group, SIGKILL after 5 seconds),
 // unmounts everything mounted under dir, deletes the namespaces, veth pairs
-// and bridge, and removes dir. A dir without state is left as it is: there is
+// and bridge, and removes the node directories and the state file (and dir,
+// when that empties it). A dir without state is left as it is: there is
 // nothing to remove.
 func Down(dir string, log io.Writer) error {
 	if log == nil {
@@ -372,9 +373,20 @@ func Down(dir string, log io.Writer) error {
 		c.removeNetwork()
 	}
 	fmt.Fprintf(log, "removed namespaces %s and bridge %s\n", strings.Join(st.Namespaces, ", "), st.Bridge)
-	if err := os.RemoveAll(dir); err != nil {
+	// Only what Up wrote: a node directory per namespace, then the state;
+	// dir itself only if that leaves it empty.
+	for _, ns := range st.Namespaces {
+		if ns == "" || strings.ContainsAny(ns, "/.") {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, ns)); err != nil {
+			errs = append(errs, fmt.Errorf("topology: %w", err))
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, StateFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, fmt.Errorf("topology: %w", err))
 	}
+	os.Remove(dir)
 	return errors.Join(errs...)
 }
 

@@ -6,8 +6,8 @@
 // from the node's own agent, an lbstats sidecar, demo backends registered as
 // Nomad registers them, or a Nomad agent.
 //
-// [Up] builds a cluster and records every process, namespace and interface
-// in a state file before it exists; [Down] removes all of it from that file
+// [Up] builds a cluster, recording every namespace and interface in a state
+// file before creating it and every process as it starts; [Down] removes all of it from that file
 // alone (from another process, or after a crash), and Up over a crashed
 // cluster's directory removes that one first. `strata local up|down` and
 // the tests (through topologytest) drive it.
