@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -208,5 +209,29 @@ func TestVagrantfileValidates(t *testing.T) {
 	}
 	if res, err := validate(broken); err == nil {
 		t.Errorf("vagrant validate accepted a misspelled setting:\n%s", res)
+	}
+}
+
+// TestVagrantNodesAreTheOnesTested keeps clusters()["vagrant"] in step with
+// the nodes vagrant/Vagrantfile defines (with its default subnet).
+func TestVagrantNodesAreTheOnesTested(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(root, "vagrant/Vagrantfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(src), `ENV.fetch("STRATA_SUBNET", "192.168.56")`) {
+		t.Fatal(`the Vagrantfile's default subnet is no longer 192.168.56; update clusters()`)
+	}
+	re := regexp.MustCompile(`\{ name: "([a-z0-9]+)", ip: "#\{SUBNET\}\.(\d+)", pool: "([a-z]+)" \}`)
+	var got []string
+	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+		got = append(got, m[1]+" 192.168.56."+m[2]+" "+m[3])
+	}
+	var want []string
+	for _, n := range clusters()["vagrant"] {
+		want = append(want, n.Name+" "+n.IP+" "+n.Pool)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the Vagrantfile's nodes:\n%s\nthe tested ones:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
