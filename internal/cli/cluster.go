@@ -97,10 +97,7 @@ func (c *CLI) localUpCmd(dir *string) *cobra.Command {
 			if err != nil {
 				haproxyBin = "/usr/sbin/haproxy"
 			}
-			nomadBin, _ := c.lookupEnv("NOMAD_BIN")
-			if nomadBin == "" {
-				nomadBin, _ = exec.LookPath("nomad")
-			}
+			nomadBin := topology.NomadBinary(c.lookupEnv)
 			// consul-template logs every render at DEBUG: keep warnings
 			// and errors.
 			log.SetOutput(routing.LogFilter{W: c.Stderr})
@@ -206,46 +203,14 @@ func (c *CLI) localWithoutNomad(ctx context.Context, cl *topology.Cluster, cfg *
 // template and registers the jobs strata render wrote beside strata.yaml.
 func (c *CLI) localNomad(ctx context.Context, cl *topology.Cluster, cfg *config.Config, nomadBin string) error {
 	for _, n := range cl.Nodes {
-		conf, err := topology.RenderAgentConfig("nomad.hcl", n.Config.Vars())
-		if err != nil {
+		if _, err := n.RunNomad(nomadBin); err != nil {
 			return err
 		}
-		file := filepath.Join(n.Dir, "nomad.hcl")
-		if err := os.MkdirAll(n.Config.NomadDataDir, 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(file, conf, 0o644); err != nil {
-			return err
-		}
-		if _, err := n.Run("nomad", nomadBin, "agent", "-config", file); err != nil {
-			return err
-		}
-	}
-	ncfg := nomadapi.DefaultConfig()
-	ncfg.Address = "http://" + cl.Nodes[0].IP + ":4646"
-	client, err := nomadapi.NewClient(ncfg)
-	if err != nil {
-		return err
 	}
 	fmt.Fprintln(c.Stdout, "strata local: started a Nomad server and client per node; waiting for every client to be ready")
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	for {
-		nodes, _, err := client.Nodes().List((&nomadapi.QueryOptions{}).WithContext(wctx))
-		ready := 0
-		for _, n := range nodes {
-			if n.Status == "ready" {
-				ready++
-			}
-		}
-		if err == nil && ready == len(cl.Nodes) {
-			break
-		}
-		select {
-		case <-wctx.Done():
-			return fmt.Errorf("Nomad: %d of %d clients ready within 2 minutes (%v); see the nomad.log files in %s", ready, len(cl.Nodes), err, filepath.Dir(cl.Nodes[0].Dir))
-		case <-time.After(500 * time.Millisecond):
-		}
+	client, err := cl.WaitNomad(ctx)
+	if err != nil {
+		return err
 	}
 	jobsDir := filepath.Join(filepath.Dir(cfg.File), "jobs")
 	var files []string

@@ -42,7 +42,13 @@ type NodeConfig struct {
 	// MaxKillTimeout is the Nomad client's max_kill_timeout; empty means
 	// DefaultMaxKillTimeout.
 	MaxKillTimeout string
+	// CgroupParent is the Nomad client's cgroup_parent; empty means
+	// DefaultCgroupParent. Clients sharing a host need one each.
+	CgroupParent string
 }
+
+// DefaultCgroupParent is Nomad's own default cgroup_parent.
+const DefaultCgroupParent = "nomad.slice"
 
 // Vars returns the template variables of the node, by name: every name in
 // vagrant/config/VARIABLES.
@@ -55,16 +61,21 @@ func (n NodeConfig) Vars() map[string]string {
 	if kill == "" {
 		kill = DefaultMaxKillTimeout
 	}
+	cgroup := n.CgroupParent
+	if cgroup == "" {
+		cgroup = DefaultCgroupParent
+	}
 	return map[string]string{
-		"NODE_NAME":         n.Name,
-		"NODE_IP":           n.IP,
-		"NODE_POOL":         n.Pool,
-		"NETWORK_INTERFACE": n.Interface,
-		"SERVER_COUNT":      strconv.Itoa(len(n.ClusterIPs)),
-		"RETRY_JOIN":        strings.Join(join, ", "),
-		"CONSUL_DATA_DIR":   n.ConsulDataDir,
-		"NOMAD_DATA_DIR":    n.NomadDataDir,
-		"MAX_KILL_TIMEOUT":  kill,
+		"NODE_NAME":           n.Name,
+		"NODE_IP":             n.IP,
+		"NODE_POOL":           n.Pool,
+		"NETWORK_INTERFACE":   n.Interface,
+		"SERVER_COUNT":        strconv.Itoa(len(n.ClusterIPs)),
+		"RETRY_JOIN":          strings.Join(join, ", "),
+		"CONSUL_DATA_DIR":     n.ConsulDataDir,
+		"NOMAD_DATA_DIR":      n.NomadDataDir,
+		"MAX_KILL_TIMEOUT":    kill,
+		"NOMAD_CGROUP_PARENT": cgroup,
 	}
 }
 

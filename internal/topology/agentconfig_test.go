@@ -29,7 +29,8 @@ func clusters() map[string][]NodeConfig {
 		out["vagrant"] = append(out["vagrant"], NodeConfig{Name: "node" + n, IP: vagrantIPs[i], Interface: "eth1", Pool: pool,
 			ClusterIPs: vagrantIPs, ConsulDataDir: "/opt/consul", NomadDataDir: "/opt/nomad/data"})
 		out["one host"] = append(out["one host"], NodeConfig{Name: "strata-n" + n, IP: hostIPs[i], Interface: "stratap" + n, Pool: pool,
-			ClusterIPs: hostIPs, ConsulDataDir: "/run/strata-local/strata-n" + n + "/consul", NomadDataDir: "/run/strata-local/strata-n" + n + "/nomad"})
+			ClusterIPs: hostIPs, ConsulDataDir: "/run/strata-local/strata-n" + n + "/consul", NomadDataDir: "/run/strata-local/strata-n" + n + "/nomad",
+			CgroupParent: "strata-n" + n + ".slice"})
 	}
 	return out
 }
@@ -109,7 +110,7 @@ func TestProvisioningRendersTheSameBytes(t *testing.T) {
 			cmd := exec.Command(bash, filepath.Join(root, "vagrant/provision/render.sh"), filepath.Join(root, "vagrant/config"), dir)
 			cmd.Env = append(os.Environ(), "NODE_NAME="+node.Name, "NODE_IP="+node.IP, "NODE_POOL="+node.Pool,
 				"NETWORK_INTERFACE="+node.Interface, "CLUSTER_IPS="+strings.Join(node.ClusterIPs, " "),
-				"CONSUL_DATA_DIR="+node.ConsulDataDir, "NOMAD_DATA_DIR="+node.NomadDataDir, "MAX_KILL_TIMEOUT=")
+				"CONSUL_DATA_DIR="+node.ConsulDataDir, "NOMAD_DATA_DIR="+node.NomadDataDir, "MAX_KILL_TIMEOUT=", "NOMAD_CGROUP_PARENT="+node.Vars()["NOMAD_CGROUP_PARENT"])
 			if res, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("render.sh: %v\n%s", err, res)
 			}

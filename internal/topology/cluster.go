@@ -181,6 +181,7 @@ func Up(ctx context.Context, opts Options) (c *Cluster, err error) {
 		node := &Node{Name: name, IP: ips[i], Dir: dir, c: c, Config: NodeConfig{
 			Name: name, IP: ips[i], Interface: peer, Pool: pool, ClusterIPs: ips,
 			ConsulDataDir: filepath.Join(dir, "consul"), NomadDataDir: filepath.Join(dir, "nomad"),
+			CgroupParent: name + ".slice",
 		}}
 		c.Nodes = append(c.Nodes, node)
 		c.state.Namespaces = append(c.state.Namespaces, name)

@@ -7,6 +7,7 @@
 #   CLUSTER_IPS        every server's address, space-separated
 #   CONSUL_DATA_DIR NOMAD_DATA_DIR
 #   MAX_KILL_TIMEOUT   Nomad's max_kill_timeout (default 2h)
+#   NOMAD_CGROUP_PARENT  the Nomad client's cgroup_parent (default nomad.slice)
 #
 # It computes SERVER_COUNT and RETRY_JOIN from CLUSTER_IPS and replaces
 # exactly the ${NAME} placeholders listed in TEMPLATE_DIR/VARIABLES, with
@@ -30,6 +31,7 @@ out="$2"
 : "${CONSUL_DATA_DIR:?CONSUL_DATA_DIR is not set}"
 : "${NOMAD_DATA_DIR:?NOMAD_DATA_DIR is not set}"
 MAX_KILL_TIMEOUT="${MAX_KILL_TIMEOUT:-2h}"
+NOMAD_CGROUP_PARENT="${NOMAD_CGROUP_PARENT:-nomad.slice}"
 
 read -r -a ips <<<"$CLUSTER_IPS"
 SERVER_COUNT="${#ips[@]}"
@@ -37,7 +39,7 @@ SERVER_COUNT="${#ips[@]}"
 RETRY_JOIN="$(printf '"%s", ' "${ips[@]}")"
 RETRY_JOIN="${RETRY_JOIN%, }"
 export NODE_NAME NODE_IP NODE_POOL NETWORK_INTERFACE CONSUL_DATA_DIR NOMAD_DATA_DIR \
-	MAX_KILL_TIMEOUT SERVER_COUNT RETRY_JOIN
+	MAX_KILL_TIMEOUT NOMAD_CGROUP_PARENT SERVER_COUNT RETRY_JOIN
 
 # envsubst replaces only the variables named in its argument: "${A} ${B} …".
 shell_format=""

@@ -39,6 +39,10 @@ client {
   # the other nodes reach.
   network_interface = "eth1"
 
+  # The cgroup tasks run under: its own per client, so that clients sharing a
+  # host (the one-host cluster) never manage each other's tasks.
+  cgroup_parent = "nomad.slice"
+
   # A client cuts every task's kill_timeout to this (30s by default): strata's
   # sessions last an hour, and a version being stopped must be given the time
   # its kill_timeout asks for (strata validate warns above 30s).
