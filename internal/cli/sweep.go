@@ -28,11 +28,14 @@ newest 'keep', older than 'min_age' and without a session on any HAProxy is
 first drained (strata/<app>/draining/<version>: its cookies go to the live
 version); 'drain_grace' later, if every HAProxy still reports 0 sessions, its
 Nomad job is deregistered. Anything that cannot be read means nothing is
-retired. It prints, per version, its state, the reason and what it did.
+retired, and so does an HAProxy's node whose Consul agent is down (its
+HAProxy would not see a drain). It prints, per version, its state, the
+reason and what it did.
 
-It exits 0 when the pass ran, 1 when a source could not be read or an action
-failed (nothing half-done is left: a failed stop leaves the version draining
-for the next pass), 64 when the command line is wrong.`,
+It exits 0 when the pass ran, 1 when a source could not be read, an
+HAProxy's node is in doubt or an action failed (nothing half-done is left: a
+failed stop leaves the version draining for the next pass), 64 when the
+command line is wrong.`,
 		Example: `  strata sweep --dry-run
   strata sweep --output json`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -51,6 +54,7 @@ for the next pass), 64 when the command line is wrong.`,
 			c.printSweep(output, plan, results, calls, dryRun)
 			var failed []string
 			failed = append(failed, inv.Failures...)
+			failed = append(failed, plan.Doubts...)
 			for _, r := range results {
 				if r.Err != nil {
 					failed = append(failed, r.Err.Error())

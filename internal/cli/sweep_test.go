@@ -95,6 +95,18 @@ func TestSweepCommand(t *testing.T) {
 		t.Errorf("status: exit %d\n%s%s", code, out, errOut)
 	}
 
+	// The HAProxy's node in maintenance: its own check fails, as serfHealth
+	// does when the node's Consul agent is down. Nothing is retired, and
+	// the pass says why.
+	if err := consul.Client.Agent().EnableNodeMaintenance("test"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = run(t, env, "sweep", "-c", cfg)
+	if code != ExitError || !strings.Contains(errOut, "_node_maintenance is critical") || !strings.Contains(out, "nothing is retired on doubt") {
+		t.Errorf("with the HAProxy's node in maintenance: exit %d\n%s%s", code, out, errOut)
+	}
+	consul.Client.Agent().DisableNodeMaintenance()
+
 	consul.Stop()
 	code, out, errOut = run(t, env, "sweep", "-c", cfg)
 	if code != ExitError || !strings.Contains(errOut, "Consul KV") || strings.Contains(out, "stop:") {

@@ -57,11 +57,26 @@ type Inventory struct {
 	// SessionsComplete is true only if every registered lbstats instance
 	// answered; otherwise no web version is provably idle.
 	SessionsComplete bool
+	// Nodes are the nodes where the catalog lists an HAProxy or an lbstats,
+	// healthy or not, with their own checks.
+	Nodes []HAProxyNode
 	// Deployments of worker versions, by app and version.
 	Deployments map[string]map[string]Deployment
 	// Failures are the sources that could not be read. Any failure stops
 	// every drain and stop.
 	Failures []string
+}
+
+// HAProxyNode is a node where Consul's catalog lists an HAProxy or its
+// lbstats sidecar, as one pass found it.
+type HAProxyNode struct {
+	Name string
+	// HAProxy and LBStats say which of the two the catalog lists on it.
+	HAProxy, LBStats bool
+	// Failing are the node's own checks (not a service's) that are not
+	// passing, as "serfHealth is critical": the node's Consul agent is
+	// down, or the node is in maintenance.
+	Failing []string
 }
 
 // Policy is how one app's versions are retired.
@@ -144,6 +159,10 @@ type Verdict struct {
 // Plan is a pass's verdicts, apps by name and versions oldest first.
 type Plan struct {
 	Verdicts []Verdict
+	// Doubts say why no web version is provably idle although every source
+	// answered: an HAProxy's node that is not provably healthy and
+	// reporting. While there is one, no web version is drained or stopped.
+	Doubts []string
 }
 
 // Actions returns the verdicts that do something.
@@ -169,7 +188,7 @@ func Decide(inv Inventory, cfg Config, now time.Time) Plan {
 	}
 	slices.Sort(apps)
 
-	var plan Plan
+	plan := Plan{Doubts: NodeDoubts(inv.Nodes)}
 	for _, app := range apps {
 		jobs := byApp[app]
 		slices.SortFunc(jobs, func(a, b Job) int { return naming.CompareVersions(a.Version, b.Version) })
@@ -177,12 +196,42 @@ func Decide(inv Inventory, cfg Config, now time.Time) Plan {
 		if !known {
 			policy = cfg.Default
 		}
-		plan.Verdicts = append(plan.Verdicts, decideApp(app, jobs, inv, cfg, policy, known, now)...)
+		plan.Verdicts = append(plan.Verdicts, decideApp(app, jobs, inv, cfg, policy, known, plan.Doubts, now)...)
 	}
 	return plan
 }
 
-func decideApp(app string, jobs []Job, inv Inventory, cfg Config, p Policy, known bool, now time.Time) []Verdict {
+// NodeDoubts says, per node, why its HAProxy cannot be trusted to have
+// dropped a draining version or to have reported every session of it:
+//   - a node whose own checks do not pass (serfHealth critical: its Consul
+//     agent is down, so its HAProxy never sees strata/<app>/draining/<version>
+//     and keeps sending the version's cookies to it, and its lbstats may
+//     report sessions of a stale configuration);
+//   - an HAProxy without its lbstats, whose sessions nobody counts.
+//
+// A node Consul no longer lists at all is out of this sight: strata's
+// Consul configuration keeps a dead server as failed (autopilot's
+// cleanup_dead_servers = false), and a dead client stays failed for
+// Consul's reconnect_timeout (72h by default).
+func NodeDoubts(nodes []HAProxyNode) []string {
+	var out []string
+	for _, n := range nodes {
+		switch {
+		case len(n.Failing) > 0:
+			what := "its HAProxy"
+			if !n.HAProxy {
+				what = "its lbstats"
+			}
+			out = append(out, fmt.Sprintf("node %s: %s (its Consul agent is down or it is in maintenance: %s may not see a drain)",
+				n.Name, strings.Join(n.Failing, ", "), what))
+		case n.HAProxy && !n.LBStats:
+			out = append(out, "node "+n.Name+": an HAProxy without its lbstats (nobody counts its sessions)")
+		}
+	}
+	return out
+}
+
+func decideApp(app string, jobs []Job, inv Inventory, cfg Config, p Policy, known bool, doubts []string, now time.Time) []Verdict {
 	// The newest Keep versions still running are kept; a version whose
 	// latest deployment failed never takes one of those places (it is
 	// retired like any other idle version, once old enough).
@@ -255,6 +304,9 @@ func decideApp(app string, jobs []Job, inv Inventory, cfg Config, p Policy, know
 			if draining {
 				v.Action, v.Reason = ActionAbortDrain, fmt.Sprintf("%d sessions while draining: drain aborted", v.Sessions)
 			}
+		case len(doubts) > 0:
+			// Sessions seen are still a floor: a busy version is busy.
+			v.State, v.Reason = StateUnknown, strings.Join(doubts, "; ")+": nothing is retired on doubt"
 		case !draining:
 			if p.MaxRetirePerRun > 0 && drains >= p.MaxRetirePerRun {
 				v.State, v.Reason = StateIdle, fmt.Sprintf("no sessions; max_retire_per_run (%d) reached", p.MaxRetirePerRun)

@@ -138,6 +138,50 @@ func TestDecide(t *testing.T) {
 			inv.Failures = []string{"Consul KV"}
 			return inv
 		}, config, "v1", StateUnknown, ActionNone, "could not read Consul KV"},
+		{"nothing is drained while an HAProxy's node has its Consul agent down", func() Inventory {
+			inv := idle()
+			inv.Nodes = []HAProxyNode{{Name: "a", HAProxy: true, LBStats: true},
+				{Name: "c", HAProxy: true, LBStats: true, Failing: []string{"serfHealth is critical"}}}
+			return inv
+		}, config, "v1", StateUnknown, ActionNone, "node c: serfHealth is critical"},
+		{"nothing is stopped while an HAProxy's node has its Consul agent down", func() Inventory {
+			inv := idle()
+			inv.Nodes = []HAProxyNode{{Name: "c", HAProxy: true, LBStats: true, Failing: []string{"serfHealth is critical"}}}
+			inv.Draining = map[string]map[string]time.Time{"web": {"v1": t0.Add(-11 * time.Minute)}}
+			return inv
+		}, config, "v1", StateUnknown, ActionNone, "nothing is retired on doubt"},
+		{"a node in maintenance is doubted like a dead one", func() Inventory {
+			inv := idle()
+			inv.Nodes = []HAProxyNode{{Name: "b", HAProxy: true, LBStats: true, Failing: []string{"_node_maintenance is critical"}}}
+			return inv
+		}, config, "v1", StateUnknown, ActionNone, "node b: _node_maintenance is critical"},
+		{"a failing node with only an lbstats left is doubted too", func() Inventory {
+			inv := idle()
+			inv.Nodes = []HAProxyNode{{Name: "c", LBStats: true, Failing: []string{"serfHealth is critical"}}}
+			return inv
+		}, config, "v1", StateUnknown, ActionNone, "its lbstats may not see a drain"},
+		{"an HAProxy without its lbstats stops every drain", func() Inventory {
+			inv := idle()
+			inv.Nodes = []HAProxyNode{{Name: "b", HAProxy: true}}
+			return inv
+		}, config, "v1", StateUnknown, ActionNone, "node b: an HAProxy without its lbstats"},
+		{"a busy version is still busy while a node is doubted, and its drain is aborted", func() Inventory {
+			inv := idle()
+			inv.Nodes = []HAProxyNode{{Name: "c", HAProxy: true, LBStats: true, Failing: []string{"serfHealth is critical"}}}
+			inv.Sessions["web"]["v1"] = 3
+			inv.Draining = map[string]map[string]time.Time{"web": {"v1": t0.Add(-time.Minute)}}
+			return inv
+		}, config, "v1", StateBusy, ActionAbortDrain, "drain aborted"},
+		{"the live version stays live while a node is doubted", func() Inventory {
+			inv := idle()
+			inv.Nodes = []HAProxyNode{{Name: "c", HAProxy: true, LBStats: true, Failing: []string{"serfHealth is critical"}}}
+			return inv
+		}, config, "v3", StateLive, ActionNone, "strata/web/live"},
+		{"healthy nodes each with an HAProxy and its lbstats leave an idle version to drain", func() Inventory {
+			inv := idle()
+			inv.Nodes = []HAProxyNode{{Name: "a", HAProxy: true, LBStats: true}, {Name: "b", HAProxy: true, LBStats: true}}
+			return inv
+		}, config, "v1", StateDraining, ActionDrain, "no sessions"},
 		{"a version draining for less than drain_grace waits", func() Inventory {
 			inv := idle()
 			inv.Draining = map[string]map[string]time.Time{"web": {"v1": t0.Add(-5 * time.Minute)}}
@@ -223,6 +267,19 @@ func TestWorkers(t *testing.T) {
 				t.Errorf("the newest worker version got %q", n.Action)
 			}
 		})
+	}
+}
+
+func TestWorkersAreRetiredWhileAnHAProxyNodeIsDoubted(t *testing.T) {
+	inv := Inventory{Jobs: []Job{worker("v1", 48*time.Hour), worker("v2", 2*time.Hour)},
+		Deployments: map[string]map[string]Deployment{"q": {"v2": {Healthy: true, Since: t0.Add(-time.Hour)}}},
+		Nodes:       []HAProxyNode{{Name: "c", HAProxy: true, LBStats: true, Failing: []string{"serfHealth is critical"}}}}
+	p := Decide(inv, config(), t0)
+	if v := verdict(t, p, "q", "v1"); v.Action != ActionStop {
+		t.Errorf("a worker, which HAProxy never routes, got %s / %q (%s)", v.State, v.Action, v.Reason)
+	}
+	if len(p.Doubts) != 1 || !strings.Contains(p.Doubts[0], "node c") {
+		t.Errorf("doubts %q, want node c's", p.Doubts)
 	}
 }
 

@@ -27,7 +27,11 @@
 // failure like any other.
 //
 // Anything that cannot be read (an HAProxy's sessions, Consul, Nomad) means
-// "not provably idle": nothing is drained or stopped. Workers have no
+// "not provably idle": nothing is drained or stopped. So does an HAProxy's
+// node that is not provably healthy and reporting (Plan.Doubts): a node whose
+// own checks fail in Consul's catalog (serfHealth critical when its Consul
+// agent is down: its HAProxy never sees the draining key and keeps routing
+// the version's cookies to it), or an HAProxy without its lbstats. Workers have no
 // connections: once the newest version's deployment has been healthy for
 // HandoffGrace, older versions outside Keep are stopped.
 package sweeper

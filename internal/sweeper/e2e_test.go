@@ -220,6 +220,23 @@ func TestNothingIsRetiredOnDoubt(t *testing.T) {
 		s.Consul.Client.Agent().ServiceDeregister(sweeper.LBStatsService + "-node-2")
 		s.Consul.Client.Agent().ServiceDeregister(sweeper.HAProxyService + "-node-2")
 	})
+	t.Run("the HAProxy's node in maintenance", func(t *testing.T) {
+		// A node check that does not pass, as serfHealth does not when the
+		// node's Consul agent is down (the topology test kills one).
+		if err := s.Consul.Client.Agent().EnableNodeMaintenance("sweeper test"); err != nil {
+			t.Fatal(err)
+		}
+		plan, _, inv := pass(t, src, cfg, start)
+		if err := s.Consul.Client.Agent().DisableNodeMaintenance(); err != nil {
+			t.Fatal(err)
+		}
+		if len(plan.Actions()) != 0 || len(plan.Doubts) != 1 || !strings.Contains(plan.Doubts[0], "_node_maintenance is critical") {
+			t.Fatalf("with the node in maintenance: doubts %q, actions %+v", plan.Doubts, plan.Actions())
+		}
+		if len(inv.Failures) != 0 || !inv.SessionsComplete {
+			t.Fatalf("every source answered, yet failures %v, complete %v", inv.Failures, inv.SessionsComplete)
+		}
+	})
 	t.Run("Nomad's deregistration fails, then succeeds on the next pass", func(t *testing.T) {
 		if _, results, _ := pass(t, src, cfg, start); len(results) != 1 || results[0].Verdict.Action != sweeper.ActionDrain {
 			t.Fatalf("first pass: %+v", results)

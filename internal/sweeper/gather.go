@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -203,38 +205,52 @@ func gatherKV(ctx context.Context, src Sources, now time.Time, inv *Inventory, i
 	return nil
 }
 
-// gatherSessions reads every lbstats instance registered in Consul. It
-// reports complete only if every one answered and every HAProxy node has
-// one.
+// gatherSessions reads every lbstats instance registered in Consul, and
+// records every node that has an HAProxy or an lbstats with its own checks
+// (Decide doubts a node that is not passing). It reports complete only if
+// every lbstats answered.
 func gatherSessions(ctx context.Context, src Sources, inv *Inventory, calls *Calls) (bool, error) {
 	calls.Consul += 2
-	haproxies, _, err := src.Consul.Catalog().Service(HAProxyService, "", (&consulapi.QueryOptions{}).WithContext(ctx))
+	haproxies, _, err := src.Consul.Health().Service(HAProxyService, "", false, (&consulapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return false, err
 	}
-	stats, _, err := src.Consul.Catalog().Service(LBStatsService, "", (&consulapi.QueryOptions{}).WithContext(ctx))
+	stats, _, err := src.Consul.Health().Service(LBStatsService, "", false, (&consulapi.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return false, err
 	}
-	nodes := map[string]bool{}
-	for _, s := range stats {
-		nodes[s.Node] = true
-	}
-	complete := true
-	for _, h := range haproxies {
-		if !nodes[h.Node] {
-			complete = false
-			inv.Failures = append(inv.Failures, "lbstats on node "+h.Node+" (not registered beside its HAProxy)")
+	nodes := map[string]*HAProxyNode{}
+	node := func(e *consulapi.ServiceEntry) *HAProxyNode {
+		n, ok := nodes[e.Node.Node]
+		if !ok {
+			n = &HAProxyNode{Name: e.Node.Node}
+			for _, c := range e.Checks {
+				if c.ServiceID == "" && c.Status != consulapi.HealthPassing {
+					n.Failing = append(n.Failing, c.CheckID+" is "+c.Status)
+				}
+			}
+			nodes[e.Node.Node] = n
 		}
+		return n
+	}
+	for _, h := range haproxies {
+		node(h).HAProxy = true
+	}
+	for _, s := range stats {
+		node(s).LBStats = true
+	}
+	names := slices.Sorted(maps.Keys(nodes))
+	for _, name := range names {
+		inv.Nodes = append(inv.Nodes, *nodes[name])
 	}
 	var errs []error
 	for _, s := range stats {
-		addr := s.ServiceAddress
+		addr := s.Service.Address
 		if addr == "" {
-			addr = s.Address
+			addr = s.Node.Address
 		}
 		calls.LBStats++
-		r, err := lbstats.Fetch(ctx, src.HTTP, "http://"+net.JoinHostPort(addr, strconv.Itoa(s.ServicePort)))
+		r, err := lbstats.Fetch(ctx, src.HTTP, "http://"+net.JoinHostPort(addr, strconv.Itoa(s.Service.Port)))
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -249,10 +265,10 @@ func gatherSessions(ctx context.Context, src Sources, inv *Inventory, calls *Cal
 		}
 	}
 	if len(errs) > 0 {
-		complete = false
 		inv.Failures = append(inv.Failures, "lbstats ("+errors.Join(errs...).Error()+")")
+		return false, nil
 	}
-	return complete, nil
+	return true, nil
 }
 
 // cohortVersion returns the valid version a cohort's JSON names, or "".

@@ -148,10 +148,11 @@ func openStream(t *testing.T, ctx context.Context, node *topology.Node, version 
 // on it: three Consul servers across three namespaces, an HAProxy and an
 // lbstats on every node, demo backends of v1, v2 and v3 on nodes 1 and 2
 // (node 3 is the spot node), registered as Nomad registers them. A stream
-// pinned to v1 through node A, live promoted to v3 through node B, node C's
-// Consul server killed, then sweeps: v2 drained and retired, v1 kept while
-// the stream lives and retired after it ends, v3 untouched, and not one of
-// the requests sent through the HAProxies meanwhile failed.
+// pinned to v1 through node A, live promoted to v3 through node B, then
+// sweeps: v2 drained and retired, v1 kept while the stream lives; node C's
+// Consul server killed, and v1 kept after the stream ends too, for node C's
+// HAProxy would not see its drain; v3 untouched, and not one of the requests
+// sent through the HAProxies meanwhile failed.
 //
 // Nomad is nomadfake (no nomad binary here); where Nomad would stop a
 // retired version's allocations, the test stops its backends as Nomad does:
@@ -252,17 +253,6 @@ apps:
 		})
 	}
 
-	// Node C's Consul server dies; the other two keep a quorum.
-	cNode.ConsulAgent.Kill()
-	eventually(t, "node A's Consul has a leader without node C", func() (bool, string) {
-		leader, err := a.Consul.Status().Leader()
-		if err != nil || leader == "" || leader == cNode.IP+":8300" {
-			return false, fmt.Sprintf("leader %q (%v)", leader, err)
-		}
-		_, err = a.Consul.KV().Put(&consulapi.KVPair{Key: "strata/probe", Value: []byte("x")}, nil)
-		return err == nil, fmt.Sprint(err)
-	})
-
 	nomad := nomadfake.New(t)
 	start := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	for _, v := range []string{"v1", "v2", "v3"} {
@@ -327,7 +317,7 @@ apps:
 	if v := verdict(plan, "v3"); v.State != sweeper.StateLive || v.Action != sweeper.ActionNone {
 		t.Fatalf("v3: %s %q (%s), want live and untouched", v.State, v.Action, v.Reason)
 	}
-	for _, node := range []*topology.Node{a, b} {
+	for _, node := range c.Nodes {
 		eventually(t, "a v2 cookie through "+node.Name+" goes to live once v2 drains", func() (bool, string) {
 			v, err := get(node, "v2")
 			return err == nil && v == "v3", fmt.Sprintf("%q (%v)", v, err)
@@ -354,7 +344,32 @@ apps:
 		return n > before, fmt.Sprintf("%d lines, as before", n)
 	})
 
-	// The recording ends: v1 drains, then is retired.
+	// Node C's Consul server dies; the other two keep a quorum, and the
+	// catalog keeps node C, failed (autopilot's cleanup_dead_servers is
+	// off), with its HAProxy and lbstats.
+	cNode.ConsulAgent.Kill()
+	eventually(t, "node A's Consul has a leader without node C", func() (bool, string) {
+		leader, err := a.Consul.Status().Leader()
+		if err != nil || leader == "" || leader == cNode.IP+":8300" {
+			return false, fmt.Sprintf("leader %q (%v)", leader, err)
+		}
+		_, err = a.Consul.KV().Put(&consulapi.KVPair{Key: "strata/probe", Value: []byte("x")}, nil)
+		return err == nil, fmt.Sprint(err)
+	})
+	eventually(t, "node C's serfHealth is critical in the catalog", func() (bool, string) {
+		checks, _, err := a.Consul.Health().Node(cNode.Name, nil)
+		for _, c := range checks {
+			if c.CheckID == "serfHealth" {
+				return c.Status == consulapi.HealthCritical, c.Status
+			}
+		}
+		return false, fmt.Sprintf("no serfHealth (%v)", err)
+	})
+
+	// The recording ends. Node C's HAProxy would not hear of a drain: its
+	// Consul agent is down, so it would go on sending v1 cookies to v1. v1
+	// is neither drained nor retired while node C is in doubt, though its
+	// lbstats answers (0 sessions) and every source can be read.
 	endStream()
 	eventually(t, "v1's session is gone from every HAProxy", func() (bool, string) {
 		for name, h := range masters {
@@ -365,26 +380,23 @@ apps:
 		}
 		return true, ""
 	})
-	plan = sweep(12 * time.Minute)
-	if v := verdict(plan, "v1"); v.Action != sweeper.ActionDrain {
-		t.Fatalf("v1 after the recording: %s %q (%s), want drain", v.State, v.Action, v.Reason)
-	}
-	plan = sweep(23 * time.Minute)
-	if v := verdict(plan, "v1"); v.Action != sweeper.ActionStop || !stopped("v1") {
-		t.Fatalf("v1 after its grace: %s %q (%s)", v.State, v.Action, v.Reason)
-	}
-	retire("v1")
-	if v := verdict(plan, "v3"); v.State != sweeper.StateLive || v.Action != sweeper.ActionNone || stopped("v3") {
-		t.Fatalf("v3, the live version, was touched: %s %q, stopped %v", v.State, v.Action, stopped("v3"))
-	}
-	// Node C's HAProxy has not heard of the drain: its Consul agent is
-	// down, so it still routes a v1 cookie to v1's (gone) backends. The
-	// sweeper read node C's lbstats (0 sessions) and retired v1 anyway;
-	// nodes A and B route the cookie to live.
-	for _, node := range []*topology.Node{a, b} {
-		if v, err := get(node, "v1"); err != nil || v != "v3" {
-			t.Errorf("a v1 cookie through %s after v1 retired: %q (%v), want v3", node.Name, v, err)
+	for _, at := range []time.Duration{12 * time.Minute, 23 * time.Minute} {
+		plan = sweep(at)
+		v := verdict(plan, "v1")
+		if v.Action != sweeper.ActionNone || v.State != sweeper.StateUnknown || !strings.Contains(v.Reason, "node "+cNode.Name+": serfHealth is critical") || stopped("v1") {
+			t.Fatalf("v1 at +%s while node C's Consul is down: %s %q (%s), stopped %v; want unknown, untouched", at, v.State, v.Action, v.Reason, stopped("v1"))
 		}
+		if v := verdict(plan, "v3"); v.State != sweeper.StateLive || v.Action != sweeper.ActionNone || stopped("v3") {
+			t.Fatalf("v3, the live version, was touched: %s %q, stopped %v", v.State, v.Action, stopped("v3"))
+		}
+	}
+	if kv, _, err := a.Consul.KV().Get(sweeper.DrainingKey("web", "v1"), nil); err != nil || kv != nil {
+		t.Fatalf("v1 drains (%v) while node C's Consul is down", err)
+	}
+	// What a retirement would have cut: node C still routes a v1 cookie to
+	// v1, which still runs.
+	if v, err := get(cNode, "v1"); err != nil || v != "v1" {
+		t.Errorf("a v1 cookie through node C: %q (%v), want v1", v, err)
 	}
 
 	n, failures := traffic.end()
@@ -411,8 +423,8 @@ apps:
 		return err == nil && !slices.Contains(on, b.Name), fmt.Sprintf("on %v (%v)", on, err)
 	})
 	inv, _, _ := sweeper.Gather(ctx, src, start.Add(24*time.Minute))
-	if inv.SessionsComplete || !strings.Contains(fmt.Sprint(inv.Failures), b.Name) {
-		t.Errorf("an HAProxy without its lbstats went unnoticed: complete=%v failures=%v", inv.SessionsComplete, inv.Failures)
+	if doubts := sweeper.Decide(inv, cfg, start.Add(24*time.Minute)).Doubts; !strings.Contains(fmt.Sprint(doubts), "node "+b.Name+": an HAProxy without its lbstats") {
+		t.Errorf("an HAProxy without its lbstats went unnoticed: doubts %q", doubts)
 	}
 }
 
