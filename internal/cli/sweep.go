@@ -98,24 +98,21 @@ func (c *CLI) sweepPass(cmd *cobra.Command) (pass, error) {
 	return p, nil
 }
 
-// SweeperConfig turns strata.yaml into the sweeper's policies.
+// SweeperConfig turns strata.yaml into the sweeper's policies: each app's
+// finalized retirement policy, and config.DefaultRetire for apps strata.yaml
+// no longer has. Their kind is not known, so they get a web app's defaults,
+// which keep more versions than a worker's.
 func SweeperConfig(cfg *config.Config) sweeper.Config {
 	sc := sweeper.Config{Policies: map[string]sweeper.Policy{}, Versions: map[string][]string{}, Live: map[string]string{},
-		Default: policyOf(config.Retire{Keep: config.DefaultKeepWeb, MinAge: config.DefaultMinAge, DrainGrace: config.DefaultDrainGrace,
-			HandoffGrace: config.DefaultHandoffGrace, MaxRetirePerRun: config.DefaultMaxRetirePerRun})}
+		Default: config.DefaultRetire(config.KindWeb)}
 	for _, a := range cfg.Apps {
-		sc.Policies[a.Name] = policyOf(a.Retire)
+		sc.Policies[a.Name] = a.Retire
 		sc.Versions[a.Name] = a.Versions
 		if a.Live != "" {
 			sc.Live[a.Name] = a.Live
 		}
 	}
 	return sc
-}
-
-func policyOf(r config.Retire) sweeper.Policy {
-	return sweeper.Policy{Keep: r.Keep, MinAge: r.MinAge, DrainGrace: r.DrainGrace, HandoffGrace: r.HandoffGrace,
-		MaxRetirePerRun: r.MaxRetirePerRun, Purge: r.Purge}
 }
 
 func (c *CLI) printSweep(output string, plan sweeper.Plan, results []sweeper.Result, calls sweeper.Calls, dry bool) {

@@ -12,6 +12,7 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 	nomadapi "github.com/hashicorp/nomad/api"
 
+	"github.com/strata-dev/strata/internal/config"
 	"github.com/strata-dev/strata/internal/lbstats"
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/nomadfake"
@@ -142,4 +143,36 @@ func snakeCaseKeys(t *testing.T, out string) {
 		}
 	}
 	walk(doc, "$")
+}
+
+// TestSweeperConfigTakesTheConfigsPolicies: each app's policy is what
+// config finalized (its defaults, key by key, are config's), and apps
+// strata.yaml no longer has get config.DefaultRetire: one owner for the
+// retirement defaults.
+func TestSweeperConfigTakesTheConfigsPolicies(t *testing.T) {
+	cfg, err := config.Parse("strata.yaml", []byte(sweptWeb+`  q:
+    kind: worker
+    driver: raw_exec
+    command: /usr/local/bin/worker
+    args: [--version, "{{version}}"]
+    versions: [v1]
+`), config.Options{LookupEnv: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := SweeperConfig(cfg)
+	for _, a := range cfg.Apps {
+		if got := sc.Policies[a.Name]; got != a.Retire {
+			t.Errorf("%s: policy %+v, config says %+v", a.Name, got, a.Retire)
+		}
+	}
+	if got, want := sc.Policies["q"], config.DefaultRetire(config.KindWorker); got != want {
+		t.Errorf("a worker without a sweeper section: %+v, want config's default %+v", got, want)
+	}
+	if got, want := sc.Policies["web"].Keep, 1; got != want {
+		t.Errorf("web's keep: %d, want strata.yaml's %d", got, want)
+	}
+	if got, want := sc.Default, config.DefaultRetire(config.KindWeb); got != want {
+		t.Errorf("the default for apps strata.yaml no longer has: %+v, want %+v", got, want)
+	}
 }
