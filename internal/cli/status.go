@@ -12,6 +12,7 @@ import (
 
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/release"
+	"github.com/strata-dev/strata/internal/routing/grammar"
 	"github.com/strata-dev/strata/internal/sweeper"
 )
 
@@ -21,7 +22,12 @@ type versionStatus struct {
 	Version   string `json:"version"`
 	Healthy   int    `json:"healthy"`
 	Instances int    `json:"instances"`
-	Live      bool   `json:"live"`
+	// Servers are the passing instances HAProxy routes: those with an IP
+	// address and a port (grammar.Server). A version without one is not
+	// routed: its cookies go to the live version, and it never takes new
+	// sessions, even as the live version.
+	Servers int  `json:"servers"`
+	Live    bool `json:"live"`
 	// Cohorts are the names of the cohorts HAProxy routes to the version.
 	Cohorts []string `json:"cohorts"`
 	// IgnoredCohorts are the cohorts naming the version that HAProxy
@@ -46,7 +52,9 @@ func (c *CLI) statusCmd() *cobra.Command {
 		Short: "Show every version: instances, live, cohorts, sessions, age, draining, what the sweeper would do",
 		Long: `Status reads Nomad, Consul and every HAProxy's lbstats, like a dry run of the
 sweeper, and prints a table per app: each running version's healthy and total
-instances (Consul health checks), whether it is live, the cohorts HAProxy
+instances (Consul health checks), its servers (the passing instances HAProxy
+routes: an IP address and a port; a version without one is not routed, and
+is listed below the table), whether it is live, the cohorts HAProxy
 routes to it (a cohort HAProxy ignores is listed below the table, with the
 reason), its sessions on all HAProxies, its age, since when it drains, and
 what the next sweep would do with it.`,
@@ -60,7 +68,7 @@ what the next sweep would do with it.`,
 				return err
 			}
 			src, inv, plan, now := p.src, p.inv, p.plan, p.now
-			health := map[string]map[string][2]int{}
+			health := map[string]map[string]instances{}
 			cohorts := map[string][]release.Cohort{}
 			rows := []versionStatus{}
 			for _, v := range plan.Verdicts {
@@ -82,7 +90,7 @@ what the next sweep would do with it.`,
 					}
 				}
 				h := health[v.App][v.Version]
-				row := versionStatus{App: v.App, Version: v.Version, Healthy: h[0], Instances: h[1],
+				row := versionStatus{App: v.App, Version: v.Version, Healthy: h.healthy, Instances: h.total, Servers: h.servers,
 					Live: v.State == sweeper.StateLive, Sessions: v.Sessions, Sweeper: describeVerdict(v)}
 				for _, j := range inv.Jobs {
 					if j.ID == v.JobID {
@@ -124,24 +132,40 @@ what the next sweep would do with it.`,
 	return cmd
 }
 
-// instanceHealth counts, per version, the passing and all instances of an
-// app's service: one request per app.
-func instanceHealth(consul *consulapi.Client, app string) (map[string][2]int, error) {
+// instances counts a version's instances in Consul.
+type instances struct {
+	healthy, total int
+	// servers are the passing instances HAProxy's template makes servers
+	// of: an IP address and a port (grammar.Server), the service's address
+	// or else its node's, as the template reads it.
+	servers int
+}
+
+// instanceHealth counts, per version, the passing, all, and the routed
+// instances of an app's service: one request per app.
+func instanceHealth(consul *consulapi.Client, app string) (map[string]instances, error) {
 	entries, _, err := consul.Health().Service(app, naming.TagManaged, false, nil)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][2]int{}
+	out := map[string]instances{}
 	for _, e := range entries {
+		addr := e.Service.Address
+		if addr == "" && e.Node != nil {
+			addr = e.Node.Address
+		}
 		for _, tag := range e.Service.Tags {
 			v, ok := strings.CutPrefix(tag, naming.VersionTagPrefix)
 			if !ok {
 				continue
 			}
 			h := out[v]
-			h[1]++
+			h.total++
 			if e.Checks.AggregatedStatus() == consulapi.HealthPassing {
-				h[0]++
+				h.healthy++
+				if grammar.Server(addr, e.Service.Port) {
+					h.servers++
+				}
 			}
 			out[v] = h
 		}
@@ -166,11 +190,14 @@ func (c *CLI) printStatus(rows []versionStatus) {
 				fmt.Fprintln(tw)
 			}
 			app = r.App
-			fmt.Fprintf(tw, "%s\nVERSION\tINSTANCES\tLIVE\tCOHORTS\tSESSIONS\tAGE\tDRAINING SINCE\tSWEEPER\n", app)
+			fmt.Fprintf(tw, "%s\nVERSION\tINSTANCES\tSERVERS\tLIVE\tCOHORTS\tSESSIONS\tAGE\tDRAINING SINCE\tSWEEPER\n", app)
 		}
 		live, sessions, draining := "", "?", r.Draining
 		if r.Live {
 			live = "live"
+			if r.Servers == 0 {
+				live = "live, not routed"
+			}
 		}
 		if r.Sessions >= 0 {
 			sessions = fmt.Sprint(r.Sessions)
@@ -178,10 +205,21 @@ func (c *CLI) printStatus(rows []versionStatus) {
 		if draining == "" {
 			draining = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Version, r.Healthy, r.Instances, live, strings.Join(r.Cohorts, ","), sessions, r.Age, draining, r.Sweeper)
+		fmt.Fprintf(tw, "%s\t%d/%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Version, r.Healthy, r.Instances, r.Servers, live, strings.Join(r.Cohorts, ","), sessions, r.Age, draining, r.Sweeper)
 	}
 	tw.Flush()
 	for _, r := range rows {
+		if r.Healthy > 0 && r.Servers == 0 {
+			why := "its one passing instance has no IP address and port"
+			if r.Healthy > 1 {
+				why = fmt.Sprintf("none of its %d passing instances has an IP address and a port", r.Healthy)
+			}
+			goes := "its cookies go to the live version"
+			if r.Live {
+				goes = "new sessions, and its cookies, go to the newest version that has one"
+			}
+			fmt.Fprintf(c.Stdout, "%s: %s is not routed by HAProxy: %s, so it has no server: %s\n", r.App, r.Version, why, goes)
+		}
 		for _, ic := range r.IgnoredCohorts {
 			fmt.Fprintf(c.Stdout, "%s: cohort %s (%s) is not routed by HAProxy: %s\n", r.App, release.Quote(ic.Name), r.Version, strings.TrimPrefix(ic.Problem, "ignored: "))
 		}

@@ -92,7 +92,8 @@ func TestStatusCohortsAreTheNamesHAProxyRoutes(t *testing.T) {
 // cohortCluster is a fake Nomad with web v1, v2 and v3, submitted two days
 // ago, and a real Consul where v2 and v3 pass their checks, with three
 // cohorts: beta routed to v2, loop on "/" (ignored) and ghost on v1, which
-// has no passing instance (ignored). It returns the environment and the
+// has no server (ignored): v1's one passing instance has a host name, which
+// HAProxy's template does not route. It returns the environment and the
 // strata.yaml for status.
 func cohortCluster(t *testing.T) (map[string]string, string) {
 	t.Helper()
@@ -110,6 +111,11 @@ func cohortCluster(t *testing.T) (map[string]string, string) {
 			t.Fatal(err)
 		}
 	}
+	if err := consul.Client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{ID: "web-v1", Name: "web",
+		Tags: []string{naming.TagManaged, naming.VersionTagPrefix + "v1"}, Address: "web-v1.example.internal", Port: 1,
+		Check: &consulapi.AgentServiceCheck{TTL: "1h", Status: consulapi.HealthPassing}}); err != nil {
+		t.Fatal(err)
+	}
 	for name, value := range map[string]string{
 		"beta":  `{"version":"v2","opt_in":"/beta"}`,
 		"loop":  `{"version":"v2","opt_in":"/"}`,
@@ -122,6 +128,61 @@ func cohortCluster(t *testing.T) (map[string]string, string) {
 	path := writeConfig(t, t.TempDir(), sweptWeb)
 	return map[string]string{"NOMAD_ADDR": nomad.Addr(), "CONSUL_HTTP_ADDR": consul.Addr}, path
 
+}
+
+// TestStatusTellsAVersionWithoutServersIsNotRouted: v1's only passing
+// instance has a host name, so HAProxy makes no server of it: status counts
+// it as an instance but not as a server, and says v1 is not routed.
+func TestStatusTellsAVersionWithoutServersIsNotRouted(t *testing.T) {
+	env, path := cohortCluster(t)
+	code, out, errOut := run(t, env, "status", "web", "-o", "json", "-c", path)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	var st struct {
+		Versions []struct {
+			Version                     string
+			Healthy, Instances, Servers int
+		} `json:"versions"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	got := map[string][3]int{}
+	for _, v := range st.Versions {
+		got[v.Version] = [3]int{v.Healthy, v.Instances, v.Servers}
+	}
+	if want := map[string][3]int{"v1": {1, 1, 0}, "v2": {1, 1, 1}, "v3": {1, 1, 1}}; len(got) != 3 || got["v1"] != want["v1"] || got["v2"] != want["v2"] || got["v3"] != want["v3"] {
+		t.Errorf("healthy, instances, servers: %v, want %v", got, want)
+	}
+	code, out, errOut = run(t, env, "status", "web", "-c", path)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if want := "web: v1 is not routed by HAProxy: its one passing instance has no IP address and port"; !strings.Contains(out, want) {
+		t.Errorf("status lacks %q:\n%s", want, out)
+	}
+	if strings.Contains(out, "v2 is not routed") || strings.Contains(out, "v3 is not routed") {
+		t.Errorf("a routed version said not routed:\n%s", out)
+	}
+
+	// v3, the live version, re-registered with a host name: live, but
+	// HAProxy sends new sessions elsewhere.
+	consul, _ := consulapi.NewClient(&consulapi.Config{Address: env["CONSUL_HTTP_ADDR"]})
+	if err := consul.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{ID: "web-v3", Name: "web",
+		Tags: []string{naming.TagManaged, naming.VersionTagPrefix + "v3"}, Address: "web-v3.example.internal", Port: 1,
+		Check: &consulapi.AgentServiceCheck{TTL: "1h", Status: consulapi.HealthPassing}}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = run(t, env, "status", "web", "-c", path)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"live, not routed", "web: v3 is not routed by HAProxy: its one passing instance has no IP address and port, so it has no server: new sessions, and its cookies, go to the newest version that has one"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
 }
 
 // TestStatusGolden compares status's table and JSON for cohortCluster with
