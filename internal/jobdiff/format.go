@@ -12,13 +12,20 @@ import (
 	"github.com/strata-dev/strata/internal/planview"
 )
 
-// Text writes diffs for a terminal or a CI log: a summary line, then each
+// Text writes diffs for a terminal or a CI log: a summary line, the running
+// versions the change restarts (planview.RestartSentences), then each
 // job that is not unchanged with its field changes, one per line. A change
 // that replaces allocations ends in [replaces allocations]; a multi-line
 // string (a template) is shown as a line diff.
 func Text(diffs []JobDiff) string {
 	var b strings.Builder
 	b.WriteString(summary(diffs) + "\n")
+	if cuts := planview.RestartSentences(Restarts(diffs)); len(cuts) > 0 {
+		b.WriteByte('\n')
+		for _, cut := range cuts {
+			fmt.Fprintf(&b, "! %s.\n", cut)
+		}
+	}
 	width := 0
 	for _, d := range diffs {
 		if d.Status != Unchanged {
@@ -61,7 +68,8 @@ func Text(diffs []JobDiff) string {
 
 // Markdown writes diffs for a pull request comment or a GitHub job summary:
 // a table of the jobs that change with their counts of fields added (+),
-// removed (-) and changed (~), warnings as a GitHub alert, then a collapsed
+// removed (-) and changed (~), the running versions the change restarts
+// (planview.RestartSentences), warnings as a GitHub alert, then a collapsed
 // <details> per edited job holding its changes in a diff block.
 func Markdown(diffs []JobDiff) string {
 	var b strings.Builder
@@ -97,6 +105,12 @@ func Markdown(diffs []JobDiff) string {
 		}
 		allocs += planned(d.Updates, ": ")
 		fmt.Fprintf(&b, "| `%s` | %s %s | %s | %s |\n", d.ID, marker(d.Status), d.Status, fields, allocs)
+	}
+	if cuts := planview.RestartSentences(Restarts(diffs)); len(cuts) > 0 {
+		b.WriteString("\n#### Sessions this change cuts\n\n")
+		for _, cut := range cuts {
+			fmt.Fprintf(&b, "- **%s.**\n", cut)
+		}
 	}
 	for _, d := range diffs {
 		for _, w := range d.Warnings {

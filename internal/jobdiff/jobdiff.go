@@ -15,6 +15,7 @@ import (
 	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/nomaddiff"
+	"github.com/strata-dev/strata/internal/planview"
 )
 
 // Status says what happened to a job between base and head.
@@ -48,6 +49,12 @@ const (
 type JobDiff struct {
 	// ID is the Nomad job ID.
 	ID string `json:"id"`
+	// App, Version and Kind are the job's strata.app, strata.version and
+	// strata.kind meta (head's, or base's for a removed job); empty for
+	// strata's own jobs.
+	App     string `json:"app,omitempty"`
+	Version string `json:"version,omitempty"`
+	Kind    string `json:"kind,omitempty"`
 	// Status is added, removed, edited or unchanged.
 	Status Status `json:"status"`
 	// Impact is set for edited jobs only.
@@ -55,6 +62,11 @@ type JobDiff struct {
 	// Changes are the fields that differ, for edited jobs, in natural
 	// order of their paths.
 	Changes []Change `json:"changes,omitempty"`
+	// Restarts is true when applying head replaces running allocations that
+	// hold sessions or work: a version of an app edited destructively, or
+	// strata's HAProxy job edited destructively or removed. A version
+	// removed from strata.yaml is not: the sweeper retires it once idle.
+	Restarts bool `json:"restarts"`
 	// Warnings are things a reviewer must not miss, such as sessions cut.
 	Warnings []string `json:"warnings,omitempty"`
 	// Updates are, per task group, the allocation changes Nomad would plan
@@ -116,6 +128,12 @@ func Compare(base, head []*api.Job) []JobDiff {
 		bj, inBase := b[id]
 		hj, inHead := h[id]
 		d := JobDiff{ID: id}
+		for _, j := range []*api.Job{hj, bj} {
+			if j != nil {
+				d.App, d.Version, d.Kind = j.Meta[naming.MetaApp], j.Meta[naming.MetaVersion], j.Meta[naming.MetaKind]
+				break
+			}
+		}
 		switch {
 		case !inBase:
 			d.Status = Added
@@ -142,8 +160,24 @@ func Compare(base, head []*api.Job) []JobDiff {
 		}
 		if id == generator.HAProxyJobID && (d.Status == Removed || d.Impact == Destructive) {
 			d.Warnings = append(d.Warnings, HAProxyWarning)
+			d.Restarts = true
+		}
+		if d.App != "" && d.Impact == Destructive {
+			d.Restarts = true
 		}
 		out = append(out, d)
+	}
+	return out
+}
+
+// Restarts are the jobs whose running allocations head replaces (Restarts
+// set), in the order of diffs, for planview.RestartSentences.
+func Restarts(diffs []JobDiff) []planview.Restart {
+	var out []planview.Restart
+	for _, d := range diffs {
+		if d.Restarts {
+			out = append(out, planview.Restart{ID: d.ID, App: d.App, Kind: d.Kind})
+		}
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/strata-dev/strata/generator"
+	"github.com/strata-dev/strata/internal/planview"
 )
 
 // webJob is a job shaped like the ones strata generates.
@@ -59,7 +60,7 @@ func TestCompare(t *testing.T) {
 			name: "a new image replaces allocations and is named by task",
 			base: []*api.Job{webJob("web-v1")},
 			head: []*api.Job{edit("web-v1", func(j *api.Job) { j.TaskGroups[0].Tasks[0].Config["image"] = "ghcr.io/acme/web:hotfix" })},
-			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive, Updates: map[string]map[string]uint64{"web": {"create/destroy update": 1, "ignore": 1}}, Changes: []Change{
+			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive, Restarts: true, Updates: map[string]map[string]uint64{"web": {"create/destroy update": 1, "ignore": 1}}, Changes: []Change{
 				{Path: "TaskGroups[web].Tasks[web].Config.image", Old: raw(`"ghcr.io/acme/web:web-v1"`), New: raw(`"ghcr.io/acme/web:hotfix"`), Destructive: true},
 			}}},
 		},
@@ -81,7 +82,7 @@ func TestCompare(t *testing.T) {
 			name: "a job meta change replaces allocations, since Nomad passes meta to tasks",
 			base: []*api.Job{webJob("web-v1")},
 			head: []*api.Job{edit("web-v1", func(j *api.Job) { j.Meta["strata.created"] = "2026-11-01T00:00:00Z" })},
-			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive, Updates: map[string]map[string]uint64{"web": {"create/destroy update": 1, "ignore": 1}}, Changes: []Change{
+			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive, Restarts: true, Updates: map[string]map[string]uint64{"web": {"create/destroy update": 1, "ignore": 1}}, Changes: []Change{
 				{Path: `Meta["strata.created"]`, New: raw(`"2026-11-01T00:00:00Z"`), Destructive: true},
 			}}},
 		},
@@ -92,7 +93,7 @@ func TestCompare(t *testing.T) {
 				j.TaskGroups[0].Tasks[0].Env = nil
 				j.TaskGroups[0].Tasks[0].Resources.MemoryMaxMB = ptr(512)
 			})},
-			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive, Updates: map[string]map[string]uint64{"web": {"create/destroy update": 1, "ignore": 1}}, Changes: []Change{
+			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive, Restarts: true, Updates: map[string]map[string]uint64{"web": {"create/destroy update": 1, "ignore": 1}}, Changes: []Change{
 				{Path: "TaskGroups[web].Tasks[web].Env.LOG_LEVEL", Old: raw(`"info"`), Destructive: true},
 				{Path: "TaskGroups[web].Tasks[web].Resources.MemoryMaxMB", Old: raw("null"), New: raw("512"), Destructive: true},
 			}}},
@@ -103,7 +104,7 @@ func TestCompare(t *testing.T) {
 			head: []*api.Job{edit("web-v1", func(j *api.Job) {
 				j.TaskGroups[0].Tasks = append(j.TaskGroups[0].Tasks, &api.Task{Name: "log-shipper", Driver: "exec"})
 			})},
-			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive, Updates: map[string]map[string]uint64{"web": {"create/destroy update": 1, "ignore": 1}}, Changes: []Change{
+			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive, Restarts: true, Updates: map[string]map[string]uint64{"web": {"create/destroy update": 1, "ignore": 1}}, Changes: []Change{
 				{Path: "TaskGroups[web].Tasks[log-shipper]", New: raw(`{"Driver":"exec","KillSignal":"","Kind":"","Leader":false,"Name":"log-shipper","ShutdownDelay":0,"User":""}`), Destructive: true},
 			}}},
 		},
@@ -111,7 +112,7 @@ func TestCompare(t *testing.T) {
 			name: "HAProxy's job warns when its allocations would be replaced",
 			base: []*api.Job{webJob(generator.HAProxyJobID)},
 			head: []*api.Job{edit(generator.HAProxyJobID, func(j *api.Job) { j.TaskGroups[0].Tasks[0].Env["X"] = "1" })},
-			want: []JobDiff{{ID: generator.HAProxyJobID, Status: Edited, Impact: Destructive, Warnings: []string{HAProxyWarning}, Updates: map[string]map[string]uint64{"web": {"create/destroy update": 1, "ignore": 1}}, Changes: []Change{
+			want: []JobDiff{{ID: generator.HAProxyJobID, Status: Edited, Impact: Destructive, Restarts: true, Warnings: []string{HAProxyWarning}, Updates: map[string]map[string]uint64{"web": {"create/destroy update": 1, "ignore": 1}}, Changes: []Change{
 				{Path: "TaskGroups[web].Tasks[web].Env.X", New: raw(`"1"`), Destructive: true},
 			}}},
 		},
@@ -145,7 +146,7 @@ func TestCompare(t *testing.T) {
 				j.TaskGroups[0].Update = &api.UpdateStrategy{MaxParallel: ptr(2)}
 				j.TaskGroups[0].Tasks[0].Env["LOG_LEVEL"] = "debug"
 			})},
-			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive,
+			want: []JobDiff{{ID: "web-v1", Status: Edited, Impact: Destructive, Restarts: true,
 				Updates: map[string]map[string]uint64{"web": {"create/destroy update": 2, "ignore": 3}}, Changes: []Change{
 					{Path: "TaskGroups[web].Tasks[web].Env.LOG_LEVEL", Old: raw(`"info"`), New: raw(`"debug"`), Destructive: true},
 				}}},
@@ -155,6 +156,8 @@ func TestCompare(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Compare(tc.base, tc.head)
 			for i := range got {
+				// The meta is TestCompareCarriesTheJobsMeta's.
+				got[i].App, got[i].Version, got[i].Kind = "", "", ""
 				for j := range got[i].Changes {
 					got[i].Changes[j].duration = false
 				}
@@ -165,6 +168,58 @@ func TestCompare(t *testing.T) {
 				t.Errorf("got\n%s\nwant\n%s", g, w)
 			}
 		})
+	}
+}
+
+func TestCompareCarriesTheJobsMetaAndWhatARestartCuts(t *testing.T) {
+	worker := func(image string) *api.Job {
+		return edit("transcoder-v2", func(j *api.Job) {
+			j.Meta = map[string]string{"strata.app": "transcoder", "strata.version": "v2", "strata.kind": "worker"}
+			j.TaskGroups[0].Tasks[0].Config["image"] = image
+		})
+	}
+	envChange := func(id string) *api.Job {
+		return edit(id, func(j *api.Job) { j.TaskGroups[0].Tasks[0].Env["FEATURE_X"] = "on" })
+	}
+	sweeper := func(cron string) *api.Job {
+		j := api.NewBatchJob(generator.SweeperJobID, generator.SweeperJobID, "global", 50)
+		j.TaskGroups = []*api.TaskGroup{{Name: ptr("sweeper"), Tasks: []*api.Task{{Name: "sweep", Driver: "raw_exec", Env: map[string]string{"X": cron}}}}}
+		return j
+	}
+	base := []*api.Job{webJob("web-v8"), webJob("web-v9"), webJob("web-v10"), worker("a"), webJob("web-v7"), sweeper("1")}
+	head := []*api.Job{envChange("web-v8"), envChange("web-v9"), envChange("web-v10"), worker("b"), webJob("web-v11"), sweeper("2")}
+	diffs := Compare(base, head)
+	var restarted []string
+	for _, d := range diffs {
+		if d.Restarts {
+			restarted = append(restarted, d.ID)
+		}
+	}
+	if want := []string{"transcoder-v2", "web-v8", "web-v9", "web-v10"}; !reflect.DeepEqual(restarted, want) {
+		t.Errorf("restarts %v, want %v (a removed version is the sweeper's, an added one runs nothing yet, the sweeper job holds no session)", restarted, want)
+	}
+	for _, d := range diffs {
+		if d.ID == "transcoder-v2" && (d.App != "transcoder" || d.Version != "v2" || d.Kind != "worker") {
+			t.Errorf("meta of %s: %+v", d.ID, d)
+		}
+	}
+	got := planview.RestartSentences(Restarts(diffs))
+	want := []string{
+		"Restarts 1 running version of transcoder (transcoder-v2), replacing its allocations: its work in progress is interrupted",
+		"Restarts 3 running versions of web (web-v8, web-v9, web-v10), replacing their allocations: their sessions are cut",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("sentences\n%q\nwant\n%q", got, want)
+	}
+	text, md := Text(diffs), Markdown(diffs)
+	if !strings.Contains(text, "\n! "+want[1]+".\n") {
+		t.Errorf("text does not say it plainly:\n%s", text)
+	}
+	table := strings.Index(md, "| `web-v10` |")
+	cut := strings.Index(md, "#### Sessions this change cuts\n\n- **"+want[0]+".**\n- **"+want[1]+".**\n")
+	details := strings.Index(md, "<details>")
+	if table < 0 || cut < table || details < cut {
+		t.Errorf("markdown does not say it under the table, before the details:\n%s", md)
 	}
 }
 
@@ -214,6 +269,8 @@ func TestTextShowsDurationsAndMarksDestructiveFields(t *testing.T) {
 	})
 	got := Text(Compare([]*api.Job{webJob("web-v1")}, []*api.Job{head, webJob("web-v2")}))
 	want := `1 added, 0 removed, 1 edited, 0 unchanged.
+
+! Restarts 1 running version of web (web-v1), replacing its allocations: its sessions are cut.
 
 ~ web-v1  edited, 2 fields: destructive (allocations replaced); Nomad plans web (1 create/destroy update, 1 ignore)
     TaskGroups[web].Tasks[web].KillTimeout: 1h -> 30m

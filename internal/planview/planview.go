@@ -13,8 +13,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/nomad/api"
-
-	"github.com/strata-dev/strata/generator"
 )
 
 // Job is one job's plan, or why it could not be planned. Its JSON has
@@ -26,6 +24,9 @@ type Job struct {
 	// empty for strata's own jobs.
 	App     string `json:"app,omitempty"`
 	Version string `json:"version,omitempty"`
+	// Kind is the job's strata.kind meta (web or worker), which says what
+	// a restart of it cuts; not in the JSON, whose jobs are Nomad's.
+	Kind string `json:"-"`
 	// Plan is Nomad's answer; nil when the plan failed.
 	Plan *api.JobPlanResponse `json:"plan,omitempty"`
 	// Error is Nomad's error when the job could not be planned.
@@ -395,36 +396,22 @@ func MarkdownWithin(limit int, jobs []Job, orphans []Orphan, extra ...Section) s
 }
 
 // SessionCuts says, per app, which running versions the plan restarts by
-// replacing their allocations, whose sessions are then cut ("web: restarts 2
-// running versions (web-v1, web-v2), replacing their allocations: their
-// sessions are cut"), and the same of strata's HAProxy job, which holds
-// every app's sessions. Apps are in the order of their first job.
+// replacing their allocations, and what that cuts (RestartSentences: "Restarts
+// 2 running versions of web (web-v1, web-v2), replacing their allocations:
+// their sessions are cut"), and the same of strata's HAProxy job, which
+// holds every app's sessions. Apps are in the order of their first job.
 func SessionCuts(jobs []Job) []string {
-	var apps []string
-	byApp := map[string][]string{}
-	var out []string
+	return RestartSentences(Restarts(jobs))
+}
+
+// Restarts are the jobs whose running allocations the plan replaces or
+// stops, in the order of jobs.
+func Restarts(jobs []Job) []Restart {
+	var out []Restart
 	for _, j := range jobs {
-		if !j.Destructive() {
-			continue
+		if j.Destructive() {
+			out = append(out, Restart{ID: j.ID, App: j.App, Kind: j.Kind})
 		}
-		if j.App == "" {
-			if j.ID == generator.HAProxyJobID {
-				out = append(out, fmt.Sprintf("%s: replacing its allocations cuts every session HAProxy holds (websockets, streams) on every node", j.ID))
-			}
-			continue
-		}
-		if _, ok := byApp[j.App]; !ok {
-			apps = append(apps, j.App)
-		}
-		byApp[j.App] = append(byApp[j.App], j.ID)
-	}
-	for _, app := range apps {
-		ids := byApp[app]
-		if len(ids) == 1 {
-			out = append(out, fmt.Sprintf("%s: restarts 1 running version (%s), replacing its allocations: its sessions are cut", app, ids[0]))
-			continue
-		}
-		out = append(out, fmt.Sprintf("%s: restarts %d running versions (%s), replacing their allocations: their sessions are cut", app, len(ids), strings.Join(ids, ", ")))
 	}
 	return out
 }

@@ -310,7 +310,7 @@ func TestMarkReturns(t *testing.T) {
 
 func TestSessionCuts(t *testing.T) {
 	destructive := func(id, app string) planview.Job {
-		return planview.Job{ID: id, App: app, Plan: &api.JobPlanResponse{Diff: &api.JobDiff{Type: "Edited", TaskGroups: []*api.TaskGroupDiff{{Name: "g", Updates: map[string]uint64{"create/destroy update": 1, "ignore": 1}}}}}}
+		return planview.Job{ID: id, App: app, Kind: "web", Plan: &api.JobPlanResponse{Diff: &api.JobDiff{Type: "Edited", TaskGroups: []*api.TaskGroupDiff{{Name: "g", Updates: map[string]uint64{"create/destroy update": 1, "ignore": 1}}}}}}
 	}
 	inPlace := planview.Job{ID: "web-v3", App: "web", Plan: &api.JobPlanResponse{Diff: &api.JobDiff{Type: "Edited", TaskGroups: []*api.TaskGroupDiff{{Name: "g", Updates: map[string]uint64{"in-place update": 2}}}}}}
 	for _, c := range []struct {
@@ -321,13 +321,17 @@ func TestSessionCuts(t *testing.T) {
 		{"an in-place update cuts no session", []planview.Job{inPlace}, nil},
 		{"destructive updates of two versions of one app are one sentence",
 			[]planview.Job{destructive("web-v1", "web"), inPlace, destructive("web-v2", "web")},
-			[]string{"web: restarts 2 running versions (web-v1, web-v2), replacing their allocations: their sessions are cut"}},
+			[]string{"Restarts 2 running versions of web (web-v1, web-v2), replacing their allocations: their sessions are cut"}},
 		{"one version is said in the singular",
 			[]planview.Job{destructive("api-v7", "api")},
-			[]string{"api: restarts 1 running version (api-v7), replacing its allocations: its sessions are cut"}},
+			[]string{"Restarts 1 running version of api (api-v7), replacing its allocations: its sessions are cut"}},
+		{"a worker's restart interrupts its work, not sessions",
+			[]planview.Job{func() planview.Job { j := destructive("transcoder-v2", "transcoder"); j.Kind = "worker"; return j }()},
+			[]string{"Restarts 1 running version of transcoder (transcoder-v2), replacing its allocations: its work in progress is interrupted"}},
+		{"the sweeper's restart cuts nothing", []planview.Job{destructive("strata-sweeper", "")}, nil},
 		{"the HAProxy job cuts every app's sessions",
 			[]planview.Job{destructive("strata-haproxy", "")},
-			[]string{"strata-haproxy: replacing its allocations cuts every session HAProxy holds (websockets, streams) on every node"}},
+			[]string{"Replaces the allocations of strata-haproxy: every session HAProxy holds (websockets, streams) is cut, on every node"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got := planview.SessionCuts(c.jobs)
