@@ -26,7 +26,9 @@ import (
 // mistake on the command line can ever read as an outcome: with
 // --detailed-exitcode (plan, diff) or render --check, a script can tell
 // "no change" (0), "it failed" (1), "there are changes" (2) and "you called
-// it wrong" (64) apart.
+// it wrong" (64) apart. --fail-on-restart (plan, diff) adds "it would cut
+// sessions" (3): a policy a pipeline can enforce, told apart from a failure
+// to run (1) and from an ordinary change (2).
 const (
 	// ExitOK means the command did what was asked (and, with
 	// --detailed-exitcode or render --check, found nothing to change).
@@ -38,6 +40,11 @@ const (
 	// to report in its exit code: plan and diff with --detailed-exitcode,
 	// render --check. No other outcome exits 2.
 	ExitChanges = 2
+	// ExitRestarts means plan or diff with --fail-on-restart found changes
+	// that replace the running allocations of an app's versions or of
+	// strata's HAProxy job, cutting their sessions. It wins over
+	// ExitChanges (such a change is a change too); an error still exits 1.
+	ExitRestarts = 3
 	// ExitUsage means the command line itself was wrong: an unknown command
 	// or flag, a bad flag value, a wrong number of arguments (EX_USAGE).
 	ExitUsage = 64
@@ -89,6 +96,15 @@ func (e changesError) Error() string {
 	return e.msg
 }
 
+// restartsError is what plan and diff return with --fail-on-restart when a
+// change restarts running versions (ExitRestarts); sentences say which
+// (planview.RestartSentences).
+type restartsError struct{ sentences []string }
+
+func (e restartsError) Error() string {
+	return "--fail-on-restart: this change restarts running allocations:\n  " + strings.Join(e.sentences, ".\n  ") + "."
+}
+
 // usageError marks errors in the command line itself (ExitUsage).
 type usageError struct{ error }
 
@@ -115,6 +131,11 @@ func (c *CLI) exitCode(cmd *cobra.Command, err error) int {
 			fmt.Fprintf(c.Stderr, "%s: %s\n", prefix, changes.msg)
 		}
 		return ExitChanges
+	}
+	var restarts restartsError
+	if errors.As(err, &restarts) {
+		fmt.Fprintf(c.Stderr, "%s: %s\n", prefix, restarts.Error())
+		return ExitRestarts
 	}
 	var cerr config.Errors
 	if errors.As(err, &cerr) {

@@ -16,11 +16,12 @@ import (
 	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/config"
 	"github.com/strata-dev/strata/internal/jobdiff"
+	"github.com/strata-dev/strata/internal/planview"
 )
 
 func (c *CLI) diffCmd() *cobra.Command {
 	var base, head, output string
-	var detailed bool
+	var detailed, failOnRestart bool
 	cmd := &cobra.Command{
 		Use:   "diff --base <git-ref|dir> [--head <git-ref|dir>]",
 		Short: "Show what a change to strata.yaml does to the Nomad jobs, without a cluster",
@@ -40,12 +41,21 @@ that file as it is in the working tree. Environment variables and flags
 --output (-o) is text (default), markdown (for a pull request comment or
 $GITHUB_STEP_SUMMARY) or json; --format is its deprecated alias.
 
+Each change that replaces the running allocations of an app's versions is
+said plainly, per app: "Restarts 3 running versions of web (web-v8, web-v9,
+web-v10), replacing their allocations: their sessions are cut" (in JSON, the
+job's "restarts" is true). To change a setting without that, set it on the
+new version only (see the README).
+
 Exit codes: 0 whether or not jobs change, 1 on an error, 64 when the command
 line is wrong. With --detailed-exitcode: 0 no change, 2 changes (and only
-changes), 1 an error, 64 a wrong command line.`,
+changes), 1 an error, 64 a wrong command line. With --fail-on-restart: 3 when
+a change restarts running versions of an app or strata's HAProxy job (before
+2; an error is still 1).`,
 		Example: `  strata diff --base origin/main
   strata diff --base origin/main -o markdown >> "$GITHUB_STEP_SUMMARY"
   strata diff --base v1.4.0 --head HEAD --detailed-exitcode
+  strata diff --base origin/main --fail-on-restart
   strata diff --base ../old-checkout --head .`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			usage := func(err error) error {
@@ -101,6 +111,9 @@ changes), 1 an error, 64 a wrong command line.`,
 					fmt.Fprintf(c.Stdout, "\n~ ACL policy %s\n%s\n", p.File, indent(strings.Join(p.Lines, "\n")))
 				}
 			}
+			if cuts := planview.RestartSentences(jobdiff.Restarts(diffs)); failOnRestart && len(cuts) > 0 {
+				return restartsError{cuts}
+			}
 			if detailed && (hasChanges(diffs) || len(policyDiffs) > 0) {
 				return changesError{}
 			}
@@ -112,6 +125,7 @@ changes), 1 an error, 64 a wrong command line.`,
 	f.StringVar(&head, "head", "", "what to compare: a git revision, a directory or a file (default: the configuration file in the working tree)")
 	outputFlag(cmd, &output, "text", "markdown", "json")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when no job changes, 2 when jobs change, 1 on an error (64: a wrong command line)")
+	f.BoolVar(&failOnRestart, "fail-on-restart", false, "exit 3 when a change replaces running allocations of an app's versions or of the HAProxy job (their sessions are cut)")
 	return cmd
 }
 

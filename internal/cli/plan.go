@@ -18,7 +18,7 @@ import (
 
 func (c *CLI) planCmd() *cobra.Command {
 	var format string
-	var detailed bool
+	var detailed, failOnRestart bool
 	cmd := &cobra.Command{
 		Use:   "plan [<app>...]",
 		Short: "Show what strata.yaml would change in the cluster, with Nomad's plan API",
@@ -42,9 +42,12 @@ and every destructive change's diff first and summarizing the rest.
 
 Exit codes: 0, even with changes; with --detailed-exitcode, 0 when nothing
 changes, 2 when something does (and only then), 1 on an error; 64 when the
-command line is wrong.`,
+command line is wrong. With --fail-on-restart: 3 when a change restarts
+running versions of an app or strata's HAProxy job (before 2; an error is
+still 1).`,
 		Example: `  strata plan
-  strata plan web -o markdown --detailed-exitcode`,
+  strata plan web -o markdown --detailed-exitcode
+  strata plan --fail-on-restart`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, apps []string) error {
 			format, err := checkOutputOf(cmd, format, "text", "markdown", "json")
@@ -81,7 +84,7 @@ command line is wrong.`,
 			known := map[string]bool{}
 			for _, j := range jobs {
 				known[*j.ID] = true
-				pj := planview.Job{ID: *j.ID, App: j.Meta[naming.MetaApp], Version: j.Meta[naming.MetaVersion]}
+				pj := planview.Job{ID: *j.ID, App: j.Meta[naming.MetaApp], Version: j.Meta[naming.MetaVersion], Kind: j.Meta[naming.MetaKind]}
 				resp, _, err := src.Nomad.Jobs().PlanOpts(j, &nomadapi.PlanOptions{Diff: true},
 					(&nomadapi.WriteOptions{Namespace: src.Namespace}).WithContext(cmd.Context()))
 				if err != nil {
@@ -151,6 +154,9 @@ command line is wrong.`,
 			for _, p := range plans {
 				changed = changed || p.Changed()
 			}
+			if cuts := planview.SessionCuts(plans); failOnRestart && len(cuts) > 0 {
+				return restartsError{cuts}
+			}
 			if detailed && changed {
 				return changesError{}
 			}
@@ -159,6 +165,7 @@ command line is wrong.`,
 	}
 	outputFlag(cmd, &format, "text", "markdown", "json")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing changes, 2 when something does, 1 on an error (64: a wrong command line)")
+	cmd.Flags().BoolVar(&failOnRestart, "fail-on-restart", false, "exit 3 when a change replaces running allocations of an app's versions or of the HAProxy job (their sessions are cut)")
 	return cmd
 }
 
