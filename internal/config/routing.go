@@ -7,15 +7,15 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/strata-dev/strata/internal/routing/grammar"
 )
 
 var (
 	cookieNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	headerNameRE = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 	hostnameRE   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$`)
-	// pinPathRE keeps paths to characters that need no quoting in HAProxy.
-	pinPathRE  = regexp.MustCompile(`^/[A-Za-z0-9._~/-]{0,255}$`)
-	bindHostRE = regexp.MustCompile(`^(\*|[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])?$`)
+	bindHostRE   = regexp.MustCompile(`^(\*|[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])?$`)
 )
 
 func (d *decoder) parseRouting(n *yaml.Node, path string) *Routing {
@@ -68,10 +68,12 @@ func (d *decoder) parseRouting(n *yaml.Node, path string) *Routing {
 			for i, it := range items {
 				ip := index(p, i)
 				if s, ok := d.str(it, ip); ok {
-					if pinPathRE.MatchString(s) {
+					// grammar owns the rule: the prefixes go unquoted into
+					// haproxy.cfg.
+					if grammar.PinPath(s) {
 						r.PinPaths = append(r.PinPaths, s)
 					} else {
-						d.failAt(it, ip, "%q is not a path prefix (starts with '/'; letters, digits, '.', '_', '~', '/', '-')", s)
+						d.failAt(it, ip, "%q is not a path prefix (%s)", s, grammar.PinPathGrammar)
 					}
 				}
 			}

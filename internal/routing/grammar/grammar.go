@@ -42,6 +42,17 @@ const PathPattern = `^/[A-Za-z0-9._~-][A-Za-z0-9._~/-]{0,254}$`
 // PathGrammar describes PathPattern for messages.
 const PathGrammar = "'/', then letters, digits, '.', '_', '~', '/', '-', not '/' alone nor starting with '//'; at most 256"
 
+// PinPathPattern is the grammar of a path prefix in an app's routing
+// pin_paths (strata.yaml): '/', then at most 255 of the characters
+// PathPattern allows (letters, digits, '.', '_', '~', '/', '-'). "/" itself
+// is allowed: it pins every path. The prefixes are written unquoted into
+// haproxy.cfg (path_beg), so nothing HAProxy's parser treats specially ('#',
+// '{', '}', quotes, backslashes, spaces) is ever inside one.
+const PinPathPattern = `^/[A-Za-z0-9._~/-]{0,255}$`
+
+// PinPathGrammar describes PinPathPattern for messages.
+const PinPathGrammar = "'/', then letters, digits, '.', '_', '~', '/', '-'; at most 256"
+
 // ipv4 is a dotted-quad IPv4 address without leading zeros, the form
 // net/netip parses.
 const ipv4 = `(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}`
@@ -77,6 +88,7 @@ var (
 	versionRE    = regexp.MustCompile(VersionPattern)
 	cohortNameRE = regexp.MustCompile(CohortNamePattern)
 	pathRE       = regexp.MustCompile(PathPattern)
+	pinPathRE    = regexp.MustCompile(PinPathPattern)
 	addressRE    = regexp.MustCompile(AddressPattern)
 )
 
@@ -88,6 +100,9 @@ func CohortName(name string) bool { return cohortNameRE.MatchString(name) }
 
 // Path reports whether p may be a cohort's opt-in or opt-out path.
 func Path(p string) bool { return pathRE.MatchString(p) }
+
+// PinPath reports whether p may be one of an app's pin_paths.
+func PinPath(p string) bool { return pinPathRE.MatchString(p) }
 
 // Server reports whether an instance registered with address and port
 // becomes an HAProxy server: address is an IP literal (AddressPattern) and

@@ -48,6 +48,47 @@ func TestServer(t *testing.T) {
 	}
 }
 
+func TestPinPath(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		path string
+		want bool
+	}{
+		{"a path is a pin path", "/record", true},
+		{"a nested path is a pin path", "/api/v1/stream.ws", true},
+		{"the root pins every path", "/", true},
+		{"256 characters are a pin path", "/" + strings.Repeat("a", 255), true},
+		{"257 characters are not a pin path", "/" + strings.Repeat("a", 256), false},
+		{"a path without its leading slash is not a pin path", "record", false},
+		{"a '#', a comment in haproxy.cfg, is not in a pin path", "/a#b", false},
+		{"braces, an ACL in haproxy.cfg, are not in a pin path", "/a{b}", false},
+		{"a double quote is not in a pin path", `/a"b`, false},
+		{"a single quote is not in a pin path", "/a'b", false},
+		{"a backslash is not in a pin path", `/a\b`, false},
+		{"a space, which separates patterns, is not in a pin path", "/a b", false},
+		{"a newline is not in a pin path", "/a\n", false},
+		{"a percent sign is not in a pin path", "/a%20b", false},
+		{"an empty string is not a pin path", "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := grammar.PinPath(c.path); got != c.want {
+				t.Errorf("PinPath(%q) = %v, want %v", c.path, got, c.want)
+			}
+		})
+	}
+}
+
+// TestPinPathsAllowWhatCohortPathsAllow: a cohort's path (PathPattern) is
+// always a valid pin path; the two grammars differ only in "/" and "//".
+func TestPinPathsAllowWhatCohortPathsAllow(t *testing.T) {
+	for c := byte(0); c < 128; c++ {
+		p := "/a" + string(c)
+		if grammar.PinPath(p) != grammar.Path(p) {
+			t.Errorf("%q: cohort path %v, pin path %v", p, grammar.Path(p), grammar.PinPath(p))
+		}
+	}
+}
+
 // TestAddressPatternAgreesWithNetip checks the pattern against Go's own
 // parser: every address it accepts parses, without a zone; every address
 // net/netip prints, and the full and mixed forms of IPv6, match it.
