@@ -99,7 +99,26 @@ keep going to the live version until you run strata promote.`,
 			if err != nil {
 				return fmt.Errorf("%s is healthy but was not promoted: %w", *job.ID, err)
 			}
-			fmt.Fprintf(c.Stdout, "%s: live (was %s); undo with: strata rollback %s\n", *job.ID, orDash(previous), a.Name)
+			if previous == version {
+				fmt.Fprintf(c.Stdout, "%s: already live; nothing changed\n", *job.ID)
+				return nil
+			}
+			was := ""
+			if previous != "" {
+				// previous is what strata/<app>/live held: shown quoted if odd.
+				was = "was " + release.Quote(previous) + "; "
+			}
+			// What rollback would do now, by rollback's own rule, as
+			// strata promote says it.
+			to, _, perr := release.RollbackPreview(cmd.Context(), src.Consul.KV(), src.Consul.Health(), a.Name)
+			switch {
+			case perr == nil:
+				fmt.Fprintf(c.Stdout, "%s: live (%s'strata rollback %s' returns to %s)\n", *job.ID, was, a.Name, release.Quote(to))
+			case errors.Is(perr, release.ErrNoHistory):
+				fmt.Fprintf(c.Stdout, "%s: live (%s'strata rollback %s' has nothing to return to)\n", *job.ID, was, a.Name)
+			default:
+				fmt.Fprintf(c.Stdout, "%s: live (%sthe rollback target could not be read: %v)\n", *job.ID, was, perr)
+			}
 			return nil
 		},
 	}

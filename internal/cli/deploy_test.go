@@ -48,36 +48,55 @@ func TestDeployCommand(t *testing.T) {
 }
 
 // TestDeployWithPromote makes the version live once healthy, on a real
-// Consul (nomadfake stands in for Nomad).
+// Consul (nomadfake stands in for Nomad), and says what rollback would
+// return to, by rollback's rule, with what KV held quoted.
 func TestDeployWithPromote(t *testing.T) {
-	consul := testenv.StartConsul(t)
-	nomad := nomadfake.New(t)
-	for _, v := range []string{"v2", "v3"} {
-		consul.Client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{ID: "web-" + v, Name: "web",
-			Tags: []string{"strata", "strata-version=" + v}, Address: "127.0.0.1", Port: 1,
-			Check: &consulapi.AgentServiceCheck{TTL: "1h", Status: consulapi.HealthPassing}})
-	}
-	dir := t.TempDir()
-	cfg := writeConfig(t, dir, strings.Replace(routedWeb, "    routing:", "    update: { max_parallel: 1 }\n    routing:", 1))
-	go func() {
-		client := nomad.Client()
-		for range 1000 {
-			if d, _, err := client.Jobs().LatestDeployment("web-v3", nil); err == nil && d != nil {
-				nomad.SetDeploymentHealth("web-v3", 1, 1, 1, 0)
-				nomad.SetDeploymentStatus(d.ID, api.DeploymentStatusSuccessful, "Deployment completed successfully")
-				return
+	for _, tc := range []struct {
+		name string
+		live string // strata/web/live before, "" for unset
+		want string
+	}{
+		{"the version strata.yaml names live is what rollback returns to", "",
+			"web-v3: live (was v2; 'strata rollback web' returns to v2)\n"},
+		{"an odd live value in KV is shown quoted, and rollback has nothing to return to", "v2\x1b[2J",
+			"web-v3: live (was \"v2\\x1b[2J\"; 'strata rollback web' has nothing to return to)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			consul := testenv.StartConsul(t)
+			nomad := nomadfake.New(t)
+			for _, v := range []string{"v2", "v3"} {
+				consul.Client.Agent().ServiceRegister(&consulapi.AgentServiceRegistration{ID: "web-" + v, Name: "web",
+					Tags: []string{"strata", "strata-version=" + v}, Address: "127.0.0.1", Port: 1,
+					Check: &consulapi.AgentServiceCheck{TTL: "1h", Status: consulapi.HealthPassing}})
 			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
-	env := map[string]string{"NOMAD_ADDR": nomad.Addr(), "CONSUL_HTTP_ADDR": consul.Addr}
-	code, out, errOut := run(t, env, "deploy", "web", "v3", "--promote", "-c", cfg)
-	if code != ExitOK || !strings.Contains(out, "web-v3: live (was v2)") {
-		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
-	}
-	kv, _, _ := consul.Client.KV().Get("strata/web/live", nil)
-	if kv == nil || string(kv.Value) != "v3" {
-		t.Fatalf("strata/web/live = %v", kv)
+			if tc.live != "" {
+				if _, err := consul.Client.KV().Put(&consulapi.KVPair{Key: "strata/web/live", Value: []byte(tc.live)}, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dir := t.TempDir()
+			cfg := writeConfig(t, dir, strings.Replace(routedWeb, "    routing:", "    update: { max_parallel: 1 }\n    routing:", 1))
+			go func() {
+				client := nomad.Client()
+				for range 1000 {
+					if d, _, err := client.Jobs().LatestDeployment("web-v3", nil); err == nil && d != nil {
+						nomad.SetDeploymentHealth("web-v3", 1, 1, 1, 0)
+						nomad.SetDeploymentStatus(d.ID, api.DeploymentStatusSuccessful, "Deployment completed successfully")
+						return
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
+			env := map[string]string{"NOMAD_ADDR": nomad.Addr(), "CONSUL_HTTP_ADDR": consul.Addr}
+			code, out, errOut := run(t, env, "deploy", "web", "v3", "--promote", "-c", cfg)
+			if code != ExitOK || !strings.HasSuffix(out, tc.want) || strings.Contains(out, "\x1b") {
+				t.Fatalf("exit %d\n%q\nwant it to end with %q\n%s", code, out, tc.want, errOut)
+			}
+			kv, _, _ := consul.Client.KV().Get("strata/web/live", nil)
+			if kv == nil || string(kv.Value) != "v3" {
+				t.Fatalf("strata/web/live = %v", kv)
+			}
+		})
 	}
 }
 
