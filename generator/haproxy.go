@@ -122,6 +122,11 @@ func HAProxyJob(cfg *config.Config) (*api.Job, error) {
 	if r := h.Resources; r != nil && (r.CPU != nil || r.Memory != nil || r.MemoryMax != nil) {
 		task.Resources = &api.Resources{CPU: r.CPU, MemoryMB: r.Memory, MemoryMaxMB: r.MemoryMax}
 	}
+	// The templates read Consul with the token of HAProxy's own Consul
+	// identity, which strata acl apply binds to the strata-haproxy role.
+	// The lbstats sidecar reads only HAProxy's master socket: it gets no
+	// Consul identity.
+	task.Identities = []*api.WorkloadIdentity{consulIdentity()}
 	for _, t := range tmpls {
 		task.Templates = append(task.Templates, &api.Template{
 			EmbeddedTmpl: new(t.Contents),

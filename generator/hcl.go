@@ -217,6 +217,11 @@ func writeTask(b *body, t *api.Task) {
 			eb.attr(k, t.Env[k])
 		}
 	}
+	// The identity block without a name is the task's default identity.
+	for _, id := range t.Identities {
+		b.blank()
+		writeIdentity(b.block("identity"), id)
+	}
 	for _, tm := range t.Templates {
 		b.blank()
 		writeTemplate(b.block("template"), tm)
@@ -232,6 +237,27 @@ func writeTask(b *body, t *api.Task) {
 				rb.attr(kv.name, *kv.v)
 			}
 		}
+	}
+}
+
+func writeIdentity(b *body, w *api.WorkloadIdentity) {
+	if w.Name != "" {
+		b.attr("name", w.Name)
+	}
+	if w.Audience != nil {
+		b.attr("aud", w.Audience)
+	}
+	if w.Env {
+		b.attr("env", true)
+	}
+	if w.File {
+		b.attr("file", true)
+	}
+	if w.ChangeMode != "" {
+		b.attr("change_mode", w.ChangeMode)
+	}
+	if w.TTL != 0 {
+		b.attr("ttl", FormatDuration(w.TTL))
 	}
 }
 

@@ -153,6 +153,24 @@ func decodeGroup(gb *reader) *api.TaskGroup {
 			}
 			tb.check(eb.finish())
 		}
+		for _, ib := range tb.blocks("identity", 0) {
+			id := &api.WorkloadIdentity{Name: ib.str("name"), Audience: ib.strList("aud"), ChangeMode: ib.str("change_mode")}
+			for _, f := range []struct {
+				name string
+				to   *bool
+			}{{"env", &id.Env}, {"file", &id.File}} {
+				if b := ib.boolPtr(f.name); b != nil {
+					*f.to = *b
+				}
+			}
+			if d := ib.durPtr("ttl"); d != nil {
+				id.TTL = *d
+			}
+			// Nomad's parse keeps every identity block in Identities,
+			// the unnamed default one included.
+			t.Identities = append(t.Identities, id)
+			tb.check(ib.finish())
+		}
 		for _, mb := range tb.blocks("template", 0) {
 			tm := &api.Template{
 				DestPath: mb.strPtr("destination"), ChangeMode: mb.strPtr("change_mode"),

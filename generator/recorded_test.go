@@ -180,6 +180,30 @@ func adoptIntended(t *testing.T, want, got *api.Job, userSet bool) []string {
 				}
 			}
 		}
+		if *got.ID == HAProxyJobID || *got.ID == SweeperJobID {
+			// strata's own tasks carry workload identities now
+			// (issue 10), and the sweeper reaches Nomad's Task API and
+			// Consul with them; checked value by value here.
+			for ti, wt := range wg.Tasks {
+				gt := gg.Tasks[ti]
+				var wantIDs []*api.WorkloadIdentity
+				var wantEnv map[string]string
+				switch {
+				case *got.ID == SweeperJobID:
+					wantIDs = []*api.WorkloadIdentity{nomadIdentity(), consulIdentity()}
+					wantEnv = map[string]string{"NOMAD_ADDR": TaskAPIAddr, "CONSUL_HTTP_TOKEN_FILE": ConsulTokenFile}
+				case gt.Name == "haproxy":
+					wantIDs = []*api.WorkloadIdentity{consulIdentity()}
+				}
+				if !reflect.DeepEqual(gt.Identities, wantIDs) || !reflect.DeepEqual(gt.Env, wantEnv) {
+					t.Errorf("%s task %s: identities %v, env %v", *got.ID, gt.Name, gt.Identities, gt.Env)
+				}
+				if !reflect.DeepEqual(wt.Identities, gt.Identities) || !reflect.DeepEqual(wt.Env, gt.Env) {
+					wt.Identities, wt.Env = gt.Identities, gt.Env
+					changed = append(changed, "workload identities of strata's own tasks")
+				}
+			}
+		}
 		if *got.ID != SweeperJobID {
 			continue
 		}

@@ -106,8 +106,9 @@ func usesConsulServices(tg *api.TaskGroup) bool {
 // a task group with Consul services gets the constraint
 // ${attr.consul.version} semver ">= 1.8.0"; every task gets the default
 // workload identity (name "default", audience "nomadproject.io") unless it
-// has one; every service the provider "consul" and the Consul cluster
-// "default" unless it names them, every check without a name `service:
+// has one (an unnamed identity in Identities is moved there, with that
+// name and audience); every service the
+// provider "consul" and the Consul cluster "default" unless it names them, every check without a name `service:
 // "<service>" check`, and every port without a host network the "default"
 // one. Fields Nomad's structs cannot leave unset become their zero value
 // (a task's DiskMB, IOPS, MemoryMaxMB and SecretsMB, a group's
@@ -146,6 +147,24 @@ func ServerDefaults(job *api.Job) *api.Job {
 		g.Tasks = make([]*api.Task, len(tg.Tasks))
 		for j, t := range tg.Tasks {
 			c := *t
+			// Nomad's WorkloadIdentity.Canonicalize names an unnamed
+			// identity "default" and gives the default identity only
+			// Nomad's audience; the default one is the task's Identity.
+			c.Identities = nil
+			for _, w := range t.Identities {
+				id := *w
+				if id.Name == "" {
+					id.Name = "default"
+				}
+				if id.Name == "default" {
+					id.Audience = []string{"nomadproject.io"}
+					if c.Identity == nil {
+						c.Identity = &id
+						continue
+					}
+				}
+				c.Identities = append(c.Identities, &id)
+			}
 			if c.Identity == nil {
 				c.Identity = &api.WorkloadIdentity{Name: "default", Audience: []string{"nomadproject.io"}}
 			}

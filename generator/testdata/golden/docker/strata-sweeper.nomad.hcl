@@ -32,6 +32,22 @@ job "strata-sweeper" {
         args    = ["sweep", "--config", "$${NOMAD_TASK_DIR}/strata.yaml"]
       }
 
+      env {
+        CONSUL_HTTP_TOKEN_FILE = "$${NOMAD_SECRETS_DIR}/consul_token"
+        NOMAD_ADDR             = "unix://$${NOMAD_SECRETS_DIR}/api.sock"
+      }
+
+      identity {
+        env         = true
+        change_mode = "restart"
+      }
+
+      identity {
+        name = "consul_default"
+        aud  = ["consul.io"]
+        ttl  = "1h"
+      }
+
       template {
         destination     = "local/strata.yaml"
         left_delimiter  = "[[strata-literal:"
