@@ -13,6 +13,10 @@ const (
 	// RoleHAProxy is the token Nomad renders the HAProxy job's templates
 	// with.
 	RoleHAProxy = "haproxy"
+	// RoleOperator reads: strata status, and strata plan's Consul side.
+	// Nomad's plan endpoint needs submit-job, so planning against Nomad
+	// takes the deployer's policy.
+	RoleOperator = "operator"
 )
 
 // Policies writes the least-privilege ACL policies of every role, as files
@@ -23,7 +27,9 @@ const (
 // else, the deployer strata/<app>/live, history and cohorts/ and not the
 // draining keys, and HAProxy only reads. Nomad's capabilities are per
 // namespace: listing, reading and submitting jobs (deregistering is
-// submit-job); HAProxy needs no Nomad token.
+// submit-job, and so is Nomad's plan endpoint), in the configured namespace
+// only; the operator may list and read jobs there and nothing else; HAProxy
+// needs no Nomad token.
 func Policies(cfg *config.Config) ([]File, error) {
 	ns := cfg.Namespace
 	if ns == "" {
@@ -79,10 +85,26 @@ func Policies(cfg *config.Config) ([]File, error) {
 	}
 	add("consul-"+RoleHAProxy, hp)
 
-	// Nomad: the deployer and the sweeper.
-	for _, role := range []string{RoleDeployer, RoleSweeper} {
+	// Consul: the operator reads what status shows.
+	op := &body{}
+	rule(op, "node_prefix", "", "read")
+	rule(op, "service", HAProxyService, "read")
+	rule(op, "service", LBStatsService, "read")
+	for _, a := range cfg.Apps {
+		rule(op, "service", a.Name, "read")
+	}
+	rule(op, "key_prefix", "strata/", "read")
+	add("consul-"+RoleOperator, op)
+
+	// Nomad: the deployer and the sweeper submit (and deregister) jobs in
+	// the namespace; the operator only reads there.
+	for _, role := range []string{RoleDeployer, RoleSweeper, RoleOperator} {
+		caps := []string{"list-jobs", "read-job", "submit-job"}
+		if role == RoleOperator {
+			caps = []string{"list-jobs", "read-job"}
+		}
 		b := &body{}
-		b.block("namespace", ns).attr("capabilities", []string{"list-jobs", "read-job", "submit-job"})
+		b.block("namespace", ns).attr("capabilities", caps)
 		add("nomad-"+role, b)
 	}
 	return files, nil

@@ -62,6 +62,14 @@ func TestNomadPoliciesGrantJobCapabilitiesInTheNamespace(t *testing.T) {
 			t.Errorf("%s:\n%s", role, files[role])
 		}
 	}
+	if op := files["nomad-operator"]; !strings.Contains(op, `namespace "default" {`) || !strings.Contains(op, `capabilities = ["list-jobs", "read-job"]`) {
+		t.Errorf("nomad-operator reads jobs in the namespace and nothing else:\n%s", op)
+	}
+	for role, text := range files {
+		if strings.HasPrefix(role, "nomad-") && (strings.Contains(text, `namespace "*"`) || strings.Contains(text, "policy =")) {
+			t.Errorf("%s reaches beyond the configured namespace's job capabilities:\n%s", role, text)
+		}
+	}
 	if _, ok := files["nomad-haproxy"]; ok {
 		t.Error("HAProxy gets a Nomad policy it does not need")
 	}
@@ -135,6 +143,20 @@ func TestConsulPoliciesAreLeastPrivilege(t *testing.T) {
 		{"write another app's live", func() error { return put(deployer, "strata/other/live") }, false},
 		{"read the catalog", func() error {
 			s, _, err := deployer.Health().Service("web", "", false, nil)
+			if err == nil && len(s) != 1 {
+				return errDenied
+			}
+			return err
+		}, true},
+	})
+	operator := clientFor(RoleOperator)
+	run("operator", []check{
+		{"read live", func() error { return get(operator, "strata/web/live") }, true},
+		{"write live", func() error { return put(operator, "strata/web/live") }, false},
+		{"drain", func() error { return put(operator, "strata/web/draining/v1") }, false},
+		{"write a cohort", func() error { return put(operator, "strata/web/cohorts/x") }, false},
+		{"see an app's instances", func() error {
+			s, _, err := operator.Health().Service("web", "", false, nil)
 			if err == nil && len(s) != 1 {
 				return errDenied
 			}
