@@ -95,8 +95,10 @@ func FuzzRenderValues(f *testing.F) {
 					"service": map[string]any{"tags": []string{tag}, "check": map[string]any{"path": checkPath}},
 					"env":     map[string]any{"VALUE": envValue},
 					"routing": routing,
-					"versions": []string{
+					"versions": []any{
 						version, "v1",
+						// A version's own settings take free text too.
+						map[string]any{"version": "v2", "image": image, "args": []string{arg}, "env": map[string]any{"OWN": envValue}},
 					},
 					"live": "v1",
 				},

@@ -11,10 +11,12 @@ import (
 	"github.com/strata-dev/strata/internal/naming"
 )
 
-// Job builds the Nomad job that runs one version of app. The version must be
+// Job builds the Nomad job that runs one version of app, with the settings
+// the version sets for itself (config.App.ForVersion). The version must be
 // one the configuration lists or one a caller has validated with
 // naming.ValidVersion.
 func Job(cfg *config.Config, app *config.App, version string) *api.Job {
+	app = app.ForVersion(version)
 	id := naming.JobID(app.Name, version)
 	job := &api.Job{
 		ID:          new(id),

@@ -50,7 +50,8 @@ keep going to the live version until you run strata promote.`,
 			if !naming.ValidVersion(version) {
 				return usageError{fmt.Errorf("%q is not a valid version (%s)", version, naming.VersionGrammar)}
 			}
-			a := *app
+			// The version's own settings, then the flags over them.
+			a := *app.ForVersion(version)
 			switch {
 			case image != "" && a.Driver != config.DriverDocker:
 				return usageError{fmt.Errorf("--image: app %s runs with %s, not docker; use --command", a.Name, a.Driver)}

@@ -110,6 +110,11 @@ var diffCases = []struct {
 	{"move-routing-port", func(s string) string {
 		return strings.Replace(s, `bind: ":8080"`, `bind: ":8081"`, 1)
 	}},
+	// The README's way to change a setting without restarting: the new
+	// version carries it, the running ones keep their jobs.
+	{"add-version-with-its-own-env", func(s string) string {
+		return strings.Replace(s, "versions: [v8, v9, v10]", "versions:\n      - v8\n      - v9\n      - v10\n      - version: v11\n        env: { FEATURE_X: \"on\" }", 1)
+	}},
 }
 
 func TestDiffBetweenTwoCommitsMatchesTheGoldenFiles(t *testing.T) {
@@ -219,6 +224,37 @@ func TestDiffExitCodes(t *testing.T) {
 				t.Errorf("stderr %q does not contain %q", errOut, tc.stderr)
 			}
 		})
+	}
+}
+
+// TestDiffOfANewVersionWithItsOwnSettingsRestartsNothing: a setting given
+// to a new version only leaves the running versions' jobs as they are, so
+// --fail-on-restart passes; the same setting on the app restarts all three.
+func TestDiffOfANewVersionWithItsOwnSettingsRestartsNothing(t *testing.T) {
+	base, own, shared := t.TempDir(), t.TempDir(), t.TempDir()
+	writeConfig(t, base, diffBase)
+	writeConfig(t, own, diffCases[6].change(diffBase))
+	writeConfig(t, shared, strings.Replace(strings.Replace(diffBase, "[v8, v9, v10]", "[v8, v9, v10, v11]", 1), "env: { LOG_LEVEL: info }", "env: { LOG_LEVEL: info, FEATURE_X: \"on\" }", 1))
+	code, out, errOut := runDiff(t, nil, "--base", base, "--head", own, "--fail-on-restart", "--detailed-exitcode")
+	if code != ExitChanges || strings.Contains(out, "Restarts") {
+		t.Errorf("a new version's own env: exit %d, want %d, and no restart:\n%s%s", code, ExitChanges, out, errOut)
+	}
+	if !strings.Contains(out, "+ web-v11") || strings.Contains(out, "~ web-v") {
+		t.Errorf("only web-v11 should be added, no version edited:\n%s", out)
+	}
+	code, out, errOut = runDiff(t, nil, "--base", base, "--head", shared, "--fail-on-restart")
+	if code != ExitRestarts || !strings.Contains(out, "! Restarts 3 running versions of web (web-v8, web-v9, web-v10), replacing their allocations: their sessions are cut.") {
+		t.Errorf("the app's env: exit %d, want %d:\n%s%s", code, ExitRestarts, out, errOut)
+	}
+
+	// Once only versions with the setting run, it moves to the app and no
+	// job changes.
+	onlyOwn, moved := t.TempDir(), t.TempDir()
+	writeConfig(t, onlyOwn, strings.Replace(strings.Replace(diffCases[6].change(diffBase), "      - v8\n      - v9\n      - v10\n", "", 1), "live: v10", "live: v11", 1))
+	writeConfig(t, moved, strings.Replace(strings.Replace(strings.Replace(diffBase, "[v8, v9, v10]", "[v11]", 1), "live: v10", "live: v11", 1), "env: { LOG_LEVEL: info }", "env: { LOG_LEVEL: info, FEATURE_X: \"on\" }", 1))
+	code, out, errOut = runDiff(t, nil, "--base", onlyOwn, "--head", moved, "--fail-on-restart", "--detailed-exitcode")
+	if code != ExitOK {
+		t.Errorf("moving the setting to the app: exit %d, want %d:\n%s%s", code, ExitOK, out, errOut)
 	}
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"time"
 
 	"github.com/strata-dev/strata/internal/sweeper"
@@ -142,6 +143,10 @@ type App struct {
 	MaxVersions   int
 	// Versions are sorted naturally, oldest first.
 	Versions []string
+	// VersionSettings are the settings versions set for themselves, by
+	// version (a versions entry written as a mapping); a version without
+	// any has no entry. ForVersion applies them.
+	VersionSettings map[string]*VersionSettings
 	// Live is the version new sessions get until Consul KV says otherwise.
 	// Empty only for workers that do not name one.
 	Live string
@@ -150,6 +155,64 @@ type App struct {
 	Routing *Routing
 	// Retire is how the sweeper retires the app's old versions.
 	Retire Retire
+}
+
+// VersionSettings are the settings one version sets for itself, over its
+// app's: a nil field (or Args) keeps the app's. Env is added to the app's
+// env key by key, and Resources' fields replace the app's one by one, so
+// a version names only what differs.
+type VersionSettings struct {
+	Image, Command *string
+	Args           []string
+	Env            map[string]string
+	Resources      *Resources
+
+	// path is the entry's key path (apps.web.versions[2]), for validate.
+	path string
+}
+
+// ForVersion is the app as its version runs: a copy of the app with the
+// version's own settings (VersionSettings) applied and none left to apply,
+// or the app itself when the version sets none. The copy shares what it
+// does not change.
+func (a *App) ForVersion(version string) *App {
+	s := a.VersionSettings[version]
+	if s == nil {
+		return a
+	}
+	c := *a
+	c.VersionSettings = nil
+	if s.Image != nil {
+		c.Image = *s.Image
+	}
+	if s.Command != nil {
+		c.Command = *s.Command
+	}
+	if s.Args != nil {
+		c.Args = s.Args
+	}
+	if len(s.Env) > 0 {
+		c.Env = make(map[string]string, len(a.Env)+len(s.Env))
+		maps.Copy(c.Env, a.Env)
+		maps.Copy(c.Env, s.Env)
+	}
+	if r := s.Resources; r != nil {
+		merged := Resources{}
+		if a.Resources != nil {
+			merged = *a.Resources
+		}
+		if r.CPU != nil {
+			merged.CPU = r.CPU
+		}
+		if r.Memory != nil {
+			merged.Memory = r.Memory
+		}
+		if r.MemoryMax != nil {
+			merged.MemoryMax = r.MemoryMax
+		}
+		c.Resources = &merged
+	}
+	return &c
 }
 
 // Retire is an app's retirement policy (the per-app sweeper section). It is

@@ -20,6 +20,7 @@ var fuzzSeeds = []string{
 	"",
 	"apps: {}\n",
 	"apps:\n  w:\n    kind: worker\n    driver: docker\n    image: \"i:{{version}}\"\n    versions: [v1]\n",
+	"apps:\n  w:\n    kind: worker\n    driver: docker\n    image: \"i:{{version}}\"\n    env: {A: b}\n    versions:\n      - v1\n      - {version: v2, env: {C: d}, resources: {memory: 64}, image: \"i:x\", args: [\"{{version}}\"]}\n      - {version: v3, count: 2}\n",
 	`
 region: global
 namespace: default

@@ -178,21 +178,27 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 			seen := map[string]int{}
 			for i, it := range items {
 				ip := index(p, i)
-				s, ok := d.str(it, ip)
+				s, node, settings, ok := d.parseVersionEntry(it, ip)
 				if !ok {
 					continue
 				}
 				if !naming.ValidVersion(s) {
-					d.failAt(it, ip, "%q is not a valid version (%s)", s, naming.VersionGrammar)
+					d.failAt(node, ip, "%q is not a valid version (%s)", s, naming.VersionGrammar)
 					continue
 				}
 				if first, dup := seen[s]; dup {
-					d.failAt(it, ip, "version %q is listed twice (also at %s)", s, index(p, first))
+					d.failAt(node, ip, "version %q is listed twice (also at %s)", s, index(p, first))
 					continue
 				}
 				seen[s] = i
 				a.Versions = append(a.Versions, s)
-				d.versionNodes[name][s] = it
+				d.versionNodes[name][s] = node
+				if settings != nil {
+					if a.VersionSettings == nil {
+						a.VersionSettings = map[string]*VersionSettings{}
+					}
+					a.VersionSettings[s] = settings
+				}
 			}
 		case "live":
 			a.Live, _ = d.str(v, p)
@@ -205,6 +211,90 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 	a.Retire = d.parseRetire(retireNode, join(path, "sweeper"))
 	naming.SortVersions(a.Versions)
 	return a
+}
+
+// versionKeys are the keys of a versions entry written as a mapping:
+// "version", the version's name, and the settings it may hold for itself
+// (overridableKeys).
+var versionKeys = append([]string{"version"}, overridableKeys...)
+
+// overridableKeys are the app settings a version may set for itself: the
+// ones a running version's allocations are replaced for when they change
+// (its task's config, env and resources), so that a new setting can go to
+// new versions while the running ones keep their jobs byte for byte. The
+// others are applied in place (count, kill_timeout, update, service ...) or
+// are the app's as a whole (driver, ports, routing ...).
+var overridableKeys = []string{"image", "command", "args", "env", "resources"}
+
+// parseVersionEntry decodes one entry of an app's versions: a version name,
+// or a mapping of its name (version) and settings that override the app's
+// for that version only. It returns the name, the node to cite for it, and
+// the settings (nil for a plain name); ok is false when no name could be
+// read.
+func (d *decoder) parseVersionEntry(n *yaml.Node, path string) (name string, node *yaml.Node, settings *VersionSettings, ok bool) {
+	if n == nil || n.Kind != yaml.MappingNode {
+		name, ok = d.str(n, path)
+		return name, n, nil, ok
+	}
+	fields, ok := d.mapping(n, path, nil)
+	if !ok {
+		return "", n, nil, false
+	}
+	settings = &VersionSettings{path: path}
+	for _, f := range fields {
+		key, v, p := f.key.Value, f.value, join(path, f.key.Value)
+		if !slices.Contains(versionKeys, key) {
+			if slices.Contains(appKeys, key) {
+				d.failAt(f.key, p, "%s cannot be set for one version: only %s can (the settings whose change replaces a running version's allocations); set %s on the app", key, strings.Join(overridableKeys, ", "), key)
+			} else {
+				d.failAt(f.key, p, "unknown key; expected one of: %s", strings.Join(versionKeys, ", "))
+			}
+			continue
+		}
+		if isNull(v) {
+			if key == "version" {
+				d.failAt(v, p, "missing; the version's name, like version: v10")
+				ok = false
+			}
+			continue
+		}
+		switch key {
+		case "version":
+			name, ok = d.str(v, p)
+			node = v
+		case "image":
+			if s, good := d.str(v, p); good {
+				d.checkPlaceholders(v, p, s)
+				settings.Image = &s
+			}
+		case "command":
+			if s, good := d.str(v, p); good {
+				d.checkPlaceholders(v, p, s)
+				settings.Command = &s
+			}
+		case "args":
+			if items, good := d.sequence(v, p); good {
+				settings.Args = []string{}
+				for i, it := range items {
+					if s, good := d.str(it, index(p, i)); good {
+						d.checkPlaceholders(it, index(p, i), s)
+						settings.Args = append(settings.Args, s)
+					}
+				}
+			}
+		case "env":
+			settings.Env = d.parseEnv(v, p)
+		case "resources":
+			settings.Resources = d.parseResources(v, p)
+		}
+	}
+	if node == nil {
+		if _, given := d.fields[join(path, "version")]; !given {
+			d.failAt(n, join(path, "version"), "missing; a version written as a mapping names itself, like version: v10")
+		}
+		return "", n, nil, false
+	}
+	return name, node, settings, ok
 }
 
 // errsAt returns the problems already recorded for a key path or below it.

@@ -153,6 +153,7 @@ func (d *decoder) checkApp(a *App) {
 	if s := a.Service; s != nil && s.Check != nil {
 		d.checkCheck(s.Check, join(path, "service.check"))
 	}
+	d.checkVersionSettings(a)
 	if a.Routing != nil {
 		d.checkRouting(a.Routing, join(path, "routing"))
 	}
@@ -160,6 +161,23 @@ func (d *decoder) checkApp(a *App) {
 		d.checkUpdate(u, a.KillTimeout, at("update"), join(path, "update"))
 	}
 	d.checkVersions(a, n, path, nodes, values, kindKnown)
+}
+
+// checkVersionSettings checks the settings versions set for themselves
+// against the app's driver, and each version's resources as they add up.
+func (d *decoder) checkVersionSettings(a *App) {
+	for _, v := range a.Versions {
+		s := a.VersionSettings[v]
+		if s == nil {
+			continue
+		}
+		if s.Image != nil && a.Driver != "" && a.Driver != DriverDocker {
+			d.failAt(d.keyNode(join(s.path, "image")), join(s.path, "image"), "only the docker driver takes an image; the %s driver runs command", a.Driver)
+		}
+		if r := a.ForVersion(v).Resources; r != nil && r.Memory != nil && r.MemoryMax != nil && *r.MemoryMax < *r.Memory && len(d.errsAt(join(s.path, "resources"))) == 0 && s.Resources != nil {
+			d.failAt(d.keyNode(join(s.path, "resources")), join(s.path, "resources.memory_max"), "%d MB is less than memory (%d MB) for version %s", *r.MemoryMax, *r.Memory, v)
+		}
+	}
 }
 
 // checkVersions checks an app's versions and live version.
