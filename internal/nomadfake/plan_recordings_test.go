@@ -3,8 +3,6 @@ package nomadfake_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -12,6 +10,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/strata-dev/strata/internal/nomadfake"
+	"github.com/strata-dev/strata/internal/nomadrec"
 )
 
 // diffLines renders a job diff one line per field, object, group and task,
@@ -111,15 +110,13 @@ type planAnswer struct {
 // is 0 (no job) is compared, and NextPeriodicLaunch depends on the clock,
 // so only whether there is one.
 func TestEveryRecordedPlanAnswersAsNomad(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "plan", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no recordings: %v", err)
+	files, err := nomadrec.Glob("plan/*.json")
+	if err != nil {
+		t.Fatal(err)
 	}
-	sort.Strings(files)
 	s := nomadfake.New(t)
 	var plans int
-	for _, file := range files {
-		name := strings.TrimPrefix(file, "testdata/")
+	for _, name := range files {
 		ex := loadExchange(t, name)
 		switch {
 		case ex.Method == "GET":
@@ -181,5 +178,3 @@ func updatesText(a *api.PlanAnnotations) string {
 	b, _ := json.Marshal(a.DesiredTGUpdates)
 	return string(b)
 }
-
-var _ = os.ReadFile

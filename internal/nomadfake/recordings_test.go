@@ -6,40 +6,26 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"unicode"
 
 	"github.com/strata-dev/strata/internal/nomadfake"
+	"github.com/strata-dev/strata/internal/nomadrec"
 )
 
-// exchange is one recorded request to Nomad 2.0.6 and its answer, as the
-// files in testdata/ hold them (see testdata/README.md).
-type exchange struct {
-	Seq             int                 `json:"seq"`
-	Scenario        string              `json:"scenario"`
-	Method          string              `json:"method"`
-	Path            string              `json:"path"`
-	Query           map[string][]string `json:"query"`
-	RequestBody     json.RawMessage     `json:"request_body"`
-	Status          int                 `json:"status"`
-	ResponseHeaders map[string]string   `json:"response_headers"`
-	ResponseBody    json.RawMessage     `json:"response_body"`
-	ResponseText    string              `json:"response_text"`
-}
+// exchange is one recorded request to Nomad 2.0.6 and its answer (see
+// internal/nomadrec).
+type exchange = nomadrec.Exchange
 
+// loadExchange reads one recorded exchange by its path among the
+// recordings, such as "plan/0001-PUT-jobs.json".
 func loadExchange(t *testing.T, path string) exchange {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", path))
+	ex, err := nomadrec.Load(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var ex exchange
-	if err := json.Unmarshal(b, &ex); err != nil {
-		t.Fatalf("%s: %v", path, err)
 	}
 	return ex
 }
