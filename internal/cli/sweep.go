@@ -29,8 +29,9 @@ first drained (strata/<app>/draining/<version>: its cookies go to the live
 version); 'drain_grace' later, if every HAProxy still reports 0 sessions, its
 Nomad job is deregistered. Anything that cannot be read means nothing is
 retired, and so does an HAProxy's node whose Consul agent is down (its
-HAProxy would not see a drain). It prints, per version, its state, the
-reason and what it did.
+HAProxy would not see a drain) or where Nomad runs the strata-haproxy job
+but Consul's catalog lists no HAProxy. It prints, per version, its state,
+the reason and what it did.
 
 It exits 0 when the pass ran, 1 when a source could not be read, an
 HAProxy's node is in doubt or an action failed (nothing half-done is left: a

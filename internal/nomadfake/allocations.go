@@ -2,6 +2,7 @@ package nomadfake
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"time"
@@ -184,6 +185,21 @@ func (s *Server) latestDeploymentForJobLocked(jobID string) *deployment {
 func (s *Server) allocationsLocked(namespace, jobID string) []*api.Allocation {
 	allocs := []*api.Allocation{}
 	js, ok := s.jobs[jobKey{namespace, jobID}]
+	if ok && *js.latest().Type == api.JobTypeSystem {
+		for _, a := range s.system[jobKey{namespace, jobID}] {
+			if *js.latest().Stop && a.DesiredStatus == api.AllocDesiredStatusRun {
+				// A stopped job's allocations stop.
+				c := *a
+				c.DesiredStatus = api.AllocDesiredStatusStop
+				if c.ClientStatus == api.AllocClientStatusRunning {
+					c.ClientStatus, c.ClientDescription = api.AllocClientStatusComplete, descComplete
+				}
+				a = &c
+			}
+			allocs = append(allocs, a)
+		}
+		return allocs
+	}
 	dep := s.latestDeploymentLocked(namespace, jobID)
 	if !ok || dep == nil {
 		return allocs
@@ -245,6 +261,54 @@ func (s *Server) allocationsLocked(namespace, jobID string) []*api.Allocation {
 		}
 	}
 	return allocs
+}
+
+// SetSystemAllocations sets the allocations of the system job jobID in
+// namespace: one of its first task group on each node of nodes (node name
+// to client status: running, pending, unknown when the node disconnected,
+// lost when it is down, complete, failed), named and numbered as Nomad
+// names a system job's allocations (<job>.<group>[0] on every node), with
+// the node's name as NodeName and a node ID derived from it. Nomad places a
+// system job on every eligible node without a deployment; the fake does
+// not place it, a test says where it runs. An unknown job, or one that is
+// not a system job, fails the test.
+func (s *Server) SetSystemAllocations(namespace, jobID string, nodes map[string]string) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := jobKey{namespace, jobID}
+	js, ok := s.jobs[key]
+	if !ok || *js.latest().Type != api.JobTypeSystem || len(js.latest().TaskGroups) == 0 {
+		s.t.Errorf("nomadfake: SetSystemAllocations: %q in %q is not a system job with a task group", jobID, namespace)
+		return
+	}
+	job := js.latest()
+	group := *job.TaskGroups[0].Name
+	names := slices.Sorted(maps.Keys(nodes))
+	index := s.bumpLocked()
+	var allocs []*api.Allocation
+	for i, node := range names {
+		status := nodes[node]
+		desired := api.AllocDesiredStatusRun
+		desc := map[string]string{api.AllocClientStatusRunning: descRunning, api.AllocClientStatusPending: descPending,
+			api.AllocClientStatusComplete: descComplete, api.AllocClientStatusFailed: descFailed}[status]
+		if status == api.AllocClientStatusLost || status == api.AllocClientStatusComplete {
+			desired = api.AllocDesiredStatusStop
+		}
+		now := s.now()
+		a := &api.Allocation{
+			ID: fmt.Sprintf("%08x-0000-4000-8000-%012x", 0x5a5a0000+i, index), Namespace: namespace, EvalID: fmt.Sprintf("5a5ae7a1-0000-4000-8000-%012x", index),
+			Name: fmt.Sprintf("%s.%s[0]", jobID, group), NodeID: fmt.Sprintf("%08x-0000-4000-8000-%012x", i+2, i+2), NodeName: node,
+			JobID: jobID, Job: job, TaskGroup: group, DesiredStatus: desired, ClientStatus: status, ClientDescription: desc,
+			TaskStates: map[string]*api.TaskState{}, CreateIndex: index, ModifyIndex: index, AllocModifyIndex: index,
+			CreateTime: now.UnixNano(), ModifyTime: now.UnixNano(),
+		}
+		for _, t := range job.TaskGroups[0].Tasks {
+			a.TaskStates[t.Name] = taskState(status, now, nil)
+		}
+		allocs = append(allocs, a)
+	}
+	s.system[key] = allocs
 }
 
 // taskState is the state of one task of an allocation with clientStatus.

@@ -33,7 +33,9 @@
 //   - PUT or POST /v1/job/<id>/plan: Nomad's diff, desired updates and
 //     warnings (see Plans); nothing is stored.
 //   - GET /v1/job/<id>/allocations: with task states and events, reschedules
-//     linked by NextAllocation and RescheduleTracker.
+//     linked by NextAllocation and RescheduleTracker. A system job (Nomad
+//     places it on every eligible node, without a deployment) has the
+//     allocations a test set with [Server.SetSystemAllocations], one per node.
 //   - GET /v1/allocation/<id>: 404 "alloc not found".
 //   - GET /v1/job/<id>/deployment: JSON null, and so a nil deployment and no
 //     error, when the job has none.

@@ -111,10 +111,13 @@ type Server struct {
 	evalSeq     uint64
 	deployments map[string]*deployment
 	deploySeq   uint64
-	failures    map[Endpoint]failure
-	calls       map[Endpoint]int
-	requests    []string
-	clients     []*api.Client
+	// system holds the allocations of system jobs, one per node
+	// (SetSystemAllocations).
+	system   map[jobKey][]*api.Allocation
+	failures map[Endpoint]failure
+	calls    map[Endpoint]int
+	requests []string
+	clients  []*api.Client
 }
 
 type jobKey struct{ namespace, id string }
@@ -155,6 +158,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		jobs:        map[jobKey]*jobState{},
 		evals:       map[string]*api.Evaluation{},
 		deployments: map[string]*deployment{},
+		system:      map[jobKey][]*api.Allocation{},
 		failures:    map[Endpoint]failure{},
 		calls:       map[Endpoint]int{},
 	}

@@ -60,10 +60,10 @@ func fleet(tb testing.TB, apps, versions, haproxies int) (sweeper.Sources, *noma
 func TestAPassMakesCallsPerHAProxyNotPerJob(t *testing.T) {
 	src, nomad, _ := fleet(t, 20, 10, 3)
 	_, _, calls := sweeper.Gather(context.Background(), src, start)
-	// One filtered job list; one KV list and two catalog reads; one read
-	// per HAProxy's lbstats. No call per job.
-	if calls.Nomad != 1 || calls.Consul != 3 || calls.LBStats != 3 {
-		t.Errorf("calls = %+v for 200 jobs and 3 HAProxies, want Nomad 1, Consul 3, lbstats 3", calls)
+	// One filtered job list and the HAProxy job's allocations; one KV list
+	// and two health reads; one read per HAProxy's lbstats. No call per job.
+	if calls.Nomad != 2 || calls.Consul != 3 || calls.LBStats != 3 {
+		t.Errorf("calls = %+v for 200 jobs and 3 HAProxies, want Nomad 2, Consul 3, lbstats 3", calls)
 	}
 	if n := nomad.Calls(nomadfake.EndpointJobVersions) + nomad.Calls(nomadfake.EndpointJobInfo); n != 0 {
 		t.Errorf("%d per-job Nomad calls", n)
@@ -137,8 +137,8 @@ func TestAVersionWhoseDeploymentFailedTakesNoKeepPlace(t *testing.T) {
 	if len(inv.Failures) > 0 {
 		t.Fatal(inv.Failures)
 	}
-	if n := nomad.Calls(nomadfake.EndpointJobLatestDeployment) - before; n != 1 || calls.Nomad != 2 {
-		t.Errorf("%d deployment reads, %d Nomad calls; want 1 (the failing job's) and 2", n, calls.Nomad)
+	if n := nomad.Calls(nomadfake.EndpointJobLatestDeployment) - before; n != 1 || calls.Nomad != 3 {
+		t.Errorf("%d deployment reads, %d Nomad calls; want 1 (the failing job's) and 3 (with the job list and the HAProxy job's allocations)", n, calls.Nomad)
 	}
 	for _, j := range inv.Jobs {
 		if j.App == "web" && j.DeploymentFailed != (j.Version == "v2") {

@@ -60,6 +60,10 @@ type Inventory struct {
 	// Nodes are the nodes where the catalog lists an HAProxy or an lbstats,
 	// healthy or not, with their own checks.
 	Nodes []HAProxyNode
+	// HAProxyAllocs are the allocations of the HAProxy system job Nomad
+	// runs, has lost, or cannot reach: where an HAProxy runs, or recently
+	// ran, whatever Consul's catalog says.
+	HAProxyAllocs []HAProxyAlloc
 	// Deployments of worker versions, by app and version.
 	Deployments map[string]map[string]Deployment
 	// Failures are the sources that could not be read. Any failure stops
@@ -77,6 +81,17 @@ type HAProxyNode struct {
 	// passing, as "serfHealth is critical": the node's Consul agent is
 	// down, or the node is in maintenance.
 	Failing []string
+}
+
+// HAProxyAlloc is one allocation of the HAProxy system job, as Nomad lists
+// it.
+type HAProxyAlloc struct {
+	// Node is the Nomad node's name.
+	Node string
+	// Status is the allocation's client status: running, or unknown (its
+	// node disconnected) or lost (its node is down): an HAProxy that may
+	// still route with what it last rendered.
+	Status string
 }
 
 // Policy is how one app's versions are retired.
@@ -188,7 +203,7 @@ func Decide(inv Inventory, cfg Config, now time.Time) Plan {
 	}
 	slices.Sort(apps)
 
-	plan := Plan{Doubts: NodeDoubts(inv.Nodes)}
+	plan := Plan{Doubts: NodeDoubts(inv.Nodes, inv.HAProxyAllocs)}
 	for _, app := range apps {
 		jobs := byApp[app]
 		slices.SortFunc(jobs, func(a, b Job) int { return naming.CompareVersions(a.Version, b.Version) })
@@ -203,18 +218,20 @@ func Decide(inv Inventory, cfg Config, now time.Time) Plan {
 
 // NodeDoubts says, per node, why its HAProxy cannot be trusted to have
 // dropped a draining version or to have reported every session of it:
-//   - a node whose own checks do not pass (serfHealth critical: its Consul
-//     agent is down, so its HAProxy never sees strata/<app>/draining/<version>
-//     and keeps sending the version's cookies to it, and its lbstats may
-//     report sessions of a stale configuration);
-//   - an HAProxy without its lbstats, whose sessions nobody counts.
-//
-// A node Consul no longer lists at all is out of this sight: strata's
-// Consul configuration keeps a dead server as failed (autopilot's
-// cleanup_dead_servers = false), and a dead client stays failed for
-// Consul's reconnect_timeout (72h by default).
-func NodeDoubts(nodes []HAProxyNode) []string {
+//   - a node whose own checks do not pass in Consul's catalog (serfHealth
+//     critical: its Consul agent is down, so its HAProxy never sees
+//     strata/<app>/draining/<version> and keeps sending the version's cookies
+//     to it, and its lbstats may report sessions of a stale configuration);
+//   - an HAProxy without its lbstats, whose sessions nobody counts;
+//   - an HAProxy allocation Nomad reports unknown or lost: the node may still
+//     route, unseen;
+//   - fewer nodes with an HAProxy and an lbstats in Consul's catalog than
+//     nodes where Nomad runs the HAProxy job: a node Consul removed (a dead
+//     server that autopilot cleaned up, a node that force-left) is out of the
+//     catalog's sight, but not out of Nomad's.
+func NodeDoubts(nodes []HAProxyNode, allocs []HAProxyAlloc) []string {
 	var out []string
+	listed := map[string]bool{}
 	for _, n := range nodes {
 		switch {
 		case len(n.Failing) > 0:
@@ -227,6 +244,32 @@ func NodeDoubts(nodes []HAProxyNode) []string {
 		case n.HAProxy && !n.LBStats:
 			out = append(out, "node "+n.Name+": an HAProxy without its lbstats (nobody counts its sessions)")
 		}
+		if n.HAProxy && n.LBStats {
+			listed[n.Name] = true
+		}
+	}
+	running := map[string]bool{}
+	for _, a := range allocs {
+		switch a.Status {
+		case "running":
+			running[a.Node] = true
+		case "unknown", "lost":
+			out = append(out, fmt.Sprintf("node %s: Nomad reports its HAProxy allocation %s (it may still route, unseen)", a.Node, a.Status))
+		}
+	}
+	if len(listed) < len(running) {
+		var missing []string
+		for n := range running {
+			if !listed[n] {
+				missing = append(missing, n)
+			}
+		}
+		slices.Sort(missing)
+		msg := fmt.Sprintf("Nomad runs the HAProxy job on %d nodes, Consul's catalog lists an HAProxy with its lbstats on %d", len(running), len(listed))
+		if len(missing) > 0 {
+			msg += " (not on " + strings.Join(missing, ", ") + ")"
+		}
+		out = append(out, msg)
 	}
 	return out
 }

@@ -182,6 +182,36 @@ func TestDecide(t *testing.T) {
 			inv.Nodes = []HAProxyNode{{Name: "a", HAProxy: true, LBStats: true}, {Name: "b", HAProxy: true, LBStats: true}}
 			return inv
 		}, config, "v1", StateDraining, ActionDrain, "no sessions"},
+		{"nothing is drained while Nomad runs an HAProxy on a node Consul's catalog no longer lists", func() Inventory {
+			inv := idle()
+			inv.Nodes = []HAProxyNode{{Name: "a", HAProxy: true, LBStats: true}, {Name: "b", HAProxy: true, LBStats: true}}
+			inv.HAProxyAllocs = []HAProxyAlloc{{"a", "running"}, {"b", "running"}, {"c", "running"}}
+			return inv
+		}, config, "v1", StateUnknown, ActionNone, "Nomad runs the HAProxy job on 3 nodes, Consul's catalog lists an HAProxy with its lbstats on 2 (not on c)"},
+		{"nodes named differently in Nomad and Consul are still counted", func() Inventory {
+			inv := idle()
+			inv.Nodes = []HAProxyNode{{Name: "a.consul", HAProxy: true, LBStats: true}}
+			inv.HAProxyAllocs = []HAProxyAlloc{{"a", "running"}, {"b", "running"}}
+			return inv
+		}, config, "v1", StateUnknown, ActionNone, "on 1 (not on a, b)"},
+		{"nothing is drained while Nomad has lost an HAProxy's allocation", func() Inventory {
+			inv := idle()
+			inv.Nodes = []HAProxyNode{{Name: "a", HAProxy: true, LBStats: true}}
+			inv.HAProxyAllocs = []HAProxyAlloc{{"a", "running"}, {"c", "lost"}}
+			return inv
+		}, config, "v1", StateUnknown, ActionNone, "node c: Nomad reports its HAProxy allocation lost"},
+		{"nothing is drained while an HAProxy's node is disconnected from Nomad", func() Inventory {
+			inv := idle()
+			inv.Nodes = []HAProxyNode{{Name: "a", HAProxy: true, LBStats: true}, {Name: "c", HAProxy: true, LBStats: true}}
+			inv.HAProxyAllocs = []HAProxyAlloc{{"a", "running"}, {"c", "unknown"}}
+			return inv
+		}, config, "v1", StateUnknown, ActionNone, "node c: Nomad reports its HAProxy allocation unknown"},
+		{"as many HAProxies in Consul as Nomad runs leave an idle version to drain", func() Inventory {
+			inv := idle()
+			inv.Nodes = []HAProxyNode{{Name: "a", HAProxy: true, LBStats: true}, {Name: "b", HAProxy: true, LBStats: true}}
+			inv.HAProxyAllocs = []HAProxyAlloc{{"a", "running"}, {"b", "running"}, {"b", "complete"}}
+			return inv
+		}, config, "v1", StateDraining, ActionDrain, "no sessions"},
 		{"a version draining for less than drain_grace waits", func() Inventory {
 			inv := idle()
 			inv.Draining = map[string]map[string]time.Time{"web": {"v1": t0.Add(-5 * time.Minute)}}

@@ -31,7 +31,11 @@
 // node that is not provably healthy and reporting (Plan.Doubts): a node whose
 // own checks fail in Consul's catalog (serfHealth critical when its Consul
 // agent is down: its HAProxy never sees the draining key and keeps routing
-// the version's cookies to it), or an HAProxy without its lbstats. Workers have no
+// the version's cookies to it), an HAProxy without its lbstats, an HAProxy
+// allocation Nomad reports lost or unknown, or fewer HAProxies in the
+// catalog than nodes where Nomad runs the strata-haproxy job (a node Consul
+// removed, say by autopilot, is out of the catalog's sight, not Nomad's).
+// Workers have no
 // connections: once the newest version's deployment has been healthy for
 // HandoffGrace, older versions outside Keep are stopped.
 package sweeper

@@ -13,6 +13,7 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 	nomadapi "github.com/hashicorp/nomad/api"
 
+	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/lbstats"
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/nomadfake"
@@ -196,6 +197,16 @@ func TestSweepRetiresOnlyWhatNobodyUses(t *testing.T) {
 	}
 }
 
+// TestTheSweepersNamesAreTheGenerators: the sweeper reads the job and
+// services the generator writes (the sweeper cannot import the generator,
+// which imports config, which imports the sweeper).
+func TestTheSweepersNamesAreTheGenerators(t *testing.T) {
+	if sweeper.HAProxyJobID != generator.HAProxyJobID || sweeper.HAProxyService != generator.HAProxyService {
+		t.Errorf("sweeper reads job %q and service %q, the generator writes %q and %q",
+			sweeper.HAProxyJobID, sweeper.HAProxyService, generator.HAProxyJobID, generator.HAProxyService)
+	}
+}
+
 func TestNothingIsRetiredOnDoubt(t *testing.T) {
 	s := routingtest.Start(t, func(s *routingtest.Stack) {
 		s.Backend("v1", 1, false)
@@ -235,6 +246,31 @@ func TestNothingIsRetiredOnDoubt(t *testing.T) {
 		}
 		if len(inv.Failures) != 0 || !inv.SessionsComplete {
 			t.Fatalf("every source answered, yet failures %v, complete %v", inv.Failures, inv.SessionsComplete)
+		}
+	})
+	t.Run("Nomad runs an HAProxy on a node Consul's catalog no longer lists", func(t *testing.T) {
+		// As after autopilot removed a dead server: its node, HAProxy and
+		// lbstats are gone from the catalog, its allocation still runs.
+		id := generator.HAProxyJobID
+		nomad.AddJob(&nomadapi.Job{ID: &id, Name: &id, Type: new(nomadapi.JobTypeSystem), Namespace: new("default"),
+			TaskGroups: []*nomadapi.TaskGroup{{Name: new("haproxy"), Tasks: []*nomadapi.Task{{Name: "haproxy", Driver: "raw_exec"}}}}}, start)
+		here, err := s.Consul.Client.Agent().NodeName()
+		if err != nil {
+			t.Fatal(err)
+		}
+		nomad.SetSystemAllocations("default", id, map[string]string{here: "running", "node-gone": "running"})
+		plan, _, inv := pass(t, src, cfg, start)
+		if len(plan.Actions()) != 0 || len(plan.Doubts) != 1 || !strings.Contains(plan.Doubts[0], "on 2 nodes") || !strings.Contains(plan.Doubts[0], "not on node-gone") {
+			t.Fatalf("an HAProxy out of the catalog's sight: doubts %q, actions %+v", plan.Doubts, plan.Actions())
+		}
+		if len(inv.Failures) != 0 {
+			t.Fatalf("failures %v", inv.Failures)
+		}
+		// Nomad runs it where Consul lists it: no doubt left.
+		nomad.SetSystemAllocations("default", id, map[string]string{here: "running", "node-gone": "complete"})
+		inv, _, _ = sweeper.Gather(context.Background(), src, start)
+		if p := sweeper.Decide(inv, cfg, start); len(p.Doubts) != 0 {
+			t.Fatalf("with the allocation on the lost node complete: doubts %q", p.Doubts)
 		}
 	})
 	t.Run("Nomad's deregistration fails, then succeeds on the next pass", func(t *testing.T) {

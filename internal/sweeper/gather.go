@@ -26,6 +26,8 @@ const (
 	HAProxyService = "strata-haproxy"
 	// LBStatsService is every HAProxy's lbstats sidecar.
 	LBStatsService = "strata-lbstats"
+	// HAProxyJobID is the HAProxy system job (generator.HAProxyJobID).
+	HAProxyJobID = "strata-haproxy"
 )
 
 // ManagedFilter selects strata's versions in Nomad's job list.
@@ -75,6 +77,9 @@ func Gather(ctx context.Context, src Sources, now time.Time) (Inventory, Indexes
 	var calls Calls
 	if err := gatherJobs(ctx, src, now, &inv, &calls); err != nil {
 		inv.Failures = append(inv.Failures, "Nomad ("+err.Error()+")")
+	}
+	if err := gatherHAProxyAllocs(ctx, src, &inv, &calls); err != nil {
+		inv.Failures = append(inv.Failures, "Nomad, the "+HAProxyJobID+" job's allocations ("+err.Error()+")")
 	}
 	if err := gatherKV(ctx, src, now, &inv, idx, &calls); err != nil {
 		inv.Failures = append(inv.Failures, "Consul KV ("+err.Error()+")")
@@ -147,6 +152,23 @@ func gatherJobs(ctx context.Context, src Sources, now time.Time, inv *Inventory,
 			dep = Deployment{Healthy: true, Since: time.Unix(0, d.ModifyTime)}
 		}
 		inv.Deployments[app] = map[string]Deployment{s.Meta[naming.MetaVersion]: dep}
+	}
+	return nil
+}
+
+// gatherHAProxyAllocs reads where Nomad runs the HAProxy system job, in
+// Namespace: one request. A job that does not exist has no allocations.
+func gatherHAProxyAllocs(ctx context.Context, src Sources, inv *Inventory, calls *Calls) error {
+	calls.Nomad++
+	allocs, _, err := src.Nomad.Jobs().Allocations(HAProxyJobID, false, (&nomadapi.QueryOptions{Namespace: src.Namespace}).WithContext(ctx))
+	if err != nil {
+		return err
+	}
+	for _, a := range allocs {
+		switch a.ClientStatus {
+		case nomadapi.AllocClientStatusRunning, nomadapi.AllocClientStatusUnknown, nomadapi.AllocClientStatusLost:
+			inv.HAProxyAllocs = append(inv.HAProxyAllocs, HAProxyAlloc{Node: a.NodeName, Status: a.ClientStatus})
+		}
 	}
 	return nil
 }
