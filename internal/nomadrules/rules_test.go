@@ -2,25 +2,16 @@ package nomadrules
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
+	"path"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
-)
 
-// exchange is one recorded request to Nomad and its answer.
-type exchange struct {
-	Scenario     string          `json:"scenario"`
-	Method       string          `json:"method"`
-	Path         string          `json:"path"`
-	Status       int             `json:"status"`
-	RequestBody  json.RawMessage `json:"request_body"`
-	ResponseBody json.RawMessage `json:"response_body"`
-}
+	"github.com/strata-dev/strata/internal/nomadrec"
+)
 
 // recordedCluster is the agent the recordings were made on: only the
 // default namespace, and a node pool "spot" besides the built-in ones.
@@ -29,24 +20,16 @@ var recordedCluster = Cluster{Namespaces: []string{"default"}, NodePools: []stri
 // TestRecordedValidations runs every job Nomad validated in the recordings
 // through the rules and expects Nomad's answer, text included.
 func TestRecordedValidations(t *testing.T) {
-	files, err := filepath.Glob("testdata/validate/*-PUT-validate_job.json")
+	exchanges, err := nomadrec.LoadAll("validate/*-PUT-validate_job.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) < 100 {
-		t.Fatalf("found %d recorded validations; expected the 143 of testdata/validate", len(files))
+	if len(exchanges) < 100 {
+		t.Fatalf("found %d recorded validations; expected the 143 of nomadrec's validate/", len(exchanges))
 	}
 	var rejected, warned int
-	for _, f := range files {
-		var ex exchange
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(data, &ex); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		t.Run(filepath.Base(f)+" "+ex.Scenario, func(t *testing.T) {
+	for _, ex := range exchanges {
+		t.Run(path.Base(ex.File)+" "+ex.Scenario, func(t *testing.T) {
 			var req api.JobValidateRequest
 			if err := json.Unmarshal(ex.RequestBody, &req); err != nil {
 				t.Fatal(err)
