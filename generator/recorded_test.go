@@ -14,18 +14,27 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/nomadrec"
 	"github.com/strata-dev/strata/internal/nomadrules"
 )
 
-// recordingsDir holds the recorded exchanges with Nomad 2.0.6, kept once in
-// the nomadrules package (see its testdata/README.md).
-const recordingsDir = "../internal/nomadrules/testdata/validate"
-
 // recordedConfig maps a recording's config name ("strata", "edge/static_port")
-// to the configuration it was rendered from, in testdata/recorded.
-func recordedConfig(name string) string {
+// to the configuration it was rendered from: testdata/recorded holds the
+// configurations as they were, and an edge case is the recordings' own
+// cases/<name>.yaml (in nomadrec), written to a temporary directory under
+// its name.
+func recordedConfig(t *testing.T, name string) string {
+	t.Helper()
 	if rest, ok := strings.CutPrefix(name, "edge/"); ok {
-		return filepath.Join("testdata", "recorded", "edge", rest+".yaml")
+		data, err := nomadrec.ReadFile("cases/" + rest + ".yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), rest+".yaml")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
 	}
 	return filepath.Join("testdata", "recorded", name+".yaml")
 }
@@ -39,11 +48,12 @@ var refusedNow = map[string]string{
 	"full": "apps.recorder.update.progress_deadline: 15m0s is shorter than kill_timeout (1h30m0s)",
 }
 
+// recordedExchange is a recorded validation or parse of a job strata
+// rendered from a configuration.
 type recordedExchange struct {
-	file, config, job string
-	kind              string // validate, parse
-	request           json.RawMessage
-	response          json.RawMessage
+	nomadrec.Exchange
+	config, job string
+	kind        string // validate, parse
 }
 
 // recordedExchanges reads the "validate <config>/<job>" and "parse
@@ -51,33 +61,21 @@ type recordedExchange struct {
 // Nomad's parse of the rendered HCL.
 func recordedExchanges(t *testing.T) []recordedExchange {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(recordingsDir, "*.json"))
+	exchanges, err := nomadrec.LoadAll("validate/*.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []recordedExchange
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ex struct {
-			Scenario     string          `json:"scenario"`
-			RequestBody  json.RawMessage `json:"request_body"`
-			ResponseBody json.RawMessage `json:"response_body"`
-		}
-		if err := json.Unmarshal(data, &ex); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
+	for _, ex := range exchanges {
 		kind, target, ok := strings.Cut(ex.Scenario, " ")
 		if !ok || (kind != "validate" && kind != "parse") {
 			continue
 		}
 		i := strings.LastIndex(target, "/")
-		out = append(out, recordedExchange{file: filepath.Base(f), config: target[:i], job: target[i+1:], kind: kind, request: ex.RequestBody, response: ex.ResponseBody})
+		out = append(out, recordedExchange{Exchange: ex, config: target[:i], job: target[i+1:], kind: kind})
 	}
 	if len(out) < 100 {
-		t.Fatalf("found %d recorded validate and parse exchanges in %s; expected over 100", len(out), recordingsDir)
+		t.Fatalf("found %d recorded validate and parse exchanges in nomadrec's validate/; expected over 100", len(out))
 	}
 	return out
 }
@@ -274,8 +272,8 @@ func TestRecordedJobs(t *testing.T) {
 		if ex.kind != "validate" {
 			continue
 		}
-		t.Run(ex.file+" "+ex.config+"/"+ex.job, func(t *testing.T) {
-			path := recordedConfig(ex.config)
+		t.Run(filepath.Base(ex.File)+" "+ex.config+"/"+ex.job, func(t *testing.T) {
+			path := recordedConfig(t, ex.config)
 			if key, refused := refusedNow[ex.config]; refused {
 				_, err := config.Load(config.Options{Path: path, LookupEnv: noEnv})
 				if err == nil || !strings.Contains(err.Error(), key) {
@@ -284,7 +282,7 @@ func TestRecordedJobs(t *testing.T) {
 				return
 			}
 			var req api.JobValidateRequest
-			if err := json.Unmarshal(ex.request, &req); err != nil {
+			if err := json.Unmarshal(ex.RequestBody, &req); err != nil {
 				t.Fatal(err)
 			}
 			want := req.Job
@@ -318,15 +316,15 @@ func TestHCLParity(t *testing.T) {
 		if ex.kind != "parse" {
 			continue
 		}
-		t.Run(ex.file+" "+ex.config+"/"+ex.job, func(t *testing.T) {
-			path := recordedConfig(ex.config)
+		t.Run(filepath.Base(ex.File)+" "+ex.config+"/"+ex.job, func(t *testing.T) {
+			path := recordedConfig(t, ex.config)
 			if _, refused := refusedNow[ex.config]; refused {
 				// The recorded file is refused now; its jobs are
 				// rendered from the corrected golden case.
 				path = filepath.Join("testdata", ex.config+".yaml")
 			}
 			var parsed api.Job
-			if err := json.Unmarshal(ex.response, &parsed); err != nil {
+			if err := json.Unmarshal(ex.ResponseBody, &parsed); err != nil {
 				t.Fatal(err)
 			}
 			got := renderedJob(t, path, ex.job)
@@ -359,11 +357,10 @@ func TestHCLParity(t *testing.T) {
 // lacks) is refused now, or renders that job so that Nomad's rules accept
 // it (TestRecordedJobs compares it with what was sent).
 func TestRecordedVerdicts(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(recordingsDir, "SUMMARY.tsv"))
+	rows, err := nomadrec.ValidateSummary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := strings.Split(strings.TrimSpace(string(data)), "\n")[1:]
 	if len(rows) < 50 {
 		t.Fatalf("%d rows in SUMMARY.tsv", len(rows))
 	}
@@ -375,16 +372,14 @@ func TestRecordedVerdicts(t *testing.T) {
 	}
 	refusedConfigs := map[string]bool{}
 	for _, row := range rows {
-		cols := strings.Split(row, "\t")
-		if jobRefused(cols[3]) {
-			refusedConfigs[cols[0]] = true
+		if jobRefused(row.NomadJSON) {
+			refusedConfigs[row.Config] = true
 		}
 	}
 	for _, row := range rows {
-		cols := strings.Split(row, "\t")
-		name, job, strataVerdict := cols[0], cols[1], cols[2]
+		name, job, strataVerdict := row.Config, row.Job, row.Strata
 		t.Run(name+"/"+job, func(t *testing.T) {
-			cfg, loadErr := config.Load(config.Options{Path: recordedConfig(name), LookupEnv: noEnv})
+			cfg, loadErr := config.Load(config.Options{Path: recordedConfig(t, name), LookupEnv: noEnv})
 			if m := keyRE.FindStringSubmatch(strataVerdict); m != nil {
 				if loadErr == nil || !strings.Contains(loadErr.Error(), ": "+m[1]+": ") {
 					t.Fatalf("recorded as refused for %s; now: %v", m[1], loadErr)
