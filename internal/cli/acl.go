@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-dev/strata/generator"
+	"github.com/strata-dev/strata/internal/acl"
+)
+
+func (c *CLI) aclCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "acl",
+		Short: "Set up the ACL objects strata's roles need on a cluster with ACLs",
+		Long: `acl plan shows, and acl apply makes, what a Consul with ACLs enabled needs for
+strata's roles: a policy per role (strata-deployer, strata-sweeper,
+strata-haproxy, strata-operator: the rules strata render writes to
+policies/), and the roles and binding rules of the JWT auth method through
+which the strata-sweeper job's sweep task and the strata-haproxy job's
+haproxy task, logging in with their Nomad workload identities, get exactly
+their role's policy.
+
+The auth method is the one Nomad's workload identities log in with
+('nomad setup consul' creates nomad-workloads); its claim mappings must
+map nomad_namespace, nomad_job_id and nomad_task. Consul is reached as every
+command reaches it (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN): the token needs
+acl = "write".
+
+strata changes only what it created: every object it makes has a
+description starting "` + acl.Marker + `". An object of one of its names that
+it did not create is reported and nothing is changed; one it created and
+someone edited is reported and restored; one it no longer needs is removed.
+Running apply again changes nothing.`,
+	}
+	var authMethod string
+	var detailed bool
+	run := func(apply bool) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, _ []string) error {
+			cfg, err := c.load(cmd)
+			if err != nil {
+				return err
+			}
+			files, err := generator.Policies(cfg)
+			if err != nil {
+				return err
+			}
+			want, err := acl.ConsulDesired(files, cfg.Namespace, authMethod)
+			if err != nil {
+				return err
+			}
+			client, err := c.consulClient()
+			if err != nil {
+				return err
+			}
+			changes, err := acl.Plan(cmd.Context(), client.ACL(), want)
+			if err != nil {
+				return err
+			}
+			if len(changes) == 0 {
+				fmt.Fprintf(c.Stdout, "Consul ACLs: nothing to change (%d policies, %d roles, %d binding rules of auth method %s)\n",
+					len(want.Policies), len(want.Roles), len(want.Workloads), want.AuthMethod)
+				return nil
+			}
+			if !apply {
+				for _, ch := range changes {
+					fmt.Fprintf(c.Stdout, "will %s\n", ch)
+				}
+				fmt.Fprintf(c.Stdout, "Consul ACLs: %d changes; 'strata acl apply' makes them\n", len(changes))
+				if detailed {
+					return changesError{}
+				}
+				return nil
+			}
+			err = acl.Apply(cmd.Context(), client.ACL(), changes, func(ch acl.Change) {
+				fmt.Fprintf(c.Stdout, "did %s\n", ch)
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.Stdout, "Consul ACLs: %d changes made\n", len(changes))
+			return nil
+		}
+	}
+	plan := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what acl apply would change in Consul's ACLs",
+		Long: `Plan shows what 'strata acl apply' would change, one line per object, and
+changes nothing.
+
+Exit codes: 0, even with changes; with --detailed-exitcode, 0 when nothing
+changes, 2 when something would; 1 an error (a conflict included); 64 a
+wrong command line.`,
+		Args: cobra.NoArgs,
+		RunE: run(false),
+	}
+	plan.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when nothing changes, 2 when something would, 1 on an error")
+	apply := &cobra.Command{
+		Use:   "apply",
+		Short: "Create or restore the Consul ACL objects strata's roles need",
+		Long: `Apply makes the changes 'strata acl plan' shows, and prints each as it is made.
+It stops at the first that fails; running it again continues.
+
+Exit codes: 0 done; 1 an error (a conflict included: nothing is changed
+then); 64 a wrong command line.`,
+		Args: cobra.NoArgs,
+		RunE: run(true),
+	}
+	for _, sub := range []*cobra.Command{plan, apply} {
+		sub.Flags().StringVar(&authMethod, "auth-method", acl.DefaultAuthMethod, "Consul's JWT auth method for Nomad's workload identities")
+		cmd.AddCommand(sub)
+	}
+	return cmd
+}

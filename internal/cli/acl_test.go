@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"strings"
+	"testing"
+
+	consulapi "github.com/hashicorp/consul/api"
+
+	"github.com/strata-dev/strata/internal/acl"
+	"github.com/strata-dev/strata/internal/testenv"
+)
+
+// TestACLPlanThenApplyThroughTheCLI: plan lists what apply will create and
+// changes nothing; apply makes it and says so; a second apply changes
+// nothing. (internal/acl tests what the objects allow.)
+func TestACLPlanThenApplyThroughTheCLI(t *testing.T) {
+	consul := testenv.StartConsulWithACL(t)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := consul.Client.ACL().AuthMethodCreate(&consulapi.ACLAuthMethod{Name: acl.DefaultAuthMethod, Type: "jwt", Config: map[string]any{
+		"JWTValidationPubKeys": []string{string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))},
+		"BoundAudiences":       []string{"consul.io"},
+		"ClaimMappings":        map[string]string{"nomad_namespace": "nomad_namespace", "nomad_job_id": "nomad_job_id", "nomad_task": "nomad_task"},
+	}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := writeConfig(t, t.TempDir(), sweptWeb)
+	env := map[string]string{"CONSUL_HTTP_ADDR": consul.Addr, "CONSUL_HTTP_TOKEN": testenv.ACLManagementToken}
+
+	code, out, errOut := run(t, env, "acl", "plan", "-c", path)
+	if code != ExitOK || !strings.Contains(out, "will create policy strata-sweeper") || !strings.Contains(out, "will create binding rule strata-sweeper") {
+		t.Fatalf("acl plan: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, _ := run(t, env, "acl", "plan", "--detailed-exitcode", "-c", path); code != ExitChanges {
+		t.Errorf("acl plan --detailed-exitcode with changes: exit %d, want %d", code, ExitChanges)
+	}
+	if ps, _, _ := consul.Client.ACL().PolicyList(nil); len(ps) != 2 {
+		t.Errorf("plan changed Consul: %d policies", len(ps))
+	}
+	code, out, errOut = run(t, env, "acl", "apply", "-c", path)
+	if code != ExitOK || !strings.Contains(out, "did create role strata-sweeper") || !strings.Contains(out, "changes made") {
+		t.Fatalf("acl apply: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = run(t, env, "acl", "apply", "-c", path)
+	if code != ExitOK || !strings.Contains(out, "nothing to change") {
+		t.Errorf("the second acl apply: exit %d\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = run(t, env, "acl", "plan", "--auth-method", "nope", "-c", path)
+	if code != ExitError || !strings.Contains(errOut, "strata acl plan: Consul has no auth method nope") {
+		t.Errorf("a missing auth method: exit %d\n%s", code, errOut)
+	}
+}
