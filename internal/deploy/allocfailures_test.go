@@ -11,26 +11,26 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/strata-dev/strata/internal/deploy"
+	"github.com/strata-dev/strata/internal/nomadrec"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // TestAllocFailuresOfRecordedCrashLoops explains the allocations Nomad
-// recorded for two crash-looping deployments (see testdata/README.md).
+// recorded for two crash-looping deployments (nomadrec's lifecycle/; see
+// testdata/README.md).
 func TestAllocFailuresOfRecordedCrashLoops(t *testing.T) {
 	for _, name := range []string{"0183-GET-job_web-v8_allocations.json", "0185-GET-job_web-v9_allocations.json"} {
 		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join("testdata", name))
+			ex, err := nomadrec.Load("lifecycle/" + name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var rec struct {
-				ResponseBody []*api.AllocationListStub `json:"response_body"`
-			}
-			if err := json.Unmarshal(data, &rec); err != nil {
+			var allocs []*api.AllocationListStub
+			if err := json.Unmarshal(ex.ResponseBody, &allocs); err != nil {
 				t.Fatal(err)
 			}
-			got := deploy.AllocFailures(rec.ResponseBody, nil, false)
+			got := deploy.AllocFailures(allocs, nil, false)
 			golden := filepath.Join("testdata", strings.TrimSuffix(name, ".json")+".golden")
 			if *update {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
