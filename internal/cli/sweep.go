@@ -142,8 +142,11 @@ func (c *CLI) printSweep(output string, plan sweeper.Plan, results []sweeper.Res
 		enc.Encode(struct {
 			DryRun   bool       `json:"dry_run"`
 			Versions []sweepRow `json:"versions"`
-			Calls    sweepCalls `json:"api_calls"`
-		}{dry, rows, sweepCalls{Nomad: calls.Nomad, Consul: calls.Consul, LBStats: calls.LBStats, Total: calls.Total()}})
+			// Doubts say why no web version was retired although every
+			// source answered (sweeper.Plan.Doubts).
+			Doubts []string   `json:"doubts,omitempty"`
+			Calls  sweepCalls `json:"api_calls"`
+		}{dry, rows, plan.Doubts, sweepCalls{Nomad: calls.Nomad, Consul: calls.Consul, LBStats: calls.LBStats, Total: calls.Total()}})
 		return
 	}
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)

@@ -106,6 +106,13 @@ func TestSweepCommand(t *testing.T) {
 	if code != ExitError || !strings.Contains(errOut, "_node_maintenance is critical") || !strings.Contains(out, "nothing is retired on doubt") {
 		t.Errorf("with the HAProxy's node in maintenance: exit %d\n%s%s", code, out, errOut)
 	}
+	code, out, _ = run(t, env, "sweep", "--dry-run", "-o", "json", "-c", cfg)
+	var doubted struct {
+		Doubts []string `json:"doubts"`
+	}
+	if err := json.Unmarshal([]byte(out), &doubted); err != nil || code != ExitError || len(doubted.Doubts) != 1 || !strings.Contains(doubted.Doubts[0], "_node_maintenance is critical") {
+		t.Errorf("sweep -o json with the HAProxy's node in maintenance: exit %d, doubts %q (%v)\n%s", code, doubted.Doubts, err, out)
+	}
 	consul.Client.Agent().DisableNodeMaintenance()
 
 	consul.Stop()
