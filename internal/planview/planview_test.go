@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,40 +16,28 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/strata-dev/strata/internal/naming"
+	"github.com/strata-dev/strata/internal/nomadrec"
 	"github.com/strata-dev/strata/internal/planview"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
-// recording is one exchange recorded between a client and Nomad 2.0.6 (see
-// testdata/README.md).
-type recording struct {
-	Scenario     string          `json:"scenario"`
-	Method       string          `json:"method"`
-	Path         string          `json:"path"`
-	RequestBody  json.RawMessage `json:"request_body"`
-	Status       int             `json:"status"`
-	ResponseBody json.RawMessage `json:"response_body"`
-	ResponseText string          `json:"response_text"`
-}
-
-func load(t *testing.T, name string) recording {
+// load reads one exchange recorded between a client and Nomad 2.0.6, by
+// its path among the recordings (see internal/nomadrec).
+func load(t *testing.T, name string) nomadrec.Exchange {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "recorded", name))
+	ex, err := nomadrec.Load(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r recording
-	if err := json.Unmarshal(data, &r); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return r
+	return ex
 }
 
-// planned is the job and Nomad's plan of one recorded plan request.
+// planned is the job and Nomad's plan of one recorded plan request of the
+// recordings' plan/.
 func planned(t *testing.T, name string) planview.Job {
 	t.Helper()
-	r := load(t, name)
+	r := load(t, "plan/"+name)
 	var req struct{ Job api.Job }
 	if err := json.Unmarshal(r.RequestBody, &req); err != nil {
 		t.Fatalf("%s: request: %v", name, err)
@@ -60,11 +49,11 @@ func planned(t *testing.T, name string) planview.Job {
 	return planview.Job{ID: *req.Job.ID, App: req.Job.Meta[naming.MetaApp], Version: req.Job.Meta[naming.MetaVersion], Plan: &resp}
 }
 
-// clusterJobs is the managed jobs of a recorded job list.
+// clusterJobs is the managed jobs of a job list recorded in plan/.
 func clusterJobs(t *testing.T, name string) []planview.Seen {
 	t.Helper()
 	var stubs []api.JobListStub
-	if err := json.Unmarshal(load(t, name).ResponseBody, &stubs); err != nil {
+	if err := json.Unmarshal(load(t, "plan/"+name).ResponseBody, &stubs); err != nil {
 		t.Fatal(err)
 	}
 	var out []planview.Seen
@@ -79,19 +68,19 @@ func clusterJobs(t *testing.T, name string) []planview.Seen {
 // before its "Scheduler dry-run" part: the same markers, alignment, task
 // group lines and fields.
 func TestJobDiffPrintsWhatNomadJobPlanPrints(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "recorded", "0*_plan.json"))
+	files, err := nomadrec.Glob("plan/0*_plan.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	compared := 0
 	for _, f := range files {
-		r := load(t, filepath.Base(f))
+		r := load(t, f)
 		change, job, ok := strings.Cut(r.Scenario, ": nomad job plan ")
 		if !ok {
 			continue
 		}
 		t.Run(change+"/"+job, func(t *testing.T) {
-			printed, err := os.ReadFile(filepath.Join("testdata", "recorded", "cli", change+".nomad-plan."+job+".txt"))
+			printed, err := nomadrec.ReadFile("plan/cli/" + change + ".nomad-plan." + job + ".txt")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +88,7 @@ func TestJobDiffPrintsWhatNomadJobPlanPrints(t *testing.T) {
 			if !ok {
 				t.Fatalf("no dry-run part in %s", printed)
 			}
-			got := planview.JobDiff(planned(t, filepath.Base(f)).Plan.Diff)
+			got := planview.JobDiff(planned(t, path.Base(f)).Plan.Diff)
 			if got != want {
 				t.Errorf("JobDiff differs from nomad job plan:\n--- got\n%s\n--- nomad job plan\n%s", got, want)
 			}
@@ -132,7 +121,7 @@ func TestUpdateLine(t *testing.T) {
 }
 
 // scenario is one recorded `strata plan --format text` run: the plan
-// requests strata made and the job list it read.
+// requests strata made and the job list it read, in the recordings' plan/.
 type scenario struct {
 	name  string
 	plans []string
@@ -156,7 +145,7 @@ var scenarios = []scenario{
 		name: "warning_memory_max", plans: []string{"0028-PUT-job_web-v1_plan.json", "0029-PUT-job_web-v2_plan.json", "0030-PUT-job_web-v3_plan.json"}, list: "0033-GET-jobs.json",
 		edit: func(t *testing.T, jobs []planview.Job) []planview.Job {
 			var v struct{ Warnings string }
-			if err := json.Unmarshal(load(t, "0108-PUT-validate_job.json").ResponseBody, &v); err != nil || v.Warnings == "" {
+			if err := json.Unmarshal(load(t, "validate/0108-PUT-validate_job.json").ResponseBody, &v); err != nil || v.Warnings == "" {
 				t.Fatalf("no warning recorded: %v", err)
 			}
 			jobs[2].Plan.Warnings = v.Warnings
@@ -170,7 +159,7 @@ var scenarios = []scenario{
 		// is still planned and shown.
 		name: "failed_web_v2", plans: []string{"0084-PUT-job_web-v1_plan.json", "0085-PUT-job_web-v2_plan.json"}, list: "0088-GET-jobs.json",
 		edit: func(t *testing.T, jobs []planview.Job) []planview.Job {
-			r := load(t, "0140-PUT-jobs.json")
+			r := load(t, "lifecycle/0140-PUT-jobs.json")
 			jobs[1].Plan = nil
 			jobs[1].Error = planview.NomadError(unexpected(t, r.Status, r.ResponseText))
 			return jobs
@@ -250,7 +239,7 @@ func unexpected(t *testing.T, status int, body string) error {
 }
 
 func TestNomadErrorKeepsNomadsTextWithoutItsTrailingBlankLines(t *testing.T) {
-	r := load(t, "0140-PUT-jobs.json")
+	r := load(t, "lifecycle/0140-PUT-jobs.json")
 	got := planview.NomadError(unexpected(t, r.Status, r.ResponseText))
 	want := "Nomad answered 500: 1 error occurred:\n\t* Task group web validation failed: 1 error occurred:\n\t* Task web validation failed: 1 error occurred:\n\t* KillTimout (30s) longer than the group's ProgressDeadline (20s)"
 	if got != want {
