@@ -154,7 +154,12 @@ func TestEveryEdgeCaseConfigurationIsThere(t *testing.T) {
 // TestOnlyTestsImportIt: no package of the module imports nomadrec outside
 // its tests, so the strata binary never carries the recordings.
 func TestOnlyTestsImportIt(t *testing.T) {
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// go test runs this test, so the go command is there: on PATH, or in
+	// the GOROOT the test was built with.
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
 	cmd := exec.Command(goTool, "list", "-e", "-f", `{{.ImportPath}}: {{join .Imports " "}}`, "github.com/strata-dev/strata/...")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
