@@ -39,7 +39,12 @@ that file as it is in the working tree. Environment variables and flags
 (STRATA_*, --region, ...) apply to both sides alike.
 
 --output (-o) is text (default), markdown (for a pull request comment or
-$GITHUB_STEP_SUMMARY) or json; --format is its deprecated alias.
+$GITHUB_STEP_SUMMARY) or json; --format is its deprecated alias. The
+markdown fits in a GitHub comment (65,536 characters): jobs with the same
+changes share one diff, and past the limit the table, the restarts and every
+destructive change's diff come first and the rest is summarized. A change
+to the HAProxy job's templates is shown as the diff of haproxy.cfg as it
+renders with no Consul data (binds, cookies, settings).
 
 Each change that replaces the running allocations of an app's versions is
 said plainly, per app: "Restarts 3 running versions of web (web-v8, web-v9,
@@ -80,10 +85,16 @@ a change restarts running versions of an app or strata's HAProxy job (before
 			policyDiffs := diffPolicies(basePolicies, headPolicies)
 			switch format {
 			case "markdown":
-				fmt.Fprint(c.Stdout, jobdiff.Markdown(diffs))
+				// The policies' diffs are sections of the report, which
+				// its size guard may summarize.
+				var extra []planview.Section
 				for _, p := range policyDiffs {
-					fmt.Fprintf(c.Stdout, "\n<details><summary>ACL policy <code>%s</code></summary>\n\n```diff\n%s\n```\n</details>\n", p.File, strings.Join(p.Lines, "\n"))
+					extra = append(extra, planview.Section{
+						Body:    fmt.Sprintf("\n<details><summary>ACL policy <code>%s</code></summary>\n\n```diff\n%s\n```\n</details>\n", p.File, strings.Join(p.Lines, "\n")),
+						Summary: fmt.Sprintf("ACL policy `%s`: %d lines of diff left out", p.File, len(p.Lines)),
+					})
 				}
+				fmt.Fprint(c.Stdout, jobdiff.Markdown(diffs, extra...))
 			case "json":
 				enc := json.NewEncoder(c.Stdout)
 				enc.SetIndent("", "  ")

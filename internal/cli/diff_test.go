@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/strata-dev/strata/internal/jobdiff"
+	"github.com/strata-dev/strata/internal/planview"
 
 	"github.com/strata-dev/strata/internal/testenv"
 )
@@ -292,5 +294,67 @@ func TestDiffShowsACLPolicyChanges(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("diff lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// wideConfig is the issue's wide case: 40 web apps of 8 versions each,
+// with env and image as given.
+func wideConfig(env, image string) string {
+	var b strings.Builder
+	b.WriteString("created: \"2026-11-01T00:00:00Z\"\napps:\n")
+	for i := range 40 {
+		fmt.Fprintf(&b, `  app%02d:
+    driver: docker
+    image: %q
+    ports: { http: {} }
+    service: { check: { path: /healthz } }
+    env: { %s }
+    versions: [v1, v2, v3, v4, v5, v6, v7, v8]
+    live: v8
+`, i, image, env)
+	}
+	return b.String()
+}
+
+// TestWideMarkdownDiffFitsInAGitHubComment: 40 apps × 8 versions with one
+// env change made 93 KB of Markdown; it must fit in a GitHub comment and
+// keep the table (every job) and every restart, whether the versions'
+// changes are the same (one env value) or all differ (a new registry in
+// every version's image).
+func TestWideMarkdownDiffFitsInAGitHubComment(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		base, head string
+	}{
+		{"one env change to every app", wideConfig("LOG_LEVEL: info", "ghcr.io/acme/app:{{version}}"), wideConfig("LOG_LEVEL: debug", "ghcr.io/acme/app:{{version}}")},
+		{"a change that differs in every version", wideConfig("LOG_LEVEL: info", "ghcr.io/acme/app:{{version}}"), wideConfig("LOG_LEVEL: info", "registry.example.com/acme/a-much-longer-repository-name/app:{{version}}")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base, head := t.TempDir(), t.TempDir()
+			writeConfig(t, base, tc.base)
+			writeConfig(t, head, tc.head)
+			code, out, errOut := runDiff(t, nil, "--base", base, "--head", head, "-o", "markdown")
+			if code != ExitOK {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if n := utf8.RuneCountInString(out); n > planview.GitHubCommentLimit {
+				t.Errorf("%d characters, more than a GitHub comment takes (%d)", n, planview.GitHubCommentLimit)
+			}
+			for i := range 40 {
+				app := fmt.Sprintf("app%02d", i)
+				for v := 1; v <= 8; v++ {
+					if row := fmt.Sprintf("| `%s-v%d` | ~ edited |", app, v); !strings.Contains(out, row) {
+						t.Fatalf("the table lacks %s", row)
+					}
+				}
+				cut := fmt.Sprintf("Restarts 8 running versions of %s (%s-v1, %s-v2, %s-v3, %s-v4, %s-v5, %s-v6, %s-v7, %s-v8)", app, app, app, app, app, app, app, app, app)
+				if !strings.Contains(out, cut) {
+					t.Fatalf("the restarts of %s are not said", app)
+				}
+			}
+			if strings.Count(out, "```diff") != strings.Count(out, "```\n\n</details>") {
+				t.Errorf("a diff block is left open")
+			}
+		})
 	}
 }

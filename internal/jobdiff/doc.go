@@ -38,4 +38,14 @@
 // allocation whose node no longer satisfies new constraints or resources.
 // For strata's HAProxy job a destructive change or a removal adds a warning:
 // replacing its allocations cuts every session it holds.
+//
+// # Reading a change
+//
+// A change to one of the HAProxy job's templates is shown as the diff of
+// the file it renders with no Consul data (Change.Rendered): what
+// strata.yaml decides, such as "bind :8081", rather than the template's
+// one long settings line. A multi-line string is shown as a line diff, with
+// a template's settings line written as JSON one key a line. Markdown
+// gives jobs whose changes are the same one diff block, and fits in a
+// GitHub comment with planview.FitMarkdown.
 package jobdiff

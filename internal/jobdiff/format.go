@@ -46,8 +46,18 @@ func Text(diffs []JobDiff) string {
 			if c.Destructive {
 				note = "  [replaces allocations]"
 			}
+			if len(c.Rendered) > 0 {
+				fmt.Fprintf(&b, "    %s:%s\n      %s %s\n", c.Path, note, templateFile(c.Path), renderedNote)
+				for _, l := range c.Rendered {
+					b.WriteString("      " + l + "\n")
+				}
+				continue
+			}
 			if lines, ok := multiline(c); ok {
 				fmt.Fprintf(&b, "    %s:%s\n", c.Path, note)
+				if d.ID == generator.HAProxyJobID {
+					fmt.Fprintf(&b, "      %s\n", templateSourceNote)
+				}
 				for _, l := range lines {
 					b.WriteString("      " + l + "\n")
 				}
@@ -70,8 +80,18 @@ func Text(diffs []JobDiff) string {
 // a table of the jobs that change with their counts of fields added (+),
 // removed (-) and changed (~), the running versions the change restarts
 // (planview.RestartSentences), warnings as a GitHub alert, then a collapsed
-// <details> per edited job holding its changes in a diff block.
-func Markdown(diffs []JobDiff) string {
+// <details> per edited job holding its changes in a diff block (one for
+// all the jobs whose changes are the same, as an env change to every
+// version of an app), then the extra sections (ACL policies). It fits in a
+// GitHub comment (planview.GitHubCommentLimit): past it, diffs are
+// summarized by planview.FitMarkdown, the table, the restarts and every
+// destructive change's diff first.
+func Markdown(diffs []JobDiff, extra ...planview.Section) string {
+	return MarkdownWithin(planview.GitHubCommentLimit, diffs, extra...)
+}
+
+// MarkdownWithin is Markdown within limit characters.
+func MarkdownWithin(limit int, diffs []JobDiff, extra ...planview.Section) string {
 	var b strings.Builder
 	b.WriteString("### strata diff\n\n")
 	b.WriteString(summary(diffs) + "\n")
@@ -82,7 +102,7 @@ func Markdown(diffs []JobDiff) string {
 		}
 	}
 	if changed == 0 {
-		return b.String()
+		return planview.FitMarkdown(b.String(), extra, limit)
 	}
 	b.WriteString("\n| Job | Change | Fields (+ / - / ~) | Allocations |\n|---|---|---|---|\n")
 	for _, d := range diffs {
@@ -117,37 +137,94 @@ func Markdown(diffs []JobDiff) string {
 			fmt.Fprintf(&b, "\n> [!WARNING]\n> `%s`: %s.\n", d.ID, w)
 		}
 	}
-	for _, d := range diffs {
-		if d.Status != Edited {
-			continue
-		}
+	var sections []planview.Section
+	for _, g := range sameChanges(diffs) {
+		d := g[0]
 		n := "fields"
 		if len(d.Changes) == 1 {
 			n = "field"
 		}
-		fmt.Fprintf(&b, "\n<details><summary><code>%s</code>: %d %s, %s</summary>\n\n```diff\n", d.ID, len(d.Changes), n, impactText(d.Impact))
+		ids := make([]string, len(g))
+		for i, e := range g {
+			ids[i] = "<code>" + e.ID + "</code>"
+		}
+		who := strings.Join(ids, ", ")
+		if len(g) > 1 {
+			n += " each"
+		}
+		var body strings.Builder
+		fmt.Fprintf(&body, "\n<details><summary>%s: %d %s, %s</summary>\n\n```diff\n", who, len(d.Changes), n, impactText(d.Impact))
 		for _, c := range d.Changes {
 			note := ""
 			if c.Destructive {
 				note = " replaces allocations"
 			}
-			fmt.Fprintf(&b, "@@ %s @@%s\n", fence(c.Path), note)
+			fmt.Fprintf(&body, "@@ %s @@%s\n", fence(c.Path), note)
+			if len(c.Rendered) > 0 {
+				fmt.Fprintf(&body, "# %s %s\n", fence(templateFile(c.Path)), renderedNote)
+				for _, l := range c.Rendered {
+					body.WriteString(fence(l) + "\n")
+				}
+				continue
+			}
 			if lines, ok := multiline(c); ok {
+				if d.ID == generator.HAProxyJobID {
+					fmt.Fprintf(&body, "# %s\n", templateSourceNote)
+				}
 				for _, l := range lines {
-					b.WriteString(fence(l) + "\n")
+					body.WriteString(fence(l) + "\n")
 				}
 				continue
 			}
 			if c.Old != nil {
-				b.WriteString("- " + fence(show(c.Old, c.duration)) + "\n")
+				body.WriteString("- " + fence(show(c.Old, c.duration)) + "\n")
 			}
 			if c.New != nil {
-				b.WriteString("+ " + fence(show(c.New, c.duration)) + "\n")
+				body.WriteString("+ " + fence(show(c.New, c.duration)) + "\n")
 			}
 		}
-		b.WriteString("```\n\n</details>\n")
+		body.WriteString("```\n\n</details>\n")
+		plain := make([]string, len(g))
+		for i, e := range g {
+			plain[i] = "`" + e.ID + "`"
+		}
+		sections = append(sections, planview.Section{
+			Body:    body.String(),
+			Keep:    d.Impact == Destructive,
+			Summary: fmt.Sprintf("%s: %d %s, %s: diff left out", strings.Join(plain, ", "), len(d.Changes), n, impactText(d.Impact)),
+		})
 	}
-	return b.String()
+	return planview.FitMarkdown(b.String(), append(sections, extra...), limit)
+}
+
+// templateSourceNote heads the source diff of an HAProxy template whose
+// rendered file is the same with no Consul data.
+const templateSourceNote = "template source (the file it renders with no Consul data is the same):"
+
+// sameChanges groups the edited jobs whose changes are the same, path for
+// path and value for value, in the order of their first job.
+func sameChanges(diffs []JobDiff) [][]JobDiff {
+	var groups [][]JobDiff
+	index := map[string]int{}
+	for _, d := range diffs {
+		if d.Status != Edited {
+			continue
+		}
+		key, err := json.Marshal(struct {
+			Impact  Impact
+			Changes []Change
+		}{d.Impact, d.Changes})
+		if err != nil {
+			key = []byte(d.ID)
+		}
+		if i, ok := index[string(key)]; ok {
+			groups[i] = append(groups[i], d)
+			continue
+		}
+		index[string(key)] = len(groups)
+		groups = append(groups, []JobDiff{d})
+	}
+	return groups
 }
 
 // fence keeps a line from closing the diff block it is in.
@@ -245,7 +322,9 @@ func show(raw json.RawMessage, duration bool) string {
 }
 
 // multiline returns a line diff of a change between two strings when either
-// spans several lines, each line starting with "- ", "+ " or "  ".
+// spans several lines, each line starting with "- ", "+ " or "  ". The
+// settings line of a strata template is shown as indented JSON
+// (expandSettings).
 func multiline(c Change) ([]string, bool) {
 	var before, after string
 	if c.Old != nil && json.Unmarshal(c.Old, &before) != nil {
@@ -257,7 +336,18 @@ func multiline(c Change) ([]string, bool) {
 	if !strings.Contains(before, "\n") && !strings.Contains(after, "\n") {
 		return nil, false
 	}
-	return lineDiff(splitLines(before), splitLines(after), 2), true
+	return lineDiff(expandSettings(splitLines(before)), expandSettings(splitLines(after)), 2), true
+}
+
+// templateFile is the file a template change renders, from its path
+// (Templates[local/haproxy.cfg].EmbeddedTmpl: haproxy.cfg).
+func templateFile(path string) string {
+	_, rest, ok := strings.Cut(path, "Templates[")
+	if !ok {
+		return "the file"
+	}
+	dest, _, _ := strings.Cut(rest, "]")
+	return dest[strings.LastIndex(dest, "/")+1:]
 }
 
 func splitLines(s string) []string {

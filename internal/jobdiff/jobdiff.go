@@ -89,6 +89,11 @@ type Change struct {
 	// Destructive is true when this change alone makes Nomad replace the
 	// job's allocations.
 	Destructive bool `json:"destructive"`
+	// Rendered is, for a template of strata's HAProxy job, the line diff
+	// of the file it renders with no Consul data (what strata.yaml decides:
+	// frontends, binds, cookies), each line starting with "- ", "+ " or
+	// "  "; empty when the rendered files are the same.
+	Rendered []string `json:"rendered,omitempty"`
 
 	// duration is true when the field is a time.Duration (nanoseconds in
 	// JSON), so that it is shown as 30s rather than 30000000000.
@@ -148,6 +153,13 @@ func Compare(base, head []*api.Job) []JobDiff {
 				break
 			}
 			d.Changes = diffJobs(bj, hj)
+			if id == generator.HAProxyJobID {
+				for i, c := range d.Changes {
+					if strings.HasSuffix(c.Path, ".EmbeddedTmpl") {
+						d.Changes[i].Rendered = renderedDiff(c)
+					}
+				}
+			}
 			d.Updates = updates(canonical(bj), canonical(hj))
 			d.Status = Edited
 			d.Impact = InPlace
