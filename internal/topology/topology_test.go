@@ -19,6 +19,7 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 	nomadapi "github.com/hashicorp/nomad/api"
 
+	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/demo"
 	"github.com/strata-dev/strata/internal/lbstats"
 	"github.com/strata-dev/strata/internal/naming"
@@ -151,7 +152,8 @@ func openStream(t *testing.T, ctx context.Context, node *topology.Node, version 
 // pinned to v1 through node A, live promoted to v3 through node B, then
 // sweeps: v2 drained and retired, v1 kept while the stream lives; node C's
 // Consul server killed, and v1 kept after the stream ends too, for node C's
-// HAProxy would not see its drain; v3 untouched, and not one of the requests
+// HAProxy would not see its drain, and still kept once node C is removed
+// from Consul, for Nomad still runs an HAProxy there; v3 untouched, and not one of the requests
 // sent through the HAProxies meanwhile failed.
 //
 // Nomad is nomadfake (no nomad binary here); where Nomad would stop a
@@ -260,6 +262,13 @@ apps:
 		nomad.AddJob(&nomadapi.Job{ID: &id, Name: &id, Type: new("service"), Namespace: new("default"), Meta: map[string]string{
 			naming.MetaManaged: "true", naming.MetaApp: "web", naming.MetaVersion: v, naming.MetaKind: "web"}}, start.Add(-48*time.Hour))
 	}
+	// Nomad runs the HAProxy system job on every node, as in production;
+	// the sweeper compares that with Consul's catalog.
+	haproxyJob := generator.HAProxyJobID
+	nomad.AddJob(&nomadapi.Job{ID: &haproxyJob, Name: &haproxyJob, Type: new(nomadapi.JobTypeSystem), Namespace: new("default"),
+		TaskGroups: []*nomadapi.TaskGroup{{Name: new("haproxy"), Tasks: []*nomadapi.Task{{Name: "haproxy", Driver: "raw_exec"}, {Name: "lbstats", Driver: "raw_exec"}}}}},
+		start.Add(-72*time.Hour))
+	nomad.SetSystemAllocations("default", haproxyJob, map[string]string{a.Name: "running", b.Name: "running", cNode.Name: "running"})
 	policy := sweeper.Policy{Keep: 1, MinAge: time.Hour, DrainGrace: 10 * time.Minute, HandoffGrace: 10 * time.Minute}
 	cfg := sweeper.Config{Policies: map[string]sweeper.Policy{"web": policy}, Versions: map[string][]string{"web": {"v1", "v2", "v3"}},
 		Live: map[string]string{"web": "v3"}, Default: policy}
@@ -399,6 +408,30 @@ apps:
 		t.Errorf("a v1 cookie through node C: %q (%v), want v1", v, err)
 	}
 
+	// Node C is removed from Consul (as autopilot's cleanup of dead servers
+	// would): its HAProxy and lbstats leave the catalog, out of the
+	// sweeper's sight, but Nomad still runs the HAProxy there. v1 stays.
+	if err := a.Consul.Agent().ForceLeavePrune(cNode.Name); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node C's HAProxy leaves the catalog", func() (bool, string) {
+		s, _, err := a.Consul.Catalog().Service(sweeper.HAProxyService, "", nil)
+		var on []string
+		for _, x := range s {
+			on = append(on, x.Node)
+		}
+		return err == nil && !slices.Contains(on, cNode.Name), fmt.Sprintf("on %v (%v)", on, err)
+	})
+	now := start.Add(24 * time.Minute)
+	inv, idx, _ := sweeper.Gather(ctx, src, now)
+	plan = sweeper.Decide(inv, cfg, now)
+	if v := verdict(plan, "v1"); len(inv.Failures) > 0 || v.Action != sweeper.ActionNone || !strings.Contains(v.Reason, "Nomad runs the HAProxy job on 3 nodes, Consul's catalog lists an HAProxy with its lbstats on 2 (not on "+cNode.Name+")") {
+		t.Fatalf("v1 with node C out of the catalog: %s %q (%s), failures %v", v.State, v.Action, v.Reason, inv.Failures)
+	}
+	if rs := sweeper.Apply(ctx, src, plan, idx, now); len(rs) != 0 || stopped("v1") {
+		t.Fatalf("v1 retired while Nomad runs an HAProxy Consul no longer lists: %+v", rs)
+	}
+
 	n, failures := traffic.end()
 	traffic = nil
 	if len(failures) > 0 {
@@ -422,8 +455,8 @@ apps:
 		}
 		return err == nil && !slices.Contains(on, b.Name), fmt.Sprintf("on %v (%v)", on, err)
 	})
-	inv, _, _ := sweeper.Gather(ctx, src, start.Add(24*time.Minute))
-	if doubts := sweeper.Decide(inv, cfg, start.Add(24*time.Minute)).Doubts; !strings.Contains(fmt.Sprint(doubts), "node "+b.Name+": an HAProxy without its lbstats") {
+	inv, _, _ = sweeper.Gather(ctx, src, start.Add(25*time.Minute))
+	if doubts := sweeper.Decide(inv, cfg, start.Add(25*time.Minute)).Doubts; !strings.Contains(fmt.Sprint(doubts), "node "+b.Name+": an HAProxy without its lbstats") {
 		t.Errorf("an HAProxy without its lbstats went unnoticed: doubts %q", doubts)
 	}
 }
