@@ -111,14 +111,15 @@ func ConsulDesired(files []generator.File, namespace, authMethod string) (Desire
 type Change struct {
 	// Action is "create", "update" or "delete".
 	Action string
-	// Kind is "policy", "role" or "binding rule".
+	// Kind is "policy", "role" or "binding rule" in Consul, "Nomad
+	// policy" in Nomad.
 	Kind string
 	// Name names the object (a binding rule by the role it binds).
 	Name string
 	// Why says what differs, for an update or a delete.
 	Why string
 
-	apply func(ctx context.Context, a *consulapi.ACL) error
+	apply func(ctx context.Context) error
 }
 
 // String is the change as plan and apply print it.
@@ -137,6 +138,9 @@ type ConflictError struct {
 }
 
 func (e *ConflictError) Error() string {
+	if e.Kind == "Nomad policy" {
+		return fmt.Sprintf("Nomad already has an ACL policy named %s that strata did not create (its description %q does not start with %q); strata leaves it alone: rename or remove it, then run again", e.Name, e.Description, Marker)
+	}
 	return fmt.Sprintf("Consul already has a %s named %s that strata did not create (its description %q does not start with %q); strata leaves it alone: rename or remove it, then run again", e.Kind, e.Name, e.Description, Marker)
 }
 
@@ -184,7 +188,7 @@ func Plan(ctx context.Context, a *consulapi.ACL, d Desired) ([]Change, error) {
 		cur := byName[want.Name]
 		if cur == nil {
 			p := &consulapi.ACLPolicy{Name: want.Name, Description: want.Description, Rules: want.Rules}
-			ups = append(ups, Change{Action: "create", Kind: "policy", Name: want.Name, apply: func(ctx context.Context, a *consulapi.ACL) error {
+			ups = append(ups, Change{Action: "create", Kind: "policy", Name: want.Name, apply: func(ctx context.Context) error {
 				_, _, err := a.PolicyCreate(p, wopts(ctx))
 				return err
 			}})
@@ -209,7 +213,7 @@ func Plan(ctx context.Context, a *consulapi.ACL, d Desired) ([]Change, error) {
 		}
 		if len(why) > 0 {
 			p := &consulapi.ACLPolicy{ID: full.ID, Name: want.Name, Description: want.Description, Rules: want.Rules}
-			ups = append(ups, Change{Action: "update", Kind: "policy", Name: want.Name, Why: strings.Join(why, "; "), apply: func(ctx context.Context, a *consulapi.ACL) error {
+			ups = append(ups, Change{Action: "update", Kind: "policy", Name: want.Name, Why: strings.Join(why, "; "), apply: func(ctx context.Context) error {
 				_, _, err := a.PolicyUpdate(p, wopts(ctx))
 				return err
 			}})
@@ -218,7 +222,7 @@ func Plan(ctx context.Context, a *consulapi.ACL, d Desired) ([]Change, error) {
 	for _, p := range existing {
 		if strings.HasPrefix(p.Description, Marker) && !wanted[p.Name] {
 			id := p.ID
-			downs = append(downs, Change{Action: "delete", Kind: "policy", Name: p.Name, Why: "strata no longer uses it", apply: func(ctx context.Context, a *consulapi.ACL) error {
+			downs = append(downs, Change{Action: "delete", Kind: "policy", Name: p.Name, Why: "strata no longer uses it", apply: func(ctx context.Context) error {
 				_, err := a.PolicyDelete(id, wopts(ctx))
 				return err
 			}})
@@ -245,7 +249,7 @@ func Plan(ctx context.Context, a *consulapi.ACL, d Desired) ([]Change, error) {
 		cur := rolesByName[want.Name]
 		if cur == nil {
 			r := &consulapi.ACLRole{Name: want.Name, Description: want.Description, Policies: links}
-			ups = append(ups, Change{Action: "create", Kind: "role", Name: want.Name, apply: func(ctx context.Context, a *consulapi.ACL) error {
+			ups = append(ups, Change{Action: "create", Kind: "role", Name: want.Name, apply: func(ctx context.Context) error {
 				_, _, err := a.RoleCreate(r, wopts(ctx))
 				return err
 			}})
@@ -271,7 +275,7 @@ func Plan(ctx context.Context, a *consulapi.ACL, d Desired) ([]Change, error) {
 		}
 		if len(why) > 0 {
 			r := &consulapi.ACLRole{ID: cur.ID, Name: want.Name, Description: want.Description, Policies: links}
-			ups = append(ups, Change{Action: "update", Kind: "role", Name: want.Name, Why: strings.Join(why, "; "), apply: func(ctx context.Context, a *consulapi.ACL) error {
+			ups = append(ups, Change{Action: "update", Kind: "role", Name: want.Name, Why: strings.Join(why, "; "), apply: func(ctx context.Context) error {
 				_, _, err := a.RoleUpdate(r, wopts(ctx))
 				return err
 			}})
@@ -280,7 +284,7 @@ func Plan(ctx context.Context, a *consulapi.ACL, d Desired) ([]Change, error) {
 	for _, r := range roles {
 		if strings.HasPrefix(r.Description, Marker) && !wanted[r.Name] {
 			id := r.ID
-			roleDowns = append(roleDowns, Change{Action: "delete", Kind: "role", Name: r.Name, Why: "strata no longer uses it", apply: func(ctx context.Context, a *consulapi.ACL) error {
+			roleDowns = append(roleDowns, Change{Action: "delete", Kind: "role", Name: r.Name, Why: "strata no longer uses it", apply: func(ctx context.Context) error {
 				_, err := a.RoleDelete(id, wopts(ctx))
 				return err
 			}})
@@ -301,7 +305,7 @@ func Plan(ctx context.Context, a *consulapi.ACL, d Desired) ([]Change, error) {
 		if mine[r.BindName] != nil || r.BindType != consulapi.BindingRuleBindTypeRole {
 			// A duplicate, or a rule of another kind: strata's own,
 			// not needed.
-			ruleDowns = append(ruleDowns, deleteRule(r, "a duplicate strata no longer needs"))
+			ruleDowns = append(ruleDowns, deleteRule(a, r, "a duplicate strata no longer needs"))
 			continue
 		}
 		mine[r.BindName] = r
@@ -318,7 +322,7 @@ func Plan(ctx context.Context, a *consulapi.ACL, d Desired) ([]Change, error) {
 		}
 		cur := mine[w.Role]
 		if cur == nil {
-			ups = append(ups, Change{Action: "create", Kind: "binding rule", Name: w.Role, Why: "selector " + want.Selector, apply: func(ctx context.Context, a *consulapi.ACL) error {
+			ups = append(ups, Change{Action: "create", Kind: "binding rule", Name: w.Role, Why: "selector " + want.Selector, apply: func(ctx context.Context) error {
 				_, _, err := a.BindingRuleCreate(want, wopts(ctx))
 				return err
 			}})
@@ -333,7 +337,7 @@ func Plan(ctx context.Context, a *consulapi.ACL, d Desired) ([]Change, error) {
 		}
 		if len(why) > 0 {
 			want.ID = cur.ID
-			ups = append(ups, Change{Action: "update", Kind: "binding rule", Name: w.Role, Why: strings.Join(why, "; "), apply: func(ctx context.Context, a *consulapi.ACL) error {
+			ups = append(ups, Change{Action: "update", Kind: "binding rule", Name: w.Role, Why: strings.Join(why, "; "), apply: func(ctx context.Context) error {
 				_, _, err := a.BindingRuleUpdate(want, wopts(ctx))
 				return err
 			}})
@@ -341,7 +345,7 @@ func Plan(ctx context.Context, a *consulapi.ACL, d Desired) ([]Change, error) {
 	}
 	for _, name := range slices.Sorted(maps.Keys(mine)) {
 		if !wanted[name] {
-			ruleDowns = append(ruleDowns, deleteRule(mine[name], "strata no longer uses it"))
+			ruleDowns = append(ruleDowns, deleteRule(a, mine[name], "strata no longer uses it"))
 		}
 	}
 	out := append(ups, ruleDowns...)
@@ -349,9 +353,9 @@ func Plan(ctx context.Context, a *consulapi.ACL, d Desired) ([]Change, error) {
 	return append(out, downs...), nil
 }
 
-func deleteRule(r *consulapi.ACLBindingRule, why string) Change {
+func deleteRule(a *consulapi.ACL, r *consulapi.ACLBindingRule, why string) Change {
 	id := r.ID
-	return Change{Action: "delete", Kind: "binding rule", Name: r.BindName, Why: why, apply: func(ctx context.Context, a *consulapi.ACL) error {
+	return Change{Action: "delete", Kind: "binding rule", Name: r.BindName, Why: why, apply: func(ctx context.Context) error {
 		_, err := a.BindingRuleDelete(id, wopts(ctx))
 		return err
 	}}
@@ -386,11 +390,11 @@ func Selector(attr map[string]string, w Workload) string {
 		attr[ClaimTask], strconv.Quote(w.Task))
 }
 
-// Apply makes changes in order, stopping at the first that fails; it
-// reports each change to done as it is made.
-func Apply(ctx context.Context, a *consulapi.ACL, changes []Change, done func(Change)) error {
+// Apply makes changes (of Plan or NomadPlan) in order, stopping at the
+// first that fails; it reports each change to done as it is made.
+func Apply(ctx context.Context, changes []Change, done func(Change)) error {
 	for _, c := range changes {
-		if err := c.apply(ctx, a); err != nil {
+		if err := c.apply(ctx); err != nil {
 			return fmt.Errorf("%s: %w", c, err)
 		}
 		if done != nil {

@@ -165,7 +165,7 @@ func (c *cluster) plan(t *testing.T) []Change {
 func (c *cluster) apply(t *testing.T) []Change {
 	t.Helper()
 	changes := c.plan(t)
-	if err := Apply(context.Background(), c.acl, changes, nil); err != nil {
+	if err := Apply(context.Background(), changes, nil); err != nil {
 		t.Fatal(err)
 	}
 	return changes
@@ -472,7 +472,7 @@ func TestAHandEditedObjectIsReportedAndRestored(t *testing.T) {
 			t.Errorf("the change does not say the rules were edited: %s", ch)
 		}
 	}
-	if err := Apply(context.Background(), c.acl, changes, nil); err != nil {
+	if err := Apply(context.Background(), changes, nil); err != nil {
 		t.Fatal(err)
 	}
 	if again := c.plan(t); len(again) != 0 {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -13,19 +14,28 @@ func (c *CLI) aclCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "acl",
 		Short: "Set up the ACL objects strata's roles need on a cluster with ACLs",
-		Long: `acl plan shows, and acl apply makes, what a Consul with ACLs enabled needs for
-strata's roles: a policy per role (strata-deployer, strata-sweeper,
-strata-haproxy, strata-operator: the rules strata render writes to
-policies/), and the roles and binding rules of the JWT auth method through
-which the strata-sweeper job's sweep task and the strata-haproxy job's
-haproxy task, logging in with their Nomad workload identities, get exactly
-their role's policy.
+		Long: `acl plan shows, and acl apply makes, what Consul and Nomad with ACLs enabled
+need for strata's roles.
+
+In Consul: a policy per role (strata-deployer, strata-sweeper, strata-haproxy,
+strata-operator: the rules strata render writes to policies/), and the roles
+and binding rules of the JWT auth method through which the strata-sweeper
+job's sweep task and the strata-haproxy job's haproxy task, logging in with
+their Nomad workload identities, get exactly their role's policy.
+
+In Nomad (NOMAD_ADDR, NOMAD_TOKEN with a management token): the policies
+strata-deployer and strata-operator, for the tokens of people, which strata
+does not create; and strata-sweeper, associated with the sweep task of the
+strata-sweeper job in the configured namespace, so that its workload
+identity holds it and no token exists. --only consul or --only nomad does one
+side.
 
 The auth method is the one Nomad's workload identities log in with
 ('nomad setup consul' creates nomad-workloads); its claim mappings must
 map nomad_namespace, nomad_job_id and nomad_task. Consul is reached as every
 command reaches it (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN): the token needs
-acl = "write".
+acl = "write". Nothing is changed until both sides are planned without an
+error.
 
 strata changes only what it created: every object it makes has a
 description starting "` + acl.Marker + `". An object of one of its names that
@@ -33,10 +43,13 @@ it did not create is reported and nothing is changed; one it created and
 someone edited is reported and restored; one it no longer needs is removed.
 Running apply again changes nothing.`,
 	}
-	var authMethod string
+	var authMethod, only string
 	var detailed bool
 	run := func(apply bool) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
+			if only != "" && only != "consul" && only != "nomad" {
+				return usageError{fmt.Errorf("--only %q: expected consul or nomad", only)}
+			}
 			cfg, err := c.load(cmd)
 			if err != nil {
 				return err
@@ -45,40 +58,62 @@ Running apply again changes nothing.`,
 			if err != nil {
 				return err
 			}
-			want, err := acl.ConsulDesired(files, cfg.Namespace, authMethod)
-			if err != nil {
-				return err
+			var changes []acl.Change
+			var summary []string
+			if only == "" || only == "consul" {
+				want, err := acl.ConsulDesired(files, cfg.Namespace, authMethod)
+				if err != nil {
+					return err
+				}
+				client, err := c.consulClient()
+				if err != nil {
+					return err
+				}
+				cc, err := acl.Plan(cmd.Context(), client.ACL(), want)
+				if err != nil {
+					return err
+				}
+				changes = append(changes, cc...)
+				summary = append(summary, fmt.Sprintf("Consul: %d policies, %d roles, %d binding rules of auth method %s",
+					len(want.Policies), len(want.Roles), len(want.Workloads), want.AuthMethod))
 			}
-			client, err := c.consulClient()
-			if err != nil {
-				return err
-			}
-			changes, err := acl.Plan(cmd.Context(), client.ACL(), want)
-			if err != nil {
-				return err
+			if only == "" || only == "nomad" {
+				want, err := acl.NomadDesired(files, cfg.Namespace)
+				if err != nil {
+					return err
+				}
+				nomad, err := c.nomadClient(cfg)
+				if err != nil {
+					return err
+				}
+				nc, err := acl.NomadPlan(cmd.Context(), nomad.Client.ACLPolicies(), want)
+				if err != nil {
+					return err
+				}
+				changes = append(changes, nc...)
+				summary = append(summary, fmt.Sprintf("Nomad: %d policies", len(want)))
 			}
 			if len(changes) == 0 {
-				fmt.Fprintf(c.Stdout, "Consul ACLs: nothing to change (%d policies, %d roles, %d binding rules of auth method %s)\n",
-					len(want.Policies), len(want.Roles), len(want.Workloads), want.AuthMethod)
+				fmt.Fprintf(c.Stdout, "ACLs: nothing to change (%s)\n", strings.Join(summary, "; "))
 				return nil
 			}
 			if !apply {
 				for _, ch := range changes {
 					fmt.Fprintf(c.Stdout, "will %s\n", ch)
 				}
-				fmt.Fprintf(c.Stdout, "Consul ACLs: %d changes; 'strata acl apply' makes them\n", len(changes))
+				fmt.Fprintf(c.Stdout, "ACLs: %d changes; 'strata acl apply' makes them\n", len(changes))
 				if detailed {
 					return changesError{}
 				}
 				return nil
 			}
-			err = acl.Apply(cmd.Context(), client.ACL(), changes, func(ch acl.Change) {
+			err = acl.Apply(cmd.Context(), changes, func(ch acl.Change) {
 				fmt.Fprintf(c.Stdout, "did %s\n", ch)
 			})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.Stdout, "Consul ACLs: %d changes made\n", len(changes))
+			fmt.Fprintf(c.Stdout, "ACLs: %d changes made\n", len(changes))
 			return nil
 		}
 	}
@@ -107,6 +142,7 @@ then); 64 a wrong command line.`,
 		RunE: run(true),
 	}
 	for _, sub := range []*cobra.Command{plan, apply} {
+		sub.Flags().StringVar(&only, "only", "", "consul or nomad: plan or apply one side only (default both)")
 		sub.Flags().StringVar(&authMethod, "auth-method", acl.DefaultAuthMethod, "Consul's JWT auth method for Nomad's workload identities")
 		cmd.AddCommand(sub)
 	}

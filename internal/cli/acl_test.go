@@ -5,6 +5,8 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -37,25 +39,42 @@ func TestACLPlanThenApplyThroughTheCLI(t *testing.T) {
 	path := writeConfig(t, t.TempDir(), sweptWeb)
 	env := map[string]string{"CONSUL_HTTP_ADDR": consul.Addr, "CONSUL_HTTP_TOKEN": testenv.ACLManagementToken}
 
-	code, out, errOut := run(t, env, "acl", "plan", "-c", path)
+	code, out, errOut := run(t, env, "acl", "plan", "--only", "consul", "-c", path)
 	if code != ExitOK || !strings.Contains(out, "will create policy strata-sweeper") || !strings.Contains(out, "will create binding rule strata-sweeper") {
 		t.Fatalf("acl plan: exit %d\n%s%s", code, out, errOut)
 	}
-	if code, _, _ := run(t, env, "acl", "plan", "--detailed-exitcode", "-c", path); code != ExitChanges {
+	if code, _, _ := run(t, env, "acl", "plan", "--only", "consul", "--detailed-exitcode", "-c", path); code != ExitChanges {
 		t.Errorf("acl plan --detailed-exitcode with changes: exit %d, want %d", code, ExitChanges)
 	}
 	if ps, _, _ := consul.Client.ACL().PolicyList(nil); len(ps) != 2 {
 		t.Errorf("plan changed Consul: %d policies", len(ps))
 	}
-	code, out, errOut = run(t, env, "acl", "apply", "-c", path)
+	code, out, errOut = run(t, env, "acl", "apply", "--only", "consul", "-c", path)
 	if code != ExitOK || !strings.Contains(out, "did create role strata-sweeper") || !strings.Contains(out, "changes made") {
 		t.Fatalf("acl apply: exit %d\n%s%s", code, out, errOut)
 	}
-	code, out, errOut = run(t, env, "acl", "apply", "-c", path)
+	code, out, errOut = run(t, env, "acl", "apply", "--only", "consul", "-c", path)
 	if code != ExitOK || !strings.Contains(out, "nothing to change") {
 		t.Errorf("the second acl apply: exit %d\n%s%s", code, out, errOut)
 	}
-	code, _, errOut = run(t, env, "acl", "plan", "--auth-method", "nope", "-c", path)
+	// Nomad's side: a Nomad with no policies yet (its list endpoint).
+	nomad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/acl/policies" || r.Method != http.MethodGet {
+			http.Error(w, "unexpected "+r.Method+" "+r.URL.Path, http.StatusNotFound)
+			return
+		}
+		w.Write([]byte("[]"))
+	}))
+	defer nomad.Close()
+	env["NOMAD_ADDR"] = nomad.URL
+	code, out, errOut = run(t, env, "acl", "plan", "-c", path)
+	if code != ExitOK || !strings.Contains(out, "will create Nomad policy strata-sweeper: for task sweep of group sweeper of job strata-sweeper in namespace default") || strings.Contains(out, "will create policy") {
+		t.Errorf("acl plan of both sides after the Consul apply: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := run(t, env, "acl", "plan", "--only", "vault", "-c", path); code != ExitUsage || !strings.Contains(errOut, "expected consul or nomad") {
+		t.Errorf("--only vault: exit %d\n%s", code, errOut)
+	}
+	code, _, errOut = run(t, env, "acl", "plan", "--only", "consul", "--auth-method", "nope", "-c", path)
 	if code != ExitError || !strings.Contains(errOut, "strata acl plan: Consul has no auth method nope") {
 		t.Errorf("a missing auth method: exit %d\n%s", code, errOut)
 	}
