@@ -297,12 +297,12 @@ func TestDiffShowsACLPolicyChanges(t *testing.T) {
 	}
 }
 
-// wideConfig is the issue's wide case: 40 web apps of 8 versions each,
-// with env and image as given.
-func wideConfig(env, image string) string {
+// wideConfig is the issue's wide case: apps web apps (40 in the issue) of
+// 8 versions each, with env and image as given.
+func wideConfig(apps int, env, image string) string {
 	var b strings.Builder
 	b.WriteString("created: \"2026-11-01T00:00:00Z\"\napps:\n")
-	for i := range 40 {
+	for i := range apps {
 		fmt.Fprintf(&b, `  app%02d:
     driver: docker
     image: %q
@@ -320,14 +320,18 @@ func wideConfig(env, image string) string {
 // env change made 93 KB of Markdown; it must fit in a GitHub comment and
 // keep the table (every job) and every restart, whether the versions'
 // changes are the same (one env value) or all differ (a new registry in
-// every version's image).
+// every version's image). Past a table that alone would fill half the
+// comment (99 apps), the table has a row per app.
 func TestWideMarkdownDiffFitsInAGitHubComment(t *testing.T) {
+	const image, longer = "ghcr.io/acme/app:{{version}}", "registry.example.com/acme/a-much-longer-repository-name/app:{{version}}"
 	for _, tc := range []struct {
 		name       string
+		apps       int
 		base, head string
 	}{
-		{"one env change to every app", wideConfig("LOG_LEVEL: info", "ghcr.io/acme/app:{{version}}"), wideConfig("LOG_LEVEL: debug", "ghcr.io/acme/app:{{version}}")},
-		{"a change that differs in every version", wideConfig("LOG_LEVEL: info", "ghcr.io/acme/app:{{version}}"), wideConfig("LOG_LEVEL: info", "registry.example.com/acme/a-much-longer-repository-name/app:{{version}}")},
+		{"one env change to every app", 40, wideConfig(40, "LOG_LEVEL: info", image), wideConfig(40, "LOG_LEVEL: debug", image)},
+		{"a change that differs in every version", 40, wideConfig(40, "LOG_LEVEL: info", image), wideConfig(40, "LOG_LEVEL: info", longer)},
+		{"one env change to 99 apps", 99, wideConfig(99, "LOG_LEVEL: info", image), wideConfig(99, "LOG_LEVEL: debug", image)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base, head := t.TempDir(), t.TempDir()
@@ -340,9 +344,14 @@ func TestWideMarkdownDiffFitsInAGitHubComment(t *testing.T) {
 			if n := utf8.RuneCountInString(out); n > planview.GitHubCommentLimit {
 				t.Errorf("%d characters, more than a GitHub comment takes (%d)", n, planview.GitHubCommentLimit)
 			}
-			for i := range 40 {
+			for i := range tc.apps {
 				app := fmt.Sprintf("app%02d", i)
-				for v := 1; v <= 8; v++ {
+				if tc.apps > 40 {
+					if row := fmt.Sprintf("| `%s` | v1, v2, v3, v4, v5, v6, v7, v8 | ~ edited (8) | **replaced** |", app); !strings.Contains(out, row) {
+						t.Fatalf("the table lacks %s", row)
+					}
+				}
+				for v := 1; v <= 8 && tc.apps <= 40; v++ {
 					if row := fmt.Sprintf("| `%s-v%d` | ~ edited |", app, v); !strings.Contains(out, row) {
 						t.Fatalf("the table lacks %s", row)
 					}

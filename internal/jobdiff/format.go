@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/planview"
@@ -104,28 +105,13 @@ func MarkdownWithin(limit int, diffs []JobDiff, extra ...planview.Section) strin
 	if changed == 0 {
 		return planview.FitMarkdown(b.String(), extra, limit)
 	}
-	b.WriteString("\n| Job | Change | Fields (+ / - / ~) | Allocations |\n|---|---|---|---|\n")
-	for _, d := range diffs {
-		if d.Status == Unchanged {
-			continue
-		}
-		fields, allocs := "", ""
-		switch d.Status {
-		case Added:
-			allocs = "placed"
-		case Removed:
-			allocs = "**stopped**"
-		case Edited:
-			add, del, mod := counts(d.Changes)
-			fields = fmt.Sprintf("+%d / -%d / ~%d", add, del, mod)
-			allocs = "updated in place"
-			if d.Impact == Destructive {
-				allocs = "**replaced**"
-			}
-		}
-		allocs += planned(d.Updates, ": ")
-		fmt.Fprintf(&b, "| `%s` | %s %s | %s | %s |\n", d.ID, marker(d.Status), d.Status, fields, allocs)
+	table := markdownTable(diffs)
+	// A table too long for the comment by itself gets one row per app and
+	// kind of change instead of one per job.
+	if utf8.RuneCountInString(table) > limit/2 {
+		table = compactTable(diffs)
 	}
+	b.WriteString(table)
 	if cuts := planview.RestartSentences(Restarts(diffs)); len(cuts) > 0 {
 		b.WriteString("\n#### Sessions this change cuts\n\n")
 		for _, cut := range cuts {
@@ -195,6 +181,76 @@ func MarkdownWithin(limit int, diffs []JobDiff, extra ...planview.Section) strin
 		})
 	}
 	return planview.FitMarkdown(b.String(), append(sections, extra...), limit)
+}
+
+// markdownTable is one row per job that changes.
+func markdownTable(diffs []JobDiff) string {
+	var b strings.Builder
+	b.WriteString("\n| Job | Change | Fields (+ / - / ~) | Allocations |\n|---|---|---|---|\n")
+	for _, d := range diffs {
+		if d.Status == Unchanged {
+			continue
+		}
+		fields := ""
+		if d.Status == Edited {
+			add, del, mod := counts(d.Changes)
+			fields = fmt.Sprintf("+%d / -%d / ~%d", add, del, mod)
+		}
+		fmt.Fprintf(&b, "| `%s` | %s %s | %s | %s |\n", d.ID, marker(d.Status), d.Status, fields, allocations(d)+planned(d.Updates, ": "))
+	}
+	return b.String()
+}
+
+// compactTable is the table with one row per app, status and impact,
+// naming the versions: for a change too wide for a row per job.
+func compactTable(diffs []JobDiff) string {
+	type row struct {
+		app    string
+		status Status
+		allocs string
+		ids    []string
+	}
+	var rows []*row
+	index := map[string]*row{}
+	for _, d := range diffs {
+		if d.Status == Unchanged {
+			continue
+		}
+		name, label := d.App, d.Version
+		if name == "" {
+			name, label = d.ID, d.ID
+		}
+		key := name + "\x00" + string(d.Status) + "\x00" + allocations(d)
+		r, ok := index[key]
+		if !ok {
+			r = &row{app: name, status: d.Status, allocs: allocations(d)}
+			index[key] = r
+			rows = append(rows, r)
+		}
+		r.ids = append(r.ids, label)
+	}
+	var b strings.Builder
+	b.WriteString("\n| App | Versions | Change | Allocations |\n|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| `%s` | %s | %s %s (%d) | %s |\n", r.app, strings.Join(r.ids, ", "), marker(r.status), r.status, len(r.ids), r.allocs)
+	}
+	return b.String()
+}
+
+// allocations says what happens to a job's allocations, for the table.
+func allocations(d JobDiff) string {
+	switch d.Status {
+	case Added:
+		return "placed"
+	case Removed:
+		return "**stopped**"
+	case Edited:
+		if d.Impact == Destructive {
+			return "**replaced**"
+		}
+		return "updated in place"
+	}
+	return ""
 }
 
 // templateSourceNote heads the source diff of an HAProxy template whose
