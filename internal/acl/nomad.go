@@ -23,7 +23,7 @@ type NomadPolicy struct {
 // generator.Policies renders (nomad-<role>.hcl), named strata-<role>. The
 // sweeper's is associated with the strata-sweeper job's sweep task in
 // namespace; the others are for the tokens of people (the deployer, the
-// operator), which strata does not create.
+// operator), which CreateTokens makes when asked.
 func NomadDesired(files []generator.File, namespace string) ([]NomadPolicy, error) {
 	if namespace == "" {
 		namespace = "default"

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
 
@@ -27,6 +28,7 @@ type policyStore struct {
 	mu       sync.Mutex
 	index    uint64
 	policies map[string]*nomadapi.ACLPolicy
+	tokens   []*nomadapi.ACLToken
 	writes   int
 }
 
@@ -42,6 +44,27 @@ func (s *policyStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			out = append(out, &nomadapi.ACLPolicyListStub{Name: p.Name, Description: p.Description, JobACL: p.JobACL, CreateIndex: p.CreateIndex, ModifyIndex: p.ModifyIndex})
 		}
 		json.NewEncoder(w).Encode(out)
+		return
+	}
+	if r.URL.Path == "/v1/acl/token" && r.Method == http.MethodPut {
+		// Nomad's token create: a client token needs a policy that
+		// exists.
+		var tok nomadapi.ACLToken
+		if err := json.NewDecoder(r.Body).Decode(&tok); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		for _, p := range tok.Policies {
+			if s.policies[p] == nil {
+				http.Error(w, "policy "+p+" does not exist", http.StatusBadRequest)
+				return
+			}
+		}
+		s.writes++
+		tok.AccessorID = "00000000-0000-4000-8000-0000000000a" + string(rune('0'+len(s.tokens)))
+		tok.SecretID = "00000000-0000-4000-8000-0000000000b" + string(rune('0'+len(s.tokens)))
+		s.tokens = append(s.tokens, &tok)
+		json.NewEncoder(w).Encode(tok)
 		return
 	}
 	name, ok := strings.CutPrefix(r.URL.Path, "/v1/acl/policy/")
@@ -113,6 +136,11 @@ func slicesSortedKeys(m map[string]*nomadapi.ACLPolicy) []string {
 }
 
 func nomadPolicies(t *testing.T) (*policyStore, *nomadapi.ACLPolicies, []NomadPolicy) {
+	store, client, want := nomadCluster(t)
+	return store, client.ACLPolicies(), want
+}
+
+func nomadCluster(t *testing.T) (*policyStore, *nomadapi.Client, []NomadPolicy) {
 	t.Helper()
 	store := &policyStore{policies: map[string]*nomadapi.ACLPolicy{
 		"team": {Name: "team", Description: "the team's own", Rules: `namespace "team" { policy = "write" }`, CreateIndex: 1, ModifyIndex: 1},
@@ -135,7 +163,7 @@ func nomadPolicies(t *testing.T) (*policyStore, *nomadapi.ACLPolicies, []NomadPo
 	if err != nil {
 		t.Fatal(err)
 	}
-	return store, client.ACLPolicies(), want
+	return store, client, want
 }
 
 func TestNomadPoliciesAreCreatedOnceTheSweepersForItsTask(t *testing.T) {
@@ -209,5 +237,28 @@ func TestANomadPolicyStrataDidNotCreateIsAConflict(t *testing.T) {
 	}
 	if store.writes != 0 {
 		t.Error("something was written")
+	}
+}
+
+func TestATokenForAPersonHoldsOnlyTheirRolesPolicy(t *testing.T) {
+	store, client, want := nomadCluster(t)
+	ctx := context.Background()
+	if _, err := CreateTokens(ctx, nil, client, "deployer", "ci", time.Hour); err == nil || !strings.Contains(err.Error(), "run 'strata acl apply' first") {
+		t.Errorf("a token before the policies exist: %v", err)
+	}
+	changes, _ := NomadPlan(ctx, client.ACLPolicies(), want)
+	if err := Apply(ctx, changes, nil); err != nil {
+		t.Fatal(err)
+	}
+	toks, err := CreateTokens(ctx, nil, client, "deployer", "ci", time.Hour)
+	if err != nil || len(toks) != 1 || toks[0].SecretID == "" {
+		t.Fatalf("tokens %+v, %v", toks, err)
+	}
+	got := store.tokens[0]
+	if got.Type != "client" || !slices.Equal(got.Policies, []string{"strata-deployer"}) || got.ExpirationTTL != time.Hour || !strings.HasPrefix(got.Name, Marker) || got.Global {
+		t.Errorf("the token made: %+v", got)
+	}
+	if _, err := CreateTokens(ctx, nil, client, "sweeper", "x", 0); err == nil {
+		t.Error("a token for the sweeper, which has a workload identity")
 	}
 }

@@ -2,7 +2,12 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"time"
+
+	consulapi "github.com/hashicorp/consul/api"
+	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/spf13/cobra"
 
@@ -24,10 +29,11 @@ job's sweep task and the strata-haproxy job's haproxy task, logging in with
 their Nomad workload identities, get exactly their role's policy.
 
 In Nomad (NOMAD_ADDR, NOMAD_TOKEN with a management token): the policies
-strata-deployer and strata-operator, for the tokens of people, which strata
-does not create; and strata-sweeper, associated with the sweep task of the
-strata-sweeper job in the configured namespace, so that its workload
-identity holds it and no token exists. --only consul or --only nomad does one
+strata-deployer and strata-operator, for the tokens of people ('strata acl
+token' makes them when asked); and strata-sweeper, associated with the sweep
+task of the strata-sweeper job in the configured namespace, so that its
+workload identity holds it and no token exists. --only consul or --only
+nomad does one
 side.
 
 The auth method is the one Nomad's workload identities log in with
@@ -146,5 +152,68 @@ then); 64 a wrong command line.`,
 		sub.Flags().StringVar(&authMethod, "auth-method", acl.DefaultAuthMethod, "Consul's JWT auth method for Nomad's workload identities")
 		cmd.AddCommand(sub)
 	}
+	cmd.AddCommand(c.aclTokenCmd())
+	return cmd
+}
+
+func (c *CLI) aclTokenCmd() *cobra.Command {
+	var holder, only string
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:   "token <deployer|operator> --for NAME",
+		Short: "Create Consul and Nomad tokens for a person or CI holding one role",
+		Long: `Token creates a Consul token and a Nomad token that hold only the role's
+policy, strata-deployer or strata-operator, which 'strata acl apply' creates
+first. The secrets are printed once, on standard output, and stored nowhere:
+hand them over and keep them out of files in the repository. --ttl limits
+their life; --only consul or --only nomad creates one.
+
+The sweeper and HAProxy get no tokens: their tasks use workload identities.
+
+Exit codes: 0 done; 1 an error (a policy missing or not strata's: no token is
+created then); 64 a wrong command line.`,
+		Example: `  strata acl token deployer --for ci --ttl 720h
+  strata acl token operator --for alice`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if only != "" && only != "consul" && only != "nomad" {
+				return usageError{fmt.Errorf("--only %q: expected consul or nomad", only)}
+			}
+			if holder == "" {
+				return usageError{fmt.Errorf("--for is required: name who holds the tokens (it goes into their description)")}
+			}
+			if !slices.Contains(acl.PersonRoles, args[0]) {
+				return usageError{fmt.Errorf("role %q: expected %s (tasks use workload identities)", args[0], strings.Join(acl.PersonRoles, " or "))}
+			}
+			cfg, err := c.load(cmd)
+			if err != nil {
+				return err
+			}
+			var consul *consulapi.ACL
+			var nomad *nomadapi.Client
+			if only == "" || only == "consul" {
+				client, err := c.consulClient()
+				if err != nil {
+					return err
+				}
+				consul = client.ACL()
+			}
+			if only == "" || only == "nomad" {
+				target, err := c.nomadClient(cfg)
+				if err != nil {
+					return err
+				}
+				nomad = target.Client
+			}
+			tokens, err := acl.CreateTokens(cmd.Context(), consul, nomad, args[0], holder, ttl)
+			for _, t := range tokens {
+				fmt.Fprintf(c.Stdout, "%s token for %s (%s): accessor %s\n  secret %s\n", t.Service, holder, args[0], t.AccessorID, t.SecretID)
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&holder, "for", "", "who holds the tokens (goes into their description)")
+	cmd.Flags().DurationVar(&ttl, "ttl", 0, "the tokens' life (default: until revoked)")
+	cmd.Flags().StringVar(&only, "only", "", "consul or nomad: create one token only (default both)")
 	return cmd
 }

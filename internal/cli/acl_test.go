@@ -78,4 +78,37 @@ func TestACLPlanThenApplyThroughTheCLI(t *testing.T) {
 	if code != ExitError || !strings.Contains(errOut, "strata acl plan: Consul has no auth method nope") {
 		t.Errorf("a missing auth method: exit %d\n%s", code, errOut)
 	}
+
+	// Tokens for people hold only their role's policy.
+	code, out, errOut = run(t, env, "acl", "token", "deployer", "--for", "ci", "--only", "consul", "-c", path)
+	secret := ""
+	if _, after, ok := strings.Cut(out, "secret "); ok {
+		secret = strings.TrimSpace(strings.SplitN(after, "\n", 2)[0])
+	}
+	if code != ExitOK || !strings.Contains(out, "Consul token for ci (deployer)") || secret == "" {
+		t.Fatalf("acl token deployer: exit %d\n%s%s", code, out, errOut)
+	}
+	cc := consulapi.DefaultNonPooledConfig()
+	cc.Address, cc.Token = consul.Addr, secret
+	deployer, err := consulapi.NewClient(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deployer.KV().Put(&consulapi.KVPair{Key: "strata/web/live", Value: []byte("v3")}, nil); err != nil {
+		t.Errorf("the deployer's token cannot promote: %v", err)
+	}
+	if _, err := deployer.KV().Put(&consulapi.KVPair{Key: "strata/web/draining/v2", Value: []byte("x")}, nil); err == nil {
+		t.Error("the deployer's token can drain")
+	}
+	if code, _, errOut := run(t, env, "acl", "token", "sweeper", "--for", "x", "-c", path); code != ExitUsage || !strings.Contains(errOut, "workload identities") {
+		t.Errorf("a token for the sweeper: exit %d\n%s", code, errOut)
+	}
+	// Nomad has no strata-operator policy yet (the fake lists none): no
+	// token is created on either side.
+	before, _, _ := consul.Client.ACL().TokenList(nil)
+	code, _, errOut = run(t, env, "acl", "token", "operator", "--for", "alice", "-c", path)
+	after, _, _ := consul.Client.ACL().TokenList(nil)
+	if code != ExitError || !strings.Contains(errOut, "Nomad has no ACL policy strata-operator yet") || len(after) != len(before) {
+		t.Errorf("a token without Nomad's policy: exit %d, %d → %d Consul tokens\n%s", code, len(before), len(after), errOut)
+	}
 }
