@@ -33,8 +33,7 @@ strata-deployer and strata-operator, for the tokens of people ('strata acl
 token' makes them when asked); and strata-sweeper, associated with the sweep
 task of the strata-sweeper job in the configured namespace, so that its
 workload identity holds it and no token exists. --only consul or --only
-nomad does one
-side.
+nomad does one side.
 
 The auth method is the one Nomad's workload identities log in with
 ('nomad setup consul' creates nomad-workloads); its claim mappings must
