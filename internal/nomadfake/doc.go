@@ -134,4 +134,14 @@
 // encoded from nomad/api's types, which lack a few fields Nomad sends (a
 // service's Namespace) and have a few it does not (a task event's
 // DiskSize, sent empty).
+//
+// # ACLs
+//
+// With WithACL the server enforces the namespace capability Nomad's API
+// documents for each endpoint it implements (list-jobs, read-job,
+// submit-job) and answers 403 as Nomad does. No recording covers ACLs: the
+// rules are Nomad's documented ones, and only namespace capabilities are
+// modelled (no policy dispositions such as policy = "read", no node,
+// agent or variable rules, no workload-identity resolution: a test maps the
+// identity's token to the capabilities of the policy associated with it).
 package nomadfake

@@ -118,6 +118,9 @@ type Server struct {
 	calls    map[Endpoint]int
 	requests []string
 	clients  []*api.Client
+	// acl maps tokens to their capabilities when ACLs are enforced
+	// (WithACL); nil means ACLs are off.
+	acl map[string]Capabilities
 }
 
 type jobKey struct{ namespace, id string }
@@ -554,6 +557,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rq := &request{w: w, r: r, q: q, namespace: q.Get("namespace"), id: id}
 	if rq.namespace == "" {
 		rq.namespace = api.DefaultNamespace
+	}
+	if !s.authorize(w, r, endpoint, rq.namespace) {
+		return
 	}
 	read := endpoint.blocking()
 	if read {
