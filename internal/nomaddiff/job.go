@@ -91,6 +91,26 @@ func namespace(old, job *api.Job) string {
 // group with Consul services.
 var consulVersionConstraint = &api.Constraint{LTarget: "${attr.consul.version}", RTarget: ">= 1.8.0", Operand: "semver"}
 
+// identityVersionConstraint is the constraint Nomad's server adds to a task
+// group with workload identities besides the default one
+// (jobImplicitIdentitiesHook).
+var identityVersionConstraint = &api.Constraint{LTarget: "${attr.nomad.version}", RTarget: ">= 1.7.0-a", Operand: "semver"}
+
+// usesIdentities reports whether a task of tg has a named identity other
+// than the default one, or a service of tg has an identity.
+func usesIdentities(tg *api.TaskGroup) bool {
+	named := func(ws []*api.WorkloadIdentity) bool {
+		return slices.ContainsFunc(ws, func(w *api.WorkloadIdentity) bool { return w.Name != "" && w.Name != "default" })
+	}
+	services := func(ss []*api.Service) bool {
+		return slices.ContainsFunc(ss, func(s *api.Service) bool { return s.Identity != nil })
+	}
+	if services(tg.Services) {
+		return true
+	}
+	return slices.ContainsFunc(tg.Tasks, func(t *api.Task) bool { return named(t.Identities) || services(t.Services) })
+}
+
 func usesConsulServices(tg *api.TaskGroup) bool {
 	consul := func(ss []*api.Service) bool {
 		return slices.ContainsFunc(ss, func(s *api.Service) bool { return s.Provider == "" || s.Provider == "consul" })
@@ -104,7 +124,8 @@ func usesConsulServices(tg *api.TaskGroup) bool {
 // ServerDefaults returns a copy of job, canonicalized by the API client,
 // as Nomad's server stores it (the recorded GET /v1/job answers show it):
 // a task group with Consul services gets the constraint
-// ${attr.consul.version} semver ">= 1.8.0"; every task gets the default
+// ${attr.consul.version} semver ">= 1.8.0", and one with identities besides
+// the default one ${attr.nomad.version} semver ">= 1.7.0-a", in that order; every task gets the default
 // workload identity (name "default", audience "nomadproject.io") unless it
 // has one (an unnamed identity in Identities is moved there, with that
 // name and audience); every service the
@@ -143,6 +164,14 @@ func ServerDefaults(job *api.Job) *api.Job {
 			return *c == *consulVersionConstraint
 		}) {
 			g.Constraints = append(slices.Clone(tg.Constraints), consulVersionConstraint)
+		}
+		// Nomad's implicit-identities hook, after the one above: a group
+		// whose tasks carry identities of their own (a Consul one, say)
+		// needs clients of Nomad 1.7 or later.
+		if usesIdentities(tg) && !slices.ContainsFunc(g.Constraints, func(c *api.Constraint) bool {
+			return *c == *identityVersionConstraint
+		}) {
+			g.Constraints = append(slices.Clone(g.Constraints), identityVersionConstraint)
 		}
 		g.Tasks = make([]*api.Task, len(tg.Tasks))
 		for j, t := range tg.Tasks {
