@@ -109,7 +109,7 @@
 // also what `strata diff` classifies changes with): Nomad's contextual diff
 // structure, and Nomad's desired updates per task group, as its scheduler
 // would plan them with every allocation of the job running on the one node
-// the fake has. Every recorded plan answer in testdata/plan (the common
+// the fake has. Every recorded plan answer (internal/nomadrec, plan/: the common
 // changes to the examples/local jobs, a stopped job run again, a purged one)
 // is replayed against the fake and must come back the same, diff and
 // updates. The versions endpoint's diffs come from the same differ.
@@ -124,7 +124,7 @@
 //
 // # Fidelity
 //
-// The recorded exchanges with Nomad 2.0.6 in testdata/ are replayed by the
+// The recorded exchanges with Nomad 2.0.6 (internal/nomadrec) are replayed by the
 // tests: every plan of the recorded plan session, the deployment failures
 // and allocation lists of `strata deploy ... --command /usr/bin/false`, job
 // versions with diffs, the filtered job list, a timed-out blocking query,

@@ -3,7 +3,7 @@
 // checks on register and plan), with Nomad's own error and warning text.
 //
 // The rules are those the recorded exchanges with a real Nomad 2.0.6 agent
-// show (testdata/validate, copied from ../shared/nomad-recordings): a
+// show (validate/ in internal/nomadrec, copied from ../shared/nomad-recordings): a
 // missing or unknown constraint operand, the minimum memory, memory_max
 // below memory, min_healthy_time against healthy_deadline, healthy_deadline
 // against progress_deadline, a task's kill_timeout against its group's
