@@ -122,11 +122,10 @@ func HAProxyJob(cfg *config.Config) (*api.Job, error) {
 	if r := h.Resources; r != nil && (r.CPU != nil || r.Memory != nil || r.MemoryMax != nil) {
 		task.Resources = &api.Resources{CPU: r.CPU, MemoryMB: r.Memory, MemoryMaxMB: r.MemoryMax}
 	}
-	// The templates read Consul with the token of HAProxy's own Consul
-	// identity, which strata acl apply binds to the strata-haproxy role.
-	// The lbstats sidecar reads only HAProxy's master socket: it gets no
-	// Consul identity.
-	task.Identities = []*api.WorkloadIdentity{consulIdentity()}
+	// No explicit Consul identity (see identity.go): the templates read
+	// Consul with the token of the implicit one Nomad adds when the cluster
+	// configures consul.task_identity, which strata acl apply binds to the
+	// strata-haproxy role, and with the client's token otherwise.
 	for _, t := range tmpls {
 		task.Templates = append(task.Templates, &api.Template{
 			EmbeddedTmpl: new(t.Contents),

@@ -12,9 +12,12 @@ import (
 )
 
 // TestStrataTasksCarryTheIdentitiesTheyNeed: the sweeper exposes its
-// default identity and reaches Nomad's Task API and Consul with its own
-// tokens; HAProxy's templates read Consul with their own; lbstats, which
-// reads neither, gets nothing; and every identity keeps Nomad's rules
+// default identity and reaches Nomad's Task API with it; no task carries an
+// explicit Consul identity (Nomad's client would fail the allocation when
+// its Consul login fails, on any cluster without Consul ACLs: the implicit
+// one from consul.task_identity serves clusters with them), and the sweeper
+// sets no CONSUL_HTTP_TOKEN_FILE (a missing file fails Consul's client);
+// lbstats gets nothing; and every identity keeps Nomad's rules
 // (WorkloadIdentity Validate and Warnings: a valid name, no TTL on the
 // default identity, one audience and a TTL on the others, an identity in
 // the environment only with change_mode "restart").
@@ -44,9 +47,9 @@ func TestStrataTasksCarryTheIdentitiesTheyNeed(t *testing.T) {
 		want []string
 		env  map[string]string
 	}{
-		{"the sweeper sees its default identity and has a Consul one", sw.TaskGroups[0].Tasks[0], []string{"", ConsulIdentityName},
-			map[string]string{"NOMAD_ADDR": "unix://${NOMAD_SECRETS_DIR}/api.sock", "CONSUL_HTTP_TOKEN_FILE": "${NOMAD_SECRETS_DIR}/consul_token"}},
-		{"HAProxy's templates read Consul with an identity of their own", hp.TaskGroups[0].Tasks[0], []string{ConsulIdentityName}, nil},
+		{"the sweeper sees its default identity and has no explicit Consul one", sw.TaskGroups[0].Tasks[0], []string{""},
+			map[string]string{"NOMAD_ADDR": "unix://${NOMAD_SECRETS_DIR}/api.sock"}},
+		{"HAProxy's templates carry no explicit Consul identity", hp.TaskGroups[0].Tasks[0], nil, nil},
 		{"lbstats reads no Consul and gets no identity", hp.TaskGroups[0].Tasks[1], nil, nil},
 	}
 	validName := regexp.MustCompile(`^[a-zA-Z0-9-_]{1,128}$`)

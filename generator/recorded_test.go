@@ -188,10 +188,8 @@ func adoptIntended(t *testing.T, want, got *api.Job, userSet bool) []string {
 				var wantEnv map[string]string
 				switch {
 				case *got.ID == SweeperJobID:
-					wantIDs = []*api.WorkloadIdentity{nomadIdentity(), consulIdentity()}
-					wantEnv = map[string]string{"NOMAD_ADDR": TaskAPIAddr, "CONSUL_HTTP_TOKEN_FILE": ConsulTokenFile}
-				case gt.Name == "haproxy":
-					wantIDs = []*api.WorkloadIdentity{consulIdentity()}
+					wantIDs = []*api.WorkloadIdentity{nomadIdentity()}
+					wantEnv = map[string]string{"NOMAD_ADDR": TaskAPIAddr}
 				}
 				if !reflect.DeepEqual(gt.Identities, wantIDs) || !reflect.DeepEqual(gt.Env, wantEnv) {
 					t.Errorf("%s task %s: identities %v, env %v", *got.ID, gt.Name, gt.Identities, gt.Env)

@@ -58,12 +58,14 @@ func SweeperJob(cfg *config.Config) (*api.Job, error) {
 		task.Config["command"] = s.Strata
 		task.Config["args"] = args
 	}
-	// Nomad through the Task API with the task's own identity (NOMAD_TOKEN),
-	// Consul with the token its Consul identity was exchanged for: the
-	// sweeper needs no secret, and gets what the roles strata acl apply
-	// binds to strata-sweeper allow.
-	task.Identities = []*api.WorkloadIdentity{nomadIdentity(), consulIdentity()}
-	task.Env = map[string]string{"NOMAD_ADDR": TaskAPIAddr, "CONSUL_HTTP_TOKEN_FILE": ConsulTokenFile}
+	// Nomad through the Task API with the task's own identity
+	// (NOMAD_TOKEN), which works with ACLs or without. Consul with the
+	// client's default, or with the token Nomad gives the task when the
+	// cluster configures consul.task_identity (no explicit Consul identity:
+	// see identity.go). The sweeper needs no secret, and gets what the roles
+	// strata acl apply binds to strata-sweeper allow.
+	task.Identities = []*api.WorkloadIdentity{nomadIdentity()}
+	task.Env = map[string]string{"NOMAD_ADDR": TaskAPIAddr}
 	task.Templates = []*api.Template{{
 		EmbeddedTmpl: new(text),
 		DestPath:     new("local/strata.yaml"),

@@ -34,19 +34,12 @@ job "strata-sweeper" {
       }
 
       env {
-        CONSUL_HTTP_TOKEN_FILE = "$${NOMAD_SECRETS_DIR}/consul_token"
-        NOMAD_ADDR             = "unix://$${NOMAD_SECRETS_DIR}/api.sock"
+        NOMAD_ADDR = "unix://$${NOMAD_SECRETS_DIR}/api.sock"
       }
 
       identity {
         env         = true
         change_mode = "restart"
-      }
-
-      identity {
-        name = "consul_default"
-        aud  = ["consul.io"]
-        ttl  = "1h"
       }
 
       template {

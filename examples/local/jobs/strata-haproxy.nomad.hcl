@@ -54,12 +54,6 @@ job "strata-haproxy" {
         args    = ["-W", "-S", "$${NOMAD_ALLOC_DIR}/haproxy-master.sock", "-f", "$${NOMAD_TASK_DIR}/haproxy.cfg"]
       }
 
-      identity {
-        name = "consul_default"
-        aud  = ["consul.io"]
-        ttl  = "1h"
-      }
-
       template {
         destination = "local/versions.map"
         change_mode = "script"

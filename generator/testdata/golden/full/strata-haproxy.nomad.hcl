@@ -59,12 +59,6 @@ job "strata-haproxy" {
         network_mode = "host"
       }
 
-      identity {
-        name = "consul_default"
-        aud  = ["consul.io"]
-        ttl  = "1h"
-      }
-
       template {
         destination = "local/versions.map"
         change_mode = "script"
