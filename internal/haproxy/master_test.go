@@ -89,6 +89,43 @@ func TestSessionsFailsWhenAWorkerThatIsStillRunningCannotBeRead(t *testing.T) {
 	}
 }
 
+func TestSessionsCountsAgainWhenAnExitingWorkerIsStillListedAfterAnEmptyAnswer(t *testing.T) {
+	// An old worker in the middle of exiting answers nothing, and "show
+	// proc" still lists it right after; a moment later it is gone.
+	f := startFakeMaster(t,
+		fakeWorker{pid: 201, sessions: map[string]int{"app-v1": 1}},
+		fakeWorker{pid: 200, old: true, sessions: map[string]int{"app-v1": 5}},
+	)
+	emptyAnswers := 0
+	f.onStat = func(f *fakeMaster, pid int) (string, bool) {
+		if pid != 200 {
+			return "", false
+		}
+		emptyAnswers++
+		return "", true
+	}
+	listedAfterEmpty := 0
+	f.onShowProc = func(f *fakeMaster) {
+		if emptyAnswers == 0 {
+			return
+		}
+		// The "show proc" right after the empty answer still lists it.
+		if listedAfterEmpty++; listedAfterEmpty == 2 {
+			f.exits(200)
+		}
+	}
+	got, err := f.master().Sessions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int{"app-v1": 1}; !maps.Equal(got, want) {
+		t.Errorf("Sessions = %v, want %v (the old worker exited)", got, want)
+	}
+	if emptyAnswers == 0 {
+		t.Error("worker 200 was never asked: the test played nothing")
+	}
+}
+
 func TestSessionsFailsWhenTheMasterIsNotThere(t *testing.T) {
 	m := &Master{Socket: "/nonexistent/strata/master.sock", Timeout: 20 * time.Millisecond}
 	got, err := m.Sessions(context.Background())

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrProcessGone is wrapped by the error [Master.Stat] returns when the
@@ -207,8 +208,17 @@ func BackendSessions(rows []StatRow) map[string]int {
 }
 
 // sessionsAttempts bounds how often Sessions starts over because a reload
-// started a worker while it was counting.
+// started a worker while it was counting, or a listed worker could not be
+// read.
 const sessionsAttempts = 3
+
+// unreadablePause is the first pause before Sessions counts again after a
+// listed worker could not be read; it doubles with each attempt.
+const unreadablePause = 100 * time.Millisecond
+
+// errUnreadableWorker marks a worker that "show proc" still lists but whose
+// "show stat" answer was unusable.
+var errUnreadableWorker = errors.New("is still listed by show proc")
 
 // Sessions returns the current sessions of every backend, summed over the
 // current worker and every old worker: old workers keep the sessions they
@@ -225,10 +235,23 @@ const sessionsAttempts = 3
 // that cannot be read is not proof that a backend is idle. When a worker
 // started while Sessions counted (a reload), it counts again, at most three
 // times.
+//
+// A worker that answered nothing usable yet is still listed is most often an
+// old worker in the middle of exiting; Sessions counts again after a short
+// pause, and fails only when that worker is still listed and unreadable on
+// the last attempt.
 func (m *Master) Sessions(ctx context.Context) (map[string]int, error) {
 	var lastNew []int
 	for attempt := 0; attempt < sessionsAttempts; attempt++ {
 		counts, newPIDs, err := m.countSessions(ctx)
+		if errors.Is(err, errUnreadableWorker) && attempt < sessionsAttempts-1 {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w (%w)", err, ctx.Err())
+			case <-time.After(unreadablePause << attempt):
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -279,7 +302,7 @@ func (m *Master) countSessions(ctx context.Context) (map[string]int, []int, erro
 	stillListed := pidsOf(after, RoleCurrent, RoleOld)
 	for pid, err := range maybeGone {
 		if stillListed[pid] {
-			return nil, nil, fmt.Errorf("haproxy sessions: worker %d is still listed by show proc: %w", pid, err)
+			return nil, nil, fmt.Errorf("haproxy sessions: worker %d %w: %w", pid, errUnreadableWorker, err)
 		}
 	}
 	var started []int
