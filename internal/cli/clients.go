@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +32,9 @@ import (
 // CONSUL_HTTP_SSL_VERIFY, CONSUL_CACERT, CONSUL_CAPATH, CONSUL_CLIENT_CERT,
 // CONSUL_CLIENT_KEY, CONSUL_TLS_SERVER_NAME, CONSUL_NAMESPACE,
 // CONSUL_PARTITION), but through c.LookupEnv, so that tests and callers
-// choose the environment.
+// choose the environment. Inside a Nomad task, without CONSUL_HTTP_TOKEN or
+// CONSUL_HTTP_TOKEN_FILE, the Consul token Nomad gave the task is used
+// (nomadTaskConsulToken).
 //
 // Namespace and region: the jobs carry strata.yaml's namespace and region
 // (namespace:, STRATA_NAMESPACE, --namespace; likewise region), and Nomad
@@ -116,6 +120,9 @@ func (c *CLI) consulClient() (*consulapi.Client, error) {
 	}
 	cc.TokenFile = env(consulapi.HTTPTokenFileEnvName)
 	cc.Token = env(consulapi.HTTPTokenEnvName)
+	if cc.Token == "" && cc.TokenFile == "" {
+		cc.Token, cc.TokenFile = c.nomadTaskConsulToken()
+	}
 	if auth := env(consulapi.HTTPAuthEnvName); auth != "" {
 		user, pass, _ := strings.Cut(auth, ":")
 		cc.HttpAuth = &consulapi.HttpBasicAuth{Username: user, Password: pass}
@@ -163,6 +170,34 @@ func (c *CLI) consulClient() (*consulapi.Client, error) {
 	}
 	return client, nil
 }
+
+// nomadTaskConsulToken is the Consul token Nomad gave the task strata runs
+// in, for when neither CONSUL_HTTP_TOKEN nor CONSUL_HTTP_TOKEN_FILE is set:
+// on a cluster whose Nomad servers configure consul.task_identity, Nomad's
+// client logs the task in to Consul with its implicit consul_default
+// identity and hands it the token as CONSUL_TOKEN (Nomad sets
+// CONSUL_HTTP_TOKEN too) and in ${NOMAD_SECRETS_DIR}/consul_token. It
+// returns the token, or else the file when it exists; nothing outside a
+// Nomad task (NOMAD_SECRETS_DIR unset) and nothing when Nomad gave no token
+// (a cluster without Consul ACLs), so that the client's default applies.
+func (c *CLI) nomadTaskConsulToken() (token, file string) {
+	dir, _ := c.lookupEnv("NOMAD_SECRETS_DIR")
+	if dir == "" {
+		return "", ""
+	}
+	if v, _ := c.lookupEnv("CONSUL_TOKEN"); v != "" {
+		return v, ""
+	}
+	f := filepath.Join(dir, nomadConsulTokenFile)
+	if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() {
+		return "", f
+	}
+	return "", ""
+}
+
+// nomadConsulTokenFile is the file in a task's secrets directory where
+// Nomad's client writes the Consul token of the task's Consul identity.
+const nomadConsulTokenFile = "consul_token"
 
 // sources builds the Nomad and Consul clients a sweeper pass, plan and
 // deploy use.
