@@ -1,12 +1,15 @@
 package jobdir
 
 import (
+	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/strata-dev/strata/generator"
@@ -419,16 +422,25 @@ func TestSymbolicLinksInsideTheOutputAreRefused(t *testing.T) {
 }
 
 // TestAnUnwritableDirectoryChangesNothing is the failure as a user meets
-// it, with file permissions: it needs a user chmod applies to (root
-// ignores it; TestAFailedSyncChangesNothing covers the same paths by
-// injection).
+// it, with file permissions (TestAFailedSyncChangesNothing covers the same
+// paths by injection). Root ignores permissions, so as root the test hands
+// its directory to nobody and runs as nobody (effective user ID only).
 func TestAnUnwritableDirectoryChangesNothing(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("running as root, which file permissions do not stop; TestAFailedSyncChangesNothing injects the same failure")
-	}
 	dir := t.TempDir()
+	if os.Geteuid() == 0 {
+		// t.TempDir's parent is root's alone; nobody needs a path it
+		// can walk.
+		var err error
+		if dir, err = os.MkdirTemp("", "jobdir-nobody"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+	}
 	if _, err := Sync(dir, set("api-v1", "web-v1"), Options{}); err != nil {
 		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		actAsNobody(t, dir)
 	}
 	if err := os.Chmod(filepath.Join(dir, "web"), 0o555); err != nil {
 		t.Fatal(err)
@@ -444,4 +456,30 @@ func TestAnUnwritableDirectoryChangesNothing(t *testing.T) {
 	if after := snapshot(t, dir); !reflect.DeepEqual(before, after) {
 		t.Errorf("a failed sync changed the directory:\nbefore %v\nafter  %v", before, after)
 	}
+}
+
+// actAsNobody gives dir and everything in it to the user nobody (65534) and
+// sets the process's effective user ID to it until the test ends; the real
+// user ID stays root, so the cleanup can take root back. Tests of this
+// package do not run in parallel, so no other test runs meanwhile.
+func actAsNobody(t *testing.T, dir string) {
+	t.Helper()
+	const nobody = 65534
+	err := filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, nobody, nobody)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Setreuid(-1, nobody); err != nil {
+		t.Fatalf("acting as nobody: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Setreuid(-1, 0); err != nil {
+			panic(fmt.Sprintf("taking root back: %v", err))
+		}
+	})
 }
