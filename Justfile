@@ -25,7 +25,7 @@ test-short:
 # Rewrite golden files after an intended change to the output; review the diff.
 # The routing goldens render against a real Consul: run scripts/test once first.
 golden:
-    go test ./generator -update
+    go test ./internal/generator -update
     go test ./internal/cli -run Diff -update
     ./scripts/test ./internal/routing -run TestGoldenRenders -update
     go run ./cmd/strata render
@@ -35,14 +35,14 @@ golden:
 fuzz TIME="60s":
     go test ./internal/naming -run '^$' -fuzz FuzzSortKey -fuzztime {{TIME}}
     go test ./internal/config -run '^$' -fuzz FuzzParse -fuzztime {{TIME}}
-    go test ./generator -run '^$' -fuzz FuzzRenderValues -fuzztime {{TIME}}
-    go test ./generator -run '^$' -fuzz FuzzRenderText -fuzztime {{TIME}}
+    go test ./internal/generator -run '^$' -fuzz FuzzRenderValues -fuzztime {{TIME}}
+    go test ./internal/generator -run '^$' -fuzz FuzzRenderText -fuzztime {{TIME}}
 
 # Benchmarks, each against its baseline in the same run: render vs
 # json.Marshal; HAProxy data path vs a one-backend HAProxy; convergence;
 # the sweeper's decision and whole pass.
 bench:
-    go test ./generator -run '^$' -bench 'Render' -benchtime 5x -count 5
+    go test ./internal/generator -run '^$' -bench 'Render' -benchtime 5x -count 5
     ./scripts/test ./internal/routing -run '^$' -bench 'DataPath|Convergence' -benchtime 30x -count 3
     ./scripts/test ./internal/sweeper -run '^$' -bench . -benchtime 5x
 

@@ -10,7 +10,7 @@ import (
 
 	consulapi "github.com/hashicorp/consul/api"
 
-	"github.com/strata-dev/strata/generator"
+	"github.com/strata-dev/strata/internal/generator"
 )
 
 // Marker starts the description of every ACL object strata creates; strata

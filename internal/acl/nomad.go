@@ -8,7 +8,7 @@ import (
 
 	nomadapi "github.com/hashicorp/nomad/api"
 
-	"github.com/strata-dev/strata/generator"
+	"github.com/strata-dev/strata/internal/generator"
 )
 
 // NomadPolicy is a Nomad ACL policy strata manages. A policy with a JobACL

@@ -15,8 +15,8 @@ import (
 
 	nomadapi "github.com/hashicorp/nomad/api"
 
-	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/generator"
 )
 
 // policyStore is Nomad's ACL policy endpoints as strata calls them (list,

@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/acl"
+	"github.com/strata-dev/strata/internal/generator"
 )
 
 func (c *CLI) aclCmd() *cobra.Command {

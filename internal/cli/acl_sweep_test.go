@@ -13,8 +13,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	nomadapi "github.com/hashicorp/nomad/api"
 
-	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/generator"
 	"github.com/strata-dev/strata/internal/lbstats"
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/nomadfake"

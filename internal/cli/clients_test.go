@@ -7,8 +7,8 @@ import (
 
 	nomadapi "github.com/hashicorp/nomad/api"
 
-	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/generator"
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/nomadfake"
 	"github.com/strata-dev/strata/internal/testenv"

@@ -13,8 +13,8 @@ import (
 	"github.com/hashicorp/nomad/api"
 	"github.com/spf13/cobra"
 
-	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/generator"
 	"github.com/strata-dev/strata/internal/jobdiff"
 	"github.com/strata-dev/strata/internal/planview"
 )

@@ -10,7 +10,7 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 	"github.com/spf13/cobra"
 
-	"github.com/strata-dev/strata/generator"
+	"github.com/strata-dev/strata/internal/generator"
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/planview"
 	"github.com/strata-dev/strata/internal/sweeper"

@@ -11,7 +11,7 @@ import (
 
 	nomadapi "github.com/hashicorp/nomad/api"
 
-	"github.com/strata-dev/strata/generator"
+	"github.com/strata-dev/strata/internal/generator"
 	"github.com/strata-dev/strata/internal/jobdiff"
 	"github.com/strata-dev/strata/internal/routing"
 	"github.com/strata-dev/strata/internal/sweeper"

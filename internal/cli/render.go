@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strata-dev/strata/generator"
+	"github.com/strata-dev/strata/internal/generator"
 	"github.com/strata-dev/strata/internal/jobdir"
 )
 

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/generator"
 	"github.com/strata-dev/strata/internal/nomadfake"
 )
 

@@ -7,8 +7,8 @@ import (
 	"github.com/hashicorp/nomad/api"
 	"github.com/spf13/cobra"
 
-	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/generator"
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/nomadrules"
 )

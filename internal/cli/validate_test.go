@@ -86,7 +86,7 @@ func TestSweeperScopeLoads(t *testing.T) {
 // TestSweeperScopeGivesTheSweeperTheSamePolicies: strata sweep run on the
 // file the sweeper job embeds decides with what the full strata.yaml says.
 func TestSweeperScopeGivesTheSweeperTheSamePolicies(t *testing.T) {
-	for _, path := range []string{"../../strata.yaml", "../../examples/local/strata.yaml", "../../generator/testdata/full.yaml"} {
+	for _, path := range []string{"../../strata.yaml", "../../examples/local/strata.yaml", "../generator/testdata/full.yaml"} {
 		full, err := config.Load(config.Options{Path: path, LookupEnv: func(string) (string, bool) { return "", false }})
 		if err != nil {
 			t.Fatal(err)

@@ -34,7 +34,7 @@ func viewOf(cfg *config.Config) sweeperView {
 // strata.yaml, loaded by the same loader, gives the sweeper the same
 // region, namespace, apps, versions, live versions and policies.
 func TestSweeperYAMLReadsBackAsWhatTheSweeperReads(t *testing.T) {
-	for _, path := range []string{"../../strata.yaml", "../../examples/local/strata.yaml", "../../generator/testdata/full.yaml", "../../generator/testdata/raw_exec.yaml"} {
+	for _, path := range []string{"../../strata.yaml", "../../examples/local/strata.yaml", "../generator/testdata/full.yaml", "../generator/testdata/raw_exec.yaml"} {
 		t.Run(path, func(t *testing.T) {
 			cfg, err := config.Load(config.Options{Path: path, LookupEnv: noEnv})
 			if err != nil {

@@ -10,9 +10,9 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
-	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/config"
 	"github.com/strata-dev/strata/internal/deploy"
+	"github.com/strata-dev/strata/internal/generator"
 	"github.com/strata-dev/strata/internal/nomadfake"
 )
 

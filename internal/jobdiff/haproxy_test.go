@@ -6,8 +6,8 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
-	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/config"
+	"github.com/strata-dev/strata/internal/generator"
 )
 
 // haproxyJob is strata's HAProxy job for one routed app bound to bind.

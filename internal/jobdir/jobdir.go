@@ -27,7 +27,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/strata-dev/strata/generator"
+	"github.com/strata-dev/strata/internal/generator"
 	"github.com/strata-dev/strata/internal/naming"
 )
 

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/strata-dev/strata/generator"
+	"github.com/strata-dev/strata/internal/generator"
 )
 
 func hclFile(job, body string) generator.File {

@@ -137,7 +137,7 @@ func LoadAll(pattern string) ([]Exchange, error) {
 // about one job rendered from one configuration.
 type Verdict struct {
 	// Config names the configuration: "strata", "local", a
-	// generator/testdata case such as "minimal", or "edge/<case>" for
+	// internal/generator/testdata case such as "minimal", or "edge/<case>" for
 	// cases/<case>.yaml.
 	Config string
 	// Job is the job's ID.

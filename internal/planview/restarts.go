@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/strata-dev/strata/generator"
+	"github.com/strata-dev/strata/internal/generator"
 )
 
 // Restart is a running job that a change restarts by replacing its

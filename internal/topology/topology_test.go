@@ -19,8 +19,8 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 	nomadapi "github.com/hashicorp/nomad/api"
 
-	"github.com/strata-dev/strata/generator"
 	"github.com/strata-dev/strata/internal/demo"
+	"github.com/strata-dev/strata/internal/generator"
 	"github.com/strata-dev/strata/internal/lbstats"
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/nomadfake"

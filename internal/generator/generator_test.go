@@ -65,10 +65,10 @@ func TestGolden(t *testing.T) {
 				}
 				golden, err := os.ReadFile(p)
 				if err != nil {
-					t.Fatalf("%v (run go test ./generator -update to create it)", err)
+					t.Fatalf("%v (run go test ./internal/generator -update to create it)", err)
 				}
 				if !bytes.Equal(golden, f.Data) {
-					t.Errorf("%s differs from its golden file (run go test ./generator -update and review the diff):\n%s", f.Path, firstDiff(golden, f.Data))
+					t.Errorf("%s differs from its golden file (run go test ./internal/generator -update and review the diff):\n%s", f.Path, firstDiff(golden, f.Data))
 				}
 			}
 			// No golden file may be left over from a job that is gone.

@@ -6,4 +6,8 @@
 //
 // Rendering is a pure function of the configuration: it never reads the
 // clock or the environment, so the same strata.yaml gives the same bytes.
+//
+// The package is internal, like the configuration type its API takes: strata's
+// command line is its only user, and a public package whose functions take an
+// internal type could not be called from outside anyway.
 package generator

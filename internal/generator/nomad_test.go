@@ -18,8 +18,8 @@ import (
 // acceptedConfigs are the configurations whose every job Nomad must accept:
 // the bundled examples and the golden cases.
 var acceptedConfigs = []string{
-	"../strata.yaml",
-	"../examples/local/strata.yaml",
+	"../../strata.yaml",
+	"../../examples/local/strata.yaml",
 	"testdata/minimal.yaml",
 	"testdata/full.yaml",
 	"testdata/docker.yaml",
@@ -145,7 +145,7 @@ func TestOwnNamesAreReservedApps(t *testing.T) {
 // comment, an app's env or image) leaves it byte-identical and an edit to
 // what it reads (retirement settings, versions, live) changes it.
 func TestSweeperJobChangesOnlyWithWhatTheSweeperReads(t *testing.T) {
-	base, err := os.ReadFile("../strata.yaml")
+	base, err := os.ReadFile("../../strata.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,7 +123,7 @@ func FuzzRenderValues(f *testing.F) {
 
 // FuzzRenderText parses arbitrary configuration text.
 func FuzzRenderText(f *testing.F) {
-	example, err := os.ReadFile("../strata.yaml")
+	example, err := os.ReadFile("../../strata.yaml")
 	if err != nil {
 		f.Fatal(err)
 	}
