@@ -123,9 +123,11 @@ func HAProxyJob(cfg *config.Config) (*api.Job, error) {
 		task.Resources = &api.Resources{CPU: r.CPU, MemoryMB: r.Memory, MemoryMaxMB: r.MemoryMax}
 	}
 	// No explicit Consul identity (see identity.go): the templates read
-	// Consul with the token of the implicit one Nomad adds when the cluster
-	// configures consul.task_identity, which strata acl apply binds to the
-	// strata-haproxy role, and with the client's token otherwise.
+	// Consul with the token of the implicit one Nomad adds, because of the
+	// consul block, when the cluster configures consul.task_identity, which
+	// strata acl apply binds to the strata-haproxy role, and with the
+	// client's token otherwise.
+	task.Consul = consulBlock()
 	for _, t := range tmpls {
 		task.Templates = append(task.Templates, &api.Template{
 			EmbeddedTmpl: new(t.Contents),

@@ -222,6 +222,15 @@ func writeTask(b *body, t *api.Task) {
 		b.blank()
 		writeIdentity(b.block("identity"), id)
 	}
+	if c := t.Consul; c != nil {
+		b.blank()
+		cb := b.block("consul")
+		for _, kv := range [][2]string{{"cluster", c.Cluster}, {"namespace", c.Namespace}, {"partition", c.Partition}} {
+			if kv[1] != "" {
+				cb.attr(kv[0], kv[1])
+			}
+		}
+	}
 	for _, tm := range t.Templates {
 		b.blank()
 		writeTemplate(b.block("template"), tm)

@@ -171,6 +171,10 @@ func decodeGroup(gb *reader) *api.TaskGroup {
 			t.Identities = append(t.Identities, id)
 			tb.check(ib.finish())
 		}
+		for _, cb := range tb.blocks("consul", 0) {
+			t.Consul = &api.Consul{Cluster: cb.str("cluster"), Namespace: cb.str("namespace"), Partition: cb.str("partition")}
+			tb.check(cb.finish())
+		}
 		for _, mb := range tb.blocks("template", 0) {
 			tm := &api.Template{
 				DestPath: mb.strPtr("destination"), ChangeMode: mb.strPtr("change_mode"),

@@ -42,3 +42,14 @@ const (
 func nomadIdentity() *api.WorkloadIdentity {
 	return &api.WorkloadIdentity{Env: true, ChangeMode: "restart"}
 }
+
+// consulBlock is the task-level consul block strata's own tasks carry.
+// Nomad's servers add the implicit Consul identity (consul.task_identity)
+// only to a task, or the tasks of a group, with a consul block
+// (jobImplicitIdentitiesHook.handleConsulTask); without one the task gets
+// no Consul token on a cluster with Consul ACLs. Empty, it names Consul's
+// default cluster, namespace and partition, and changes nothing on a
+// cluster that does not configure consul.task_identity.
+func consulBlock() *api.Consul {
+	return &api.Consul{}
+}

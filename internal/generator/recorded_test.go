@@ -120,7 +120,9 @@ func renderedJob(t *testing.T, path, id string) *api.Job {
 //   - a constraint's operand, "=" where the recorded JSON had none (issue 8);
 //   - the sweeper group's restart and reschedule policies: no retry of a
 //     failed pass (issue 8);
-//   - the strata.yaml the sweeper job embeds.
+//   - the strata.yaml the sweeper job embeds;
+//   - the workload identities and the consul block of strata's own tasks
+//     (issue 10).
 func adoptIntended(t *testing.T, want, got *api.Job, userSet bool) []string {
 	t.Helper()
 	checkDerivedDeadline := func(t *testing.T, job *api.Job, u *api.UpdateStrategy) {
@@ -197,6 +199,25 @@ func adoptIntended(t *testing.T, want, got *api.Job, userSet bool) []string {
 				if !reflect.DeepEqual(wt.Identities, gt.Identities) || !reflect.DeepEqual(wt.Env, gt.Env) {
 					wt.Identities, wt.Env = gt.Identities, gt.Env
 					changed = append(changed, "workload identities of strata's own tasks")
+				}
+				// A task-level consul block on the tasks that call Consul
+				// (the haproxy task's templates, the sweeper), so that
+				// Nomad's servers add the implicit Consul identity
+				// (issue 10): empty, or naming the default cluster once
+				// canonicalized. The recordings have none.
+				if wt.Consul != nil {
+					t.Errorf("%s task %s: recorded consul block %+v, want none", *got.ID, gt.Name, *wt.Consul)
+				}
+				switch {
+				case gt.Name != "haproxy" && gt.Name != "sweep":
+					if gt.Consul != nil {
+						t.Errorf("%s task %s: consul block %+v, want none", *got.ID, gt.Name, *gt.Consul)
+					}
+				case gt.Consul == nil || (*gt.Consul != api.Consul{} && *gt.Consul != api.Consul{Cluster: "default"}):
+					t.Errorf("%s task %s: consul block %+v, want an empty one", *got.ID, gt.Name, gt.Consul)
+				default:
+					wt.Consul = gt.Consul
+					changed = append(changed, "consul block of strata's own tasks")
 				}
 			}
 		}

@@ -61,10 +61,11 @@ func SweeperJob(cfg *config.Config) (*api.Job, error) {
 	// Nomad through the Task API with the task's own identity
 	// (NOMAD_TOKEN), which works with ACLs or without. Consul with the
 	// client's default, or with the token Nomad gives the task when the
-	// cluster configures consul.task_identity (no explicit Consul identity:
-	// see identity.go). The sweeper needs no secret, and gets what the roles
+	// cluster configures consul.task_identity (no explicit Consul identity,
+	// a consul block so Nomad adds the implicit one: see identity.go). The sweeper needs no secret, and gets what the roles
 	// strata acl apply binds to strata-sweeper allow.
 	task.Identities = []*api.WorkloadIdentity{nomadIdentity()}
+	task.Consul = consulBlock()
 	task.Env = map[string]string{"NOMAD_ADDR": TaskAPIAddr}
 	task.Templates = []*api.Template{{
 		EmbeddedTmpl: new(text),

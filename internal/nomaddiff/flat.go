@@ -278,6 +278,17 @@ func logFlat(l *api.LogConfig) flat {
 	return f
 }
 
+func consulFlat(c *api.Consul) flat {
+	if c == nil {
+		return nil
+	}
+	f := flat{}
+	f.str("Cluster", c.Cluster)
+	f.str("Namespace", c.Namespace)
+	f.str("Partition", c.Partition)
+	return f
+}
+
 func templateFlat(t *api.Template) flat {
 	if t == nil {
 		return nil

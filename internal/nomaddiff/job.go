@@ -540,6 +540,11 @@ func taskDiff(old, new *api.Task, ns string) *api.TaskDiff {
 		d.Objects = append(d.Objects, ld)
 	}
 	d.Objects = append(d.Objects, serviceDiffs(o.Services, n.Services, ns)...)
+	// The task's consul block, after its services and before its
+	// templates, as Nomad's Task.Diff orders them.
+	if cd := primitiveObjectDiff(consulFlat(o.Consul), consulFlat(n.Consul), "Consul", true); cd != nil {
+		d.Objects = append(d.Objects, cd)
+	}
 	d.Objects = append(d.Objects, setDiff(o.Templates, n.Templates, func(t *api.Template) string { return deref(t.DestPath) },
 		func(o, n **api.Template) *api.ObjectDiff {
 			ot, nt := ptrOrNil(o), ptrOrNil(n)

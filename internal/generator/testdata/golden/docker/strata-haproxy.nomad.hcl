@@ -54,6 +54,8 @@ job "strata-haproxy" {
         args    = ["-W", "-S", "$${NOMAD_ALLOC_DIR}/haproxy-master.sock", "-f", "$${NOMAD_TASK_DIR}/haproxy.cfg"]
       }
 
+      consul {}
+
       template {
         destination = "local/versions.map"
         change_mode = "script"

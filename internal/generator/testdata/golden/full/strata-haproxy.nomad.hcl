@@ -59,6 +59,8 @@ job "strata-haproxy" {
         network_mode = "host"
       }
 
+      consul {}
+
       template {
         destination = "local/versions.map"
         change_mode = "script"

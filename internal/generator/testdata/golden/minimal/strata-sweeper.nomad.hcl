@@ -40,6 +40,8 @@ job "strata-sweeper" {
         change_mode = "restart"
       }
 
+      consul {}
+
       template {
         destination     = "local/strata.yaml"
         left_delimiter  = "[[strata-literal:"
