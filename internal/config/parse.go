@@ -44,10 +44,10 @@ var (
 const ReservedApp = "strata"
 
 // ReservedApps are the app names strata keeps for itself: ReservedApp, and
-// the IDs and Consul service names of its own jobs (generator.HAProxyJobID,
+// the IDs and Consul service names of its own jobs (naming.HAProxyJobID,
 // HAProxyService, LBStatsService, SweeperJobID). An app's Consul service
 // is named after it, and the sweeper finds every HAProxy by these services.
-var ReservedApps = []string{ReservedApp, "strata-haproxy", "strata-lbstats", "strata-sweeper"}
+var ReservedApps = []string{ReservedApp, naming.HAProxyJobID, naming.LBStatsService, naming.SweeperJobID}
 
 // constraintOperators are the operators Nomad's constraint block accepts.
 var constraintOperators = []string{"=", "!=", ">", ">=", "<", "<=", "distinct_hosts", "distinct_property", "regexp", "set_contains", "set_contains_all", "set_contains_any", "version", "semver", "is_set", "is_not_set"}

@@ -15,16 +15,17 @@ import (
 	"github.com/strata-dev/strata/internal/routing"
 )
 
-// HAProxyJobID is the ID of the HAProxy system job.
-const HAProxyJobID = "strata-haproxy"
+// HAProxyJobID is the ID of the HAProxy system job (naming.HAProxyJobID).
+const HAProxyJobID = naming.HAProxyJobID
 
 // HAProxyService is the Consul service of HAProxy's stats and Prometheus
-// endpoint, which the sweeper finds every HAProxy by.
-const HAProxyService = "strata-haproxy"
+// endpoint, which the sweeper finds every HAProxy by (naming.HAProxyService).
+const HAProxyService = naming.HAProxyService
 
 // LBStatsService is the Consul service of the lbstats sidecar beside every
-// HAProxy: its sessions per version, current and old workers summed.
-const LBStatsService = "strata-lbstats"
+// HAProxy: its sessions per version, current and old workers summed
+// (naming.LBStatsService).
+const LBStatsService = naming.LBStatsService
 
 // MasterSocketName is HAProxy's master CLI socket in the allocation
 // directory ($NOMAD_ALLOC_DIR), where the lbstats sidecar looks for it.

@@ -10,8 +10,8 @@ import (
 	"github.com/strata-dev/strata/internal/naming"
 )
 
-// SweeperJobID is the ID of the sweeper's periodic job.
-const SweeperJobID = "strata-sweeper"
+// SweeperJobID is the ID of the sweeper's periodic job (naming.SweeperJobID).
+const SweeperJobID = naming.SweeperJobID
 
 // Delimiters that make the sweeper's template copy strata.yaml literally: the
 // file holds {{version}}, which consul-template would otherwise execute.

@@ -62,6 +62,22 @@ const (
 	ServiceMetaLive = "strata-live"
 )
 
+// strata's own jobs and services. Their names are reserved: no app may take
+// them (config refuses such an app), since the sweeper reads these services
+// as HAProxy endpoints.
+const (
+	// HAProxyJobID is the ID of the HAProxy system job.
+	HAProxyJobID = "strata-haproxy"
+	// HAProxyService is the Consul service of every HAProxy's stats
+	// endpoint.
+	HAProxyService = "strata-haproxy"
+	// LBStatsService is the Consul service of every HAProxy's lbstats
+	// sidecar.
+	LBStatsService = "strata-lbstats"
+	// SweeperJobID is the ID of the sweeper's periodic job.
+	SweeperJobID = "strata-sweeper"
+)
+
 // TagManaged is the Consul tag on every service instance strata generates.
 const TagManaged = "strata"
 

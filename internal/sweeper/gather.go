@@ -23,11 +23,11 @@ import (
 // Services the sweeper finds in Consul's catalog.
 const (
 	// HAProxyService is every HAProxy's stats service.
-	HAProxyService = "strata-haproxy"
+	HAProxyService = naming.HAProxyService
 	// LBStatsService is every HAProxy's lbstats sidecar.
-	LBStatsService = "strata-lbstats"
-	// HAProxyJobID is the HAProxy system job (generator.HAProxyJobID).
-	HAProxyJobID = "strata-haproxy"
+	LBStatsService = naming.LBStatsService
+	// HAProxyJobID is the HAProxy system job.
+	HAProxyJobID = naming.HAProxyJobID
 )
 
 // ManagedFilter selects strata's versions in Nomad's job list.
