@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"log"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -93,9 +92,9 @@ func (c *CLI) localUpCmd(dir *string) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("finding the strata binary: %w", err)
 			}
-			haproxyBin, err := exec.LookPath("haproxy")
+			haproxyBin, err := topology.FindBinary("haproxy")
 			if err != nil {
-				haproxyBin = "/usr/sbin/haproxy"
+				return err
 			}
 			nomadBin := topology.NomadBinary(c.lookupEnv)
 			// consul-template logs every render at DEBUG: keep warnings

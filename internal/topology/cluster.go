@@ -508,6 +508,10 @@ func writeFileAtomic(name string, data []byte) error {
 	return nil
 }
 
+// FindBinary finds the program name on PATH, else in /usr/sbin, where
+// Debian installs haproxy and ip out of a normal user's PATH.
+func FindBinary(name string) (string, error) { return lookBin("", name) }
+
 // lookBin is path if set, else name on PATH, else /usr/sbin/name.
 func lookBin(path, name string) (string, error) {
 	if path != "" {
