@@ -29,6 +29,19 @@ func RequireBinary(t testing.TB, name string) string {
 	return ""
 }
 
+// RequireRoot fails the test under CI=true, and skips it elsewhere, unless
+// it runs as root, which network namespaces and veth pairs need.
+func RequireRoot(t testing.TB, why string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s needs root; CI runs as root", why)
+	}
+	t.Skipf("%s needs root", why)
+}
+
 // FreePort returns a TCP port on 127.0.0.1 that was free when it was chosen.
 //
 // It listens on port 0, notes the port the kernel picked, and closes the

@@ -468,12 +468,7 @@ apps:
 func TestUpAfterACrashStartsClean(t *testing.T) {
 	ipBin := testenv.RequireBinary(t, "ip")
 	consulBin := testenv.RequireBinary(t, "consul")
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("topology needs root for network namespaces; CI runs as root")
-		}
-		t.Skip("topology needs root for network namespaces")
-	}
+	testenv.RequireRoot(t, "topology (network namespaces)")
 	id := os.Getpid() % 100000
 	opts := topology.Options{Name: fmt.Sprintf("sc%d", id), Subnet: (id + 1) % 250, Nodes: 1,
 		Dir: filepath.Join(t.TempDir(), "cluster"), IP: ipBin, Consul: consulBin}

@@ -23,12 +23,7 @@ func Start(t testing.TB, n int) *topology.Cluster {
 	t.Helper()
 	ipBin := testenv.RequireBinary(t, "ip")
 	consulBin := testenv.RequireBinary(t, "consul")
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("topology needs root for network namespaces; CI runs as root")
-		}
-		t.Skip("topology needs root for network namespaces")
-	}
+	testenv.RequireRoot(t, "topology (network namespaces)")
 	id := os.Getpid() % 100000
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
