@@ -80,30 +80,18 @@ func later(nodes ...*yaml.Node) *yaml.Node {
 func (d *decoder) checkApp(a *App) {
 	path := join("apps", a.Name)
 	n := d.fields[path].value
-	// nodes and values hold the key and value nodes of every key present,
-	// valid or not.
-	nodes := map[string]*yaml.Node{}
-	values := map[string]*yaml.Node{}
+	f := appFields{app: n, keys: map[string]*yaml.Node{}, values: map[string]*yaml.Node{}}
 	for _, key := range appKeys {
-		if f, ok := d.fields[join(path, key)]; ok {
-			nodes[key], values[key] = f.key, f.value
+		if fl, ok := d.fields[join(path, key)]; ok {
+			f.keys[key], f.values[key] = fl.key, fl.value
 		}
 	}
 	kindKnown := len(d.errsAt(join(path, "kind"))) == 0
 	if d.scope == ScopeSweeper {
-		d.checkVersions(a, n, path, nodes, values, kindKnown)
+		d.checkVersions(a, f, path, kindKnown)
 		return
 	}
-	at := func(key string) *yaml.Node {
-		if k, ok := nodes[key]; ok {
-			return k
-		}
-		return n
-	}
-	absent := func(key string) bool {
-		v, ok := values[key]
-		return !ok || isNull(v)
-	}
+	at, absent := f.at, f.absent
 	switch a.Driver {
 	case "":
 		if absent("driver") {
@@ -160,7 +148,37 @@ func (d *decoder) checkApp(a *App) {
 	if u := a.Update; u != nil {
 		d.checkUpdate(u, a.KillTimeout, at("update"), join(path, "update"))
 	}
-	d.checkVersions(a, n, path, nodes, values, kindKnown)
+	d.checkVersions(a, f, path, kindKnown)
+}
+
+// appFields are the nodes of one app's mapping, for positioned errors: the
+// mapping itself, and the key and value node of every key present, valid or
+// not.
+type appFields struct {
+	app          *yaml.Node
+	keys, values map[string]*yaml.Node
+}
+
+// at is key's key node, or the app's mapping when the key is absent.
+func (f appFields) at(key string) *yaml.Node {
+	if k, ok := f.keys[key]; ok {
+		return k
+	}
+	return f.app
+}
+
+// atValue is key's value node when it has one, else at(key).
+func (f appFields) atValue(key string) *yaml.Node {
+	if v, ok := f.values[key]; ok && !isNull(v) {
+		return v
+	}
+	return f.at(key)
+}
+
+// absent reports whether key is missing or null.
+func (f appFields) absent(key string) bool {
+	v, ok := f.values[key]
+	return !ok || isNull(v)
 }
 
 // checkVersionSettings checks the settings versions set for themselves
@@ -181,20 +199,8 @@ func (d *decoder) checkVersionSettings(a *App) {
 }
 
 // checkVersions checks an app's versions and live version.
-func (d *decoder) checkVersions(a *App, n *yaml.Node, path string, nodes, values map[string]*yaml.Node, kindKnown bool) {
-	atValue := func(key string) *yaml.Node {
-		if v, ok := values[key]; ok && !isNull(v) {
-			return v
-		}
-		if k, ok := nodes[key]; ok {
-			return k
-		}
-		return n
-	}
-	absent := func(key string) bool {
-		v, ok := values[key]
-		return !ok || isNull(v)
-	}
+func (d *decoder) checkVersions(a *App, f appFields, path string, kindKnown bool) {
+	n, nodes, atValue, absent := f.app, f.keys, f.atValue, f.absent
 	if len(a.Versions) == 0 {
 		if _, present := nodes["versions"]; !present {
 			d.failAt(n, join(path, "versions"), "missing; list the versions to run, like [v1, v2]")
