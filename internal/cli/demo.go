@@ -35,10 +35,11 @@ Every response names the version and the instance that answered.`,
 func (c *CLI) demoServeCmd() *cobra.Command {
 	var (
 		version, listen, name string
-		tick                  time.Duration
+		tick, latency         time.Duration
+		failRate              float64
 	)
 	cmd := &cobra.Command{
-		Use:   "serve --version V [--listen ADDR] [--name NAME] [--tick 1s]",
+		Use:   "serve --version V [--listen ADDR] [--name NAME] [--tick 1s] [--fail-rate 0.2] [--latency 50ms]",
 		Short: "Serve the demo application until interrupted",
 		Long: `Serve runs the demo application until it receives SIGINT or SIGTERM, then shuts
 down gracefully: it lets requests finish and ends every stream with "bye".
@@ -50,6 +51,13 @@ Endpoints:
   GET  /ws               the same over a websocket
   GET  /set-cookie       ?name=N&value=V sets a cookie; an empty value clears it
 Every response has the headers X-Strata-Demo-Version and X-Strata-Demo-Name.
+
+To stand in for a faulty or slow version:
+  --fail-rate F          answer the share F (0..1) of requests 500, counted, not
+                         drawn at random: at 0.2 the 5th, 10th, 15th... request fails
+  --latency D            wait D before every answer
+Neither applies to /healthz, /healthz/fail and /healthz/pass, so Consul's
+check keeps passing.
 
 --listen defaults to 127.0.0.1:$NOMAD_PORT_http under Nomad, else 127.0.0.1:8080.
 --name defaults to <hostname>:<port>.`,
@@ -64,6 +72,12 @@ Every response has the headers X-Strata-Demo-Version and X-Strata-Demo-Name.
 			if tick <= 0 {
 				return usageError{fmt.Errorf("--tick: %s must be positive, such as --tick 1s", tick)}
 			}
+			if !(failRate >= 0 && failRate <= 1) {
+				return usageError{fmt.Errorf("--fail-rate: %v is not a share between 0 and 1, such as --fail-rate 0.2", failRate)}
+			}
+			if latency < 0 {
+				return usageError{fmt.Errorf("--latency: %s must not be negative, such as --latency 50ms", latency)}
+			}
 			if listen == "" {
 				var err error
 				if listen, err = demoListen(c.lookupEnv); err != nil {
@@ -73,11 +87,13 @@ Every response has the headers X-Strata-Demo-Version and X-Strata-Demo-Name.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return demo.Serve(ctx, demo.Options{
-				Version: version,
-				Name:    name,
-				Listen:  listen,
-				Tick:    tick,
-				Logger:  slog.New(slog.NewTextHandler(c.Stderr, nil)),
+				Version:  version,
+				Name:     name,
+				Listen:   listen,
+				Tick:     tick,
+				FailRate: failRate,
+				Latency:  latency,
+				Logger:   slog.New(slog.NewTextHandler(c.Stderr, nil)),
 				Ready: func(addr net.Addr) {
 					fmt.Fprintf(c.Stdout, "strata demo: version %s listening on http://%s\n", version, addr)
 				},
@@ -89,6 +105,8 @@ Every response has the headers X-Strata-Demo-Version and X-Strata-Demo-Name.
 	f.StringVar(&listen, "listen", "", "address to listen on (default 127.0.0.1:$"+demoNomadPortEnv+" when that is set, else 127.0.0.1:8080)")
 	f.StringVar(&name, "name", "", "name of this instance in responses (default <hostname>:<port>)")
 	f.DurationVar(&tick, "tick", demo.DefaultTick, "interval between lines of /stream and /ws")
+	f.Float64Var(&failRate, "fail-rate", 0, "share of requests (0..1) answered 500; never /healthz")
+	f.DurationVar(&latency, "latency", 0, "added before every answer; never /healthz")
 	return cmd
 }
 

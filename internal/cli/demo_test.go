@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +60,9 @@ func TestDemoServeRefusesAMissingOrInvalidVersionNamingTheFlag(t *testing.T) {
 		{"no version", []string{"serve", "--listen", "127.0.0.1:0"}, "--version is required"},
 		{"a version outside the grammar", []string{"serve", "--version", "V_2", "--listen", "127.0.0.1:0"}, `--version: "V_2" is not a valid version`},
 		{"a tick that is not positive", []string{"serve", "--version", "v1", "--listen", "127.0.0.1:0", "--tick", "0s"}, "--tick"},
+		{"a fail rate above 1", []string{"serve", "--version", "v1", "--listen", "127.0.0.1:0", "--fail-rate", "1.5"}, "--fail-rate: 1.5 is not a share"},
+		{"a negative fail rate", []string{"serve", "--version", "v1", "--listen", "127.0.0.1:0", "--fail-rate", "-0.2"}, "--fail-rate: -0.2"},
+		{"a negative latency", []string{"serve", "--version", "v1", "--listen", "127.0.0.1:0", "--latency", "-1s"}, "--latency: -1s"},
 	} {
 		code, errOut := runDemo(t, nil, tc.args...)
 		if code != ExitUsage || !strings.Contains(errOut, tc.want) {
@@ -146,5 +150,47 @@ func TestDemoServeAnswersUntilItsContextIsCancelled(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "msg=stopped") {
 		t.Errorf("stderr has no record of stopping:\n%s", errOut.String())
+	}
+}
+
+func TestDemoServeFailsTheShareOfRequestsFailRateSaysButNotHealthz(t *testing.T) {
+	t.Parallel()
+	c, out, errOut := demoCLI(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- c.RunContext(ctx, []string{"demo", "serve", "--version", "v7", "--listen", "127.0.0.1:0", "--fail-rate", "0.5", "--latency", "1ms"})
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("demo serve still running 5s after its context was cancelled")
+		}
+	}()
+	listening := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)\n`)
+	var url string
+	for deadline := time.Now().Add(5 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := listening.FindStringSubmatch(out.String()); m != nil {
+			url = m[1]
+		}
+	}
+	if url == "" {
+		t.Fatalf("no listening address printed within 5s; stderr:\n%s", errOut.String())
+	}
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+	defer hc.Transport.(*http.Transport).CloseIdleConnections()
+	var got []int
+	for _, path := range []string{"/healthz", "/a", "/healthz", "/b", "/c", "/d"} {
+		resp, err := hc.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got = append(got, resp.StatusCode)
+	}
+	if want := []int{200, 200, 200, 500, 200, 500}; !slices.Equal(got, want) {
+		t.Errorf("statuses %v, want %v (every other request failed, health checks never)", got, want)
 	}
 }

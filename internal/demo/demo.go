@@ -40,6 +40,19 @@ type Options struct {
 	Listen string
 	// Tick is the interval between stream lines; 0 means DefaultTick.
 	Tick time.Duration
+	// FailRate is the share of requests, 0 to 1, answered 500 instead of
+	// their usual answer, to stand in for a faulty version. The choice is a
+	// counter, not a coin: of the first n requests subject to it, exactly
+	// floor(n*FailRate) fail, evenly spread (at 0.2, the 5th, 10th, 15th…).
+	// The health endpoints (/healthz, /healthz/fail, /healthz/pass) never
+	// fail and are not counted. Serve refuses a value outside 0..1; Handler
+	// treats a value below 0 (or NaN) as 0 and above 1 as 1.
+	FailRate float64
+	// Latency is added before every answer, failed ones included, except on
+	// the health endpoints, so a slow version still passes its checks. The
+	// wait ends early when the request's context is done. Serve refuses a
+	// negative value; Handler treats it as 0.
+	Latency time.Duration
 	// ShutdownTimeout bounds how long Serve waits, once its context is done,
 	// for requests in flight to finish before it closes their connections;
 	// 0 means DefaultShutdownTimeout.
@@ -71,6 +84,12 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	if opts.Tick < 0 || opts.ShutdownTimeout < 0 {
 		return fmt.Errorf("demo: tick %s and shutdown timeout %s must not be negative", opts.Tick, opts.ShutdownTimeout)
+	}
+	if !(opts.FailRate >= 0 && opts.FailRate <= 1) {
+		return fmt.Errorf("demo: fail rate %v is not a share between 0 and 1", opts.FailRate)
+	}
+	if opts.Latency < 0 {
+		return fmt.Errorf("demo: latency %s must not be negative", opts.Latency)
 	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", opts.Listen)

@@ -599,6 +599,9 @@ func TestServeRefusesInvalidOptions(t *testing.T) {
 		{"no version", Options{Listen: "127.0.0.1:0"}, `"" is not valid`},
 		{"no address", Options{Version: "v1"}, "no address"},
 		{"a negative tick", Options{Version: "v1", Listen: "127.0.0.1:0", Tick: -time.Second}, "negative"},
+		{"a fail rate above 1", Options{Version: "v1", Listen: "127.0.0.1:0", FailRate: 1.5}, "fail rate 1.5"},
+		{"a negative fail rate", Options{Version: "v1", Listen: "127.0.0.1:0", FailRate: -0.1}, "fail rate -0.1"},
+		{"a negative latency", Options{Version: "v1", Listen: "127.0.0.1:0", Latency: -time.Second}, "latency -1s"},
 	} {
 		if err := Serve(ctx, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Serve = %v, want an error containing %q", tc.name, err, tc.want)

@@ -24,6 +24,12 @@
 //   - Any other path, with any method, answers 200 text/plain
 //     "version=<V> name=<N> path=<path>\n", with the path as sent (escaped).
 //
+// To stand in for a faulty or slow version, Options.FailRate answers a share
+// of requests 500 "version=<V> name=<N> injected failure (fail rate <F>)\n"
+// (every endpoint but the health ones; a counter, not a coin, so a test
+// knows exactly how many fail), and Options.Latency delays every answer but
+// the health endpoints'.
+//
 // [Serve] runs the application on a listener until its context is done, then
 // shuts down gracefully: it stops accepting, lets requests in flight finish,
 // ends every stream and websocket with its "bye" line, and waits for them.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -45,6 +46,11 @@ type handler struct {
 	failing       atomic.Bool
 	inflight      flights
 	upgrader      websocket.Upgrader
+	// failPPM is Options.FailRate in parts per million; faults counts the
+	// requests subject to it.
+	failPPM int64
+	faults  atomic.Int64
+	latency time.Duration
 }
 
 // Handler returns the demo application's endpoints, described in the
@@ -71,7 +77,43 @@ func newHandler(opts Options) *handler {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	switch r := opts.FailRate; {
+	case r > 1:
+		h.failPPM = ppm
+	case r > 0:
+		h.failPPM = int64(math.Round(r * ppm))
+	}
+	h.latency = max(opts.Latency, 0)
 	return h
+}
+
+// ppm is one in parts per million, the unit of handler.failPPM.
+const ppm = 1_000_000
+
+// fault waits the configured latency, then reports whether this request is
+// one of the share Options.FailRate answers 500, and if so answers it.
+func (h *handler) fault(w http.ResponseWriter, r *http.Request) bool {
+	if h.latency > 0 {
+		t := time.NewTimer(h.latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+		}
+	}
+	if h.failPPM == 0 {
+		return false
+	}
+	// Request n fails when floor(n*rate) steps up: exactly floor(n*rate)
+	// of the first n requests fail, evenly spread.
+	n := h.faults.Add(1)
+	if n*h.failPPM/ppm == (n-1)*h.failPPM/ppm {
+		return false
+	}
+	w.Header().Set("Content-Type", textPlain)
+	w.WriteHeader(http.StatusInternalServerError)
+	fmt.Fprintf(w, "version=%s name=%s injected failure (fail rate %g)\n", h.version, h.name, float64(h.failPPM)/ppm)
+	return true
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -83,6 +125,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set(VersionHeader, h.version)
 	hdr.Set(NameHeader, h.name)
 	hdr.Set("Cache-Control", "no-store")
+
+	switch r.URL.Path {
+	case "/healthz", "/healthz/fail", "/healthz/pass":
+	default:
+		if h.fault(rec, r) {
+			h.logRequest(r, rec, start)
+			return
+		}
+	}
 
 	switch r.URL.Path {
 	case "/healthz":
@@ -108,7 +159,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.echo(rec, r)
 	}
+	h.logRequest(r, rec, start)
+}
 
+// logRequest writes the request log's record of r.
+func (h *handler) logRequest(r *http.Request, rec *recorder, start time.Time) {
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.EscapedPath()),
