@@ -103,6 +103,12 @@ type HAProxy struct {
 	Resources *Resources
 	// WaitMin and WaitMax are the template quiescence timers.
 	WaitMin, WaitMax time.Duration
+	// MworkerMaxReloads is HAProxy's mworker-max-reloads: how many reloads
+	// an old worker may survive before the master sends it SIGTERM, with
+	// its sessions. 0 (the default) means no bound, which strata writes
+	// explicitly; a bound is accepted with a warning, since it cuts the
+	// long-lived sessions strata exists to keep.
+	MworkerMaxReloads int
 }
 
 // HAProxy defaults. Nomad's own template defaults (a 5 s splay and a 5 s
@@ -155,7 +161,55 @@ type App struct {
 	Routing *Routing
 	// Retire is how the sweeper retires the app's old versions.
 	Retire Retire
+	// Rollout is how a progressive rollout of a new version advances
+	// (web apps only); nil when the app sets none, and then no rollout
+	// can be started for it.
+	Rollout *Rollout
 }
+
+// Rollout is an app's progressive delivery policy (apps.<app>.rollout): a
+// candidate version gets a growing share of new sessions, step by step,
+// while its error rate stays within bounds. A session stays on the version
+// it started on whatever the share does.
+type Rollout struct {
+	// Steps are the candidate's percentages of new sessions, strictly
+	// increasing, each 1..100, the last 100; reaching the last step with
+	// success makes the candidate live.
+	Steps []int
+	// Interval is how long each step lasts before it is judged; > 0.
+	Interval time.Duration
+	// MaxErrorRate is the most a step may see of the candidate's 5xx
+	// responses over its requests, as a fraction (0.01 for "1%"), 0..1.
+	MaxErrorRate float64
+	// MinRequests is how many candidate requests a step needs to be
+	// judged; with fewer it is inconclusive and waits, never advancing on
+	// silence. At least 1; DefaultRolloutMinRequests when unset.
+	MinRequests int
+	// MaxErrorRateRatio, when not 0, also bounds the candidate's error rate
+	// by this multiple of the stable version's rate over the same step
+	// (when the stable version has data): 2 means at most twice stable's.
+	MaxErrorRateRatio float64
+	// OnFailure is what happens to sessions already pinned to a failed
+	// candidate: RolloutStay (they stay) or RolloutReturn (the candidate
+	// leaves the allow-list, like a draining version, so they go back to
+	// the live version at their next request).
+	OnFailure string
+}
+
+// Rollout settings' values and defaults.
+const (
+	// RolloutStay keeps a failed candidate's pinned sessions on it.
+	RolloutStay = "stay"
+	// RolloutReturn sends a failed candidate's pinned sessions back to
+	// the live version at their next request.
+	RolloutReturn = "return"
+	// DefaultRolloutOnFailure is on_failure when unset.
+	DefaultRolloutOnFailure = RolloutStay
+	// DefaultRolloutMinRequests is min_requests when unset: at 100
+	// requests one 5xx is a 1% error rate, the finest a "1%" bound can
+	// tell apart from 0.
+	DefaultRolloutMinRequests = 100
+)
 
 // VersionSettings are the settings one version sets for itself, over its
 // app's: a nil field (or Args) keeps the app's. Env is added to the app's
@@ -247,7 +301,12 @@ type Sweeper struct {
 type Routing struct {
 	// Bind is the frontend's address, "host:port", ":port" or "*:port".
 	Bind string
-	// Host, when set, is the only Host header the frontend serves.
+	// Host, when set, is the Host header the app is served for: an exact
+	// host name ("app.example.com") or a wildcard of one leading label
+	// ("*.example.com", which matches "a.example.com", not
+	// "a.b.example.com" nor "example.com"), lowercase, without a port.
+	// Apps that share a bind (the same Listener) each have one, all
+	// distinct; an exact host wins over a wildcard that covers it.
 	Host string
 	// Cookie pins a session to a version; ServerCookie to one server
 	// inside it.
@@ -264,12 +323,31 @@ type Routing struct {
 	// Header, when set, names a trusted request header that selects a
 	// version the way the cookie does, for middleware that knows the user.
 	Header string
+	// MaxVersions is the number of version slots (HAProxy backends) the
+	// app has: versions up to it are added and removed at runtime, without
+	// a reload. 2..MaxVersionSlots; by default the app's max_versions.
+	MaxVersions int
+	// MaxServers is the number of servers pre-allocated in each version
+	// slot: instances of a version up to it come and go at runtime.
+	// 1..MaxServerSlots; DefaultServerSlots when unset.
+	MaxServers int
 }
 
 // Routing defaults.
 const (
 	DefaultCookie       = "strata_version"
 	DefaultServerCookie = "strata_server"
+	// DefaultServerSlots is routing.max_servers when unset.
+	DefaultServerSlots = 16
+	// MinVersionSlots is the least routing.max_versions: the live version
+	// and one more (a candidate, a new deploy), so a promote needs no
+	// reload.
+	MinVersionSlots = 2
+	// MaxVersionSlots and MaxServerSlots bound routing.max_versions and
+	// max_servers: every slot is a backend, every server a line of
+	// haproxy.cfg and a health-check target in every HAProxy worker.
+	MaxVersionSlots = 64
+	MaxServerSlots  = 256
 )
 
 // Port is a network port label. Static is 0 for a dynamic port.

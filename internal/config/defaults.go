@@ -61,6 +61,10 @@ func DefaultRetire(kind Kind) Retire {
 //   - service.check.interval and .timeout: DefaultCheckInterval, and
 //     DefaultCheckTimeout but never longer than the interval;
 //   - routing.cookie and .server_cookie: DefaultCookie, DefaultServerCookie;
+//   - routing.max_versions: the app's max_versions, within MinVersionSlots
+//     and MaxVersionSlots; routing.max_servers: DefaultServerSlots;
+//   - rollout.min_requests: DefaultRolloutMinRequests; rollout.on_failure:
+//     DefaultRolloutOnFailure;
 //   - shutdown_delay: DefaultShutdownDelay for an app with a service, so
 //     HAProxy drops an instance before it is signalled;
 //   - update.progress_deadline: see progressDeadline;
@@ -112,6 +116,22 @@ func (d *decoder) finalizeApp(a *App) {
 		}
 		if r.ServerCookie == "" {
 			r.ServerCookie = DefaultServerCookie
+		}
+		if !d.given(join(path, "routing.max_versions")) {
+			// A slot for every version the app may list, so listing
+			// one never needs a reload.
+			r.MaxVersions = min(max(a.MaxVersions, MinVersionSlots), MaxVersionSlots)
+		}
+		if !d.given(join(path, "routing.max_servers")) {
+			r.MaxServers = DefaultServerSlots
+		}
+	}
+	if ro := a.Rollout; ro != nil {
+		if !d.given(join(path, "rollout.min_requests")) {
+			ro.MinRequests = DefaultRolloutMinRequests
+		}
+		if ro.OnFailure == "" {
+			ro.OnFailure = DefaultRolloutOnFailure
 		}
 	}
 	for i := range a.Constraints {

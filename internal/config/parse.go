@@ -16,16 +16,17 @@ import (
 // documents them.
 var (
 	topKeys       = []string{"region", "datacenters", "namespace", "created", "output", "haproxy", "sweeper", "apps", "scope"}
-	appKeys       = []string{"kind", "driver", "image", "command", "args", "ports", "service", "count", "resources", "env", "constraints", "node_pool", "update", "shutdown_delay", "kill_timeout", "max_versions", "versions", "live", "routing", "sweeper"}
+	appKeys       = []string{"kind", "driver", "image", "command", "args", "ports", "service", "count", "resources", "env", "constraints", "node_pool", "update", "shutdown_delay", "kill_timeout", "max_versions", "versions", "live", "routing", "sweeper", "rollout"}
 	retireKeys    = []string{"keep", "min_age", "drain_grace", "handoff_grace", "max_retire_per_run", "purge"}
 	sweeperKeys   = []string{"cron", "driver", "image", "strata"}
-	haproxyKeys   = []string{"driver", "image", "command", "strata", "node_pool", "resources", "wait_min", "wait_max"}
-	routingKeys   = []string{"bind", "host", "cookie", "server_cookie", "cookie_max_age", "secure", "pin_paths", "header"}
+	haproxyKeys   = []string{"driver", "image", "command", "strata", "node_pool", "resources", "wait_min", "wait_max", "mworker_max_reloads"}
+	routingKeys   = []string{"bind", "host", "cookie", "server_cookie", "cookie_max_age", "secure", "pin_paths", "header", "max_versions", "max_servers"}
 	portKeys      = []string{"static", "to"}
 	serviceKeys   = []string{"port", "tags", "check"}
 	checkKeys     = []string{"path", "interval", "timeout"}
 	resourceKeys  = []string{"cpu", "memory", "memory_max"}
 	constraintKey = []string{"attribute", "operator", "value"}
+	rolloutKeys   = []string{"steps", "interval", "max_error_rate", "min_requests", "max_error_rate_ratio", "on_failure"}
 	updateKeys    = []string{"max_parallel", "min_healthy_time", "healthy_deadline", "progress_deadline", "auto_revert"}
 )
 
@@ -206,6 +207,8 @@ func (d *decoder) parseApp(name string, n *yaml.Node, path string) *App {
 			a.Routing = d.parseRouting(v, p)
 		case "sweeper":
 			retireNode = v
+		case "rollout":
+			a.Rollout = d.parseRollout(v, p)
 		}
 	}
 	a.Retire = d.parseRetire(retireNode, join(path, "sweeper"))
@@ -665,6 +668,16 @@ func (d *decoder) parseHAProxy(n *yaml.Node) HAProxy {
 				h.NodePool, _ = d.nodePool(v, p)
 			case "resources":
 				h.Resources = d.parseResources(v, p)
+			case "mworker_max_reloads":
+				if m, ok := d.integer(v, p); ok {
+					switch {
+					case m < 0:
+						d.failAt(v, p, "%d; expected 0 (no bound, the default) or more", m)
+					case m > 0:
+						h.MworkerMaxReloads = m
+						d.warnAt(v, p, "HAProxy sends SIGTERM to an old worker once it has survived %d reloads, cutting the sessions it still serves: a session that lives through %d reloads is cut. strata reloads only when routing settings change or an app's instances outgrow routing.max_servers; leave mworker_max_reloads unset (no bound) unless old workers must be bounded", m, m+1)
+					}
+				}
 			case "wait_min", "wait_max":
 				if t, ok := d.duration(v, p); ok {
 					if key == "wait_min" {

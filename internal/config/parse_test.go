@@ -115,7 +115,8 @@ func TestBundledExampleLoads(t *testing.T) {
 				Live:          "v10",
 				Routing: &config.Routing{
 					Bind: ":8080", Cookie: config.DefaultCookie, ServerCookie: config.DefaultServerCookie,
-					PinPaths: []string{"/record"},
+					PinPaths:    []string{"/record"},
+					MaxVersions: config.DefaultMaxVersions, MaxServers: config.DefaultServerSlots,
 				},
 				Retire: defaultRetire(config.DefaultKeepWeb),
 			},

@@ -45,7 +45,8 @@ haproxy:
 		t.Fatal(err)
 	}
 	want := &config.Routing{Bind: "0.0.0.0:443", Host: "app.example.com", Cookie: "app_v", ServerCookie: "app_s",
-		CookieMaxAge: 24 * time.Hour, Secure: true, PinPaths: []string{"/record", "/ws"}, Header: "X-App-Version"}
+		CookieMaxAge: 24 * time.Hour, Secure: true, PinPaths: []string{"/record", "/ws"}, Header: "X-App-Version",
+		MaxVersions: config.DefaultMaxVersions, MaxServers: config.DefaultServerSlots}
 	if got := cfg.Apps[0].Routing; !reflect.DeepEqual(got, want) {
 		t.Errorf("routing = %+v, want %+v", got, want)
 	}

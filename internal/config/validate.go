@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -143,8 +144,9 @@ func (d *decoder) checkApp(a *App) {
 	}
 	d.checkVersionSettings(a)
 	if a.Routing != nil {
-		d.checkRouting(a.Routing, join(path, "routing"))
+		d.checkRouting(a, f, join(path, "routing"))
 	}
+	d.checkRollout(a, f, path, kindKnown)
 	if u := a.Update; u != nil {
 		d.checkUpdate(u, a.KillTimeout, at("update"), join(path, "update"))
 	}
@@ -284,33 +286,80 @@ func (d *decoder) checkJobIDs(apps []*App) {
 	}
 }
 
-// checkRouting checks an app's routing section across its keys.
-func (d *decoder) checkRouting(r *Routing, path string) {
+// checkRouting checks an app's routing section across its keys and against
+// the app's versions and instance count.
+func (d *decoder) checkRouting(a *App, f appFields, path string) {
+	r := a.Routing
 	if d.valueNode(join(path, "bind")) == nil && len(d.errsAt(join(path, "bind"))) == 0 {
 		d.failAt(d.fields[path].value, join(path, "bind"), "missing; the address HAProxy serves this app on, like :8080")
 	}
 	if r.Cookie == r.ServerCookie {
 		d.failAt(d.valueNode(join(path, "server_cookie")), join(path, "server_cookie"), "%q is also the version cookie; use another name", r.ServerCookie)
 	}
+	if len(a.Versions) > r.MaxVersions && len(a.Versions) <= a.MaxVersions && len(d.errsAt(join(path, "max_versions"))) == 0 {
+		how := "raise routing.max_versions"
+		if !d.given(join(path, "max_versions")) {
+			how = fmt.Sprintf("set routing.max_versions (at most %d)", MaxVersionSlots)
+		}
+		d.failAt(f.atValue("versions"), join(join("apps", a.Name), "versions"), "%d versions listed, more than routing.max_versions (%d), the version slots HAProxy has for the app; remove old ones or %s", len(a.Versions), r.MaxVersions, how)
+	}
+	if a.Count != nil && *a.Count > r.MaxServers {
+		at := d.valueNode(join(path, "max_servers"))
+		if at == nil {
+			at = f.atValue("count")
+		}
+		d.warnAt(at, join(path, "max_servers"), "%d servers per version slot, fewer than count (%d): HAProxy reloads to make room whenever a version runs more instances than that; raise routing.max_servers to at least %d", r.MaxServers, *a.Count, *a.Count)
+	}
 }
 
-// checkBinds reports two apps that HAProxy would serve on the same address,
-// and an app's static port that is one HAProxy binds: HAProxy's system job
-// reserves every bind port on every node, so Nomad could place neither
-// beside the other.
+// checkBinds reports apps that HAProxy could not tell apart, and an app's
+// static port that is one HAProxy binds: HAProxy's system job reserves
+// every bind port on every node, so Nomad could place neither beside the
+// other.
+//
+// Apps share a port only on the same listener (Routing.Listener: ":80",
+// "*:80" and "0.0.0.0:80" are one), where one frontend picks the app by
+// Host header: each of them needs a host, and no two the same one. An
+// exact host may sit beside a wildcard that covers it; the exact one wins.
 func (d *decoder) checkBinds(apps []*App) {
-	owner := map[string]string{}
+	owner := map[string]*App{} // by port: the first app on it
+	shared := map[string][]*App{}
 	for _, a := range apps {
 		if a.Routing == nil || a.Routing.Bind == "" {
 			continue
 		}
 		_, port, _ := net.SplitHostPort(a.Routing.Bind)
-		if prev, ok := owner[port]; ok {
-			p := "apps." + a.Name + ".routing.bind"
-			d.failAt(d.bindNodes[p], p, "port %s is also the bind port of app %s; give each app its own", port, prev)
+		bindKey := "apps." + a.Name + ".routing.bind"
+		if prev, ok := owner[port]; ok && prev.Routing.Listener() != a.Routing.Listener() {
+			d.failAt(d.bindNodes[bindKey], bindKey, "port %s is also the bind port of app %s, on another address (%s): apps share a port only on the same address, told apart by routing.host (\":%s\", \"*:%s\" and \"0.0.0.0:%s\" are the same)", port, prev.Name, prev.Routing.Bind, port, port, port)
 			continue
 		}
-		owner[port] = a.Name
+		if _, ok := owner[port]; !ok {
+			owner[port] = a
+		}
+		l := a.Routing.Listener()
+		shared[l] = append(shared[l], a)
+	}
+	for _, l := range slices.Sorted(maps.Keys(shared)) {
+		group := shared[l]
+		if len(group) < 2 {
+			continue
+		}
+		hosts := map[string]string{}
+		for _, a := range group {
+			path := "apps." + a.Name + ".routing"
+			if a.Routing.Host == "" {
+				if len(d.errsAt(join(path, "host"))) == 0 {
+					d.failAt(d.bindNodes[join(path, "bind")], join(path, "host"), "missing; %s shares %s with %s, and one address serves several apps only by host name: give each a host", a.Name, l, others(group, a))
+				}
+				continue
+			}
+			if prev, dup := hosts[a.Routing.Host]; dup {
+				d.failAt(d.valueNode(join(path, "host")), join(path, "host"), "%q is also the host of app %s on %s; each app on one address needs its own", a.Routing.Host, prev, l)
+				continue
+			}
+			hosts[a.Routing.Host] = a.Name
+		}
 	}
 	for _, a := range apps {
 		for _, p := range a.Ports {
@@ -319,8 +368,19 @@ func (d *decoder) checkBinds(apps []*App) {
 			}
 			if bindApp, ok := owner[strconv.Itoa(p.Static)]; ok {
 				key := "apps." + a.Name + ".ports." + p.Label + ".static"
-				d.failAt(d.staticNodes[key], key, "port %d is also apps.%s.routing.bind, which HAProxy listens on on every node; Nomad cannot place both on one node: use another port", p.Static, bindApp)
+				d.failAt(d.staticNodes[key], key, "port %d is also apps.%s.routing.bind, which HAProxy listens on on every node; Nomad cannot place both on one node: use another port", p.Static, bindApp.Name)
 			}
 		}
 	}
+}
+
+// others names the apps of a group other than a, for messages.
+func others(group []*App, a *App) string {
+	var names []string
+	for _, b := range group {
+		if b != a {
+			names = append(names, b.Name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
