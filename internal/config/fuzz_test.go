@@ -66,6 +66,29 @@ apps:
   strata: {}
 `,
 	"a: &a [x, x]\nb: &b [*a, *a]\napps:\n  w: {<<: [*b]}\n",
+	`
+haproxy: {mworker_max_reloads: 2}
+apps:
+  web: &web
+    driver: raw_exec
+    command: /bin/web
+    args: ["{{version}}"]
+    ports: {http: {}}
+    service: {check: {path: /h}}
+    count: 20
+    versions: [v1, v2]
+    live: v1
+    routing: {bind: ":80", host: "*.example.com", max_versions: 4, max_servers: 8}
+    rollout: {steps: [5, 25, 100], interval: 1m, max_error_rate: 1%, min_requests: 10, max_error_rate_ratio: 2, on_failure: return}
+  api:
+    <<: *web
+    routing: {bind: "0.0.0.0:80", host: api.example.com}
+    rollout: {steps: [100], interval: 30s, max_error_rate: 0.5}
+  bad:
+    <<: *web
+    routing: {bind: "*:80", host: "*.Example.com", max_versions: 1}
+    rollout: {steps: [50, 25], interval: 0s, max_error_rate: 2}
+`,
 }
 
 // positioned matches a Source that carries a file position.
@@ -142,6 +165,22 @@ func checkFuzzConfig(t *testing.T, cfg *config.Config) {
 		t.Errorf("Parse accepted a configuration with no output directory")
 	}
 	jobIDs := map[string]bool{}
+	hosts := map[string]string{} // listener and host => app
+	byListener := map[string]int{}
+	for _, a := range cfg.Apps {
+		if a.Routing != nil {
+			byListener[a.Routing.Listener()]++
+		}
+	}
+	for _, a := range cfg.Apps {
+		if r := a.Routing; r != nil && byListener[r.Listener()] > 1 {
+			key := r.Listener() + " " + r.Host
+			if prev, dup := hosts[key]; dup || r.Host == "" {
+				t.Errorf("apps %s and %s share %s with host %q", prev, a.Name, r.Listener(), r.Host)
+			}
+			hosts[key] = a.Name
+		}
+	}
 	for i, a := range cfg.Apps {
 		if i > 0 && cfg.Apps[i-1].Name >= a.Name {
 			t.Errorf("apps not sorted by name, or listed twice: %q then %q", cfg.Apps[i-1].Name, a.Name)
@@ -186,6 +225,28 @@ func checkFuzzConfig(t *testing.T, cfg *config.Config) {
 			}
 			if c := s.Check; c != nil && (c.Path == "" || c.Path[0] != '/' || c.Interval < time.Second || c.Timeout < time.Second || c.Timeout > c.Interval) {
 				t.Errorf("app %s has the check %+v", a.Name, *c)
+			}
+		}
+		if r := a.Routing; r != nil {
+			if r.MaxVersions < config.MinVersionSlots || r.MaxVersions > config.MaxVersionSlots || len(a.Versions) > r.MaxVersions ||
+				r.MaxServers < 1 || r.MaxServers > config.MaxServerSlots {
+				t.Errorf("app %s has %d versions in %d version slots of %d servers", a.Name, len(a.Versions), r.MaxVersions, r.MaxServers)
+			}
+			if r.Host != "" && (strings.ToLower(r.Host) != r.Host || strings.Contains(strings.TrimPrefix(r.Host, "*."), "*")) {
+				t.Errorf("app %s has the host %q", a.Name, r.Host)
+			}
+		}
+		if ro := a.Rollout; ro != nil {
+			if a.Kind != config.KindWeb || a.Routing == nil {
+				t.Errorf("app %s of kind %s has a rollout, routing %v", a.Name, a.Kind, a.Routing)
+			}
+			increasing := len(ro.Steps) > 0 && ro.Steps[0] >= 1 && ro.Steps[len(ro.Steps)-1] == 100
+			for j := 1; j < len(ro.Steps); j++ {
+				increasing = increasing && ro.Steps[j-1] < ro.Steps[j]
+			}
+			if !increasing || ro.Interval <= 0 || !(ro.MaxErrorRate >= 0 && ro.MaxErrorRate <= 1) ||
+				ro.MinRequests < 1 || ro.MaxErrorRateRatio < 0 || (ro.OnFailure != config.RolloutStay && ro.OnFailure != config.RolloutReturn) {
+				t.Errorf("app %s has the rollout %+v", a.Name, *ro)
 			}
 		}
 		if (a.Driver == config.DriverDocker && a.Image == "") || (a.Driver != config.DriverDocker && (a.Command == "" || a.Image != "")) {
