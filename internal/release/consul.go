@@ -43,6 +43,9 @@ var (
 	// ErrConflict: a stored value is unreadable, or another change kept
 	// winning the race.
 	ErrConflict = errors.New("conflict")
+	// ErrPrecondition: an operation PromoteWith was given to commit with
+	// the promotion failed its check; nothing was written.
+	ErrPrecondition = errors.New("precondition failed")
 )
 
 // reasonError is a message for the user that errors.Is matches to a kind.
@@ -125,6 +128,39 @@ func passing(ctx context.Context, catalog Catalog, app string, tags ...string) (
 		}
 	}
 	return out, nil
+}
+
+// Running returns the versions of app HAProxy can route: those with a
+// passing instance in Consul's catalog that has an IP address and a port.
+// It does not look at draining keys.
+func Running(ctx context.Context, catalog Catalog, app string) (map[string]bool, error) {
+	if err := checkApp(app); err != nil {
+		return nil, err
+	}
+	return passing(ctx, catalog, app)
+}
+
+// RequireRunning returns an error matching ErrNotRunning, which says how to
+// deploy it, when version of app has no passing instance HAProxy can route,
+// or ErrDraining when the sweeper is retiring it.
+func RequireRunning(ctx context.Context, kv KV, catalog Catalog, app, version string) error {
+	if err := checkApp(app); err != nil {
+		return err
+	}
+	if err := checkVersion(app, version); err != nil {
+		return err
+	}
+	if err := requireRunning(ctx, catalog, app, version); err != nil {
+		return err
+	}
+	p, err := get(ctx, kv, DrainingKey(app, version))
+	if err != nil {
+		return err
+	}
+	if p != nil {
+		return drainingError(app, version)
+	}
+	return nil
 }
 
 // requireRunning refuses a version without a passing instance.

@@ -25,6 +25,17 @@ func Promote(ctx context.Context, kv KV, catalog Catalog, app, version string) (
 // while strata/<app>/live is not set, that is the version new sessions get,
 // so it is the one recorded in the history (and promoting it is a no-op).
 func PromoteOver(ctx context.Context, kv KV, catalog Catalog, app, version, configuredLive string) (previous string, err error) {
+	return PromoteWith(ctx, kv, catalog, app, version, configuredLive, nil)
+}
+
+// PromoteWith is PromoteOver with extra operations committed in the same
+// transaction, all or nothing: the rollout controller's check-and-set of
+// strata/<app>/rollout, so that a rollout's success and the promotion are
+// one write. When version is already live, the extra operations are still
+// committed, with a check that live did not change. When one of them fails
+// (another writer changed what it checks), nothing is written and the error
+// matches ErrPrecondition; it is not retried.
+func PromoteWith(ctx context.Context, kv KV, catalog Catalog, app, version, configuredLive string, extra consulapi.KVTxnOps) (previous string, err error) {
 	if err := checkApp(app); err != nil {
 		return "", err
 	}
@@ -43,7 +54,23 @@ func PromoteOver(ctx context.Context, kv KV, catalog Catalog, app, version, conf
 			live = configuredLive
 		}
 		if live == version {
-			return live, nil
+			if len(extra) == 0 {
+				return live, nil
+			}
+			ok, failed, err := commit(ctx, kv, append(consulapi.KVTxnOps{{Verb: consulapi.KVCheckIndex, Key: LiveKey(app), Index: liveIdx}}, extra...))
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				return live, nil
+			}
+			if failed >= 1 {
+				return "", fail(ErrPrecondition, "%s: the operations committed with promoting %s failed: operation %d's check did not hold", app, version, failed-1)
+			}
+			if err := backoff(ctx, n); err != nil {
+				return "", err
+			}
+			continue
 		}
 		hist, histIdx, err := readHistory(ctx, kv, app)
 		if err != nil {
@@ -56,11 +83,11 @@ func PromoteOver(ctx context.Context, kv KV, catalog Catalog, app, version, conf
 			hist = hist[len(hist)-MaxHistory:]
 		}
 		histJSON, _ := json.Marshal(hist)
-		ok, failed, err := commit(ctx, kv, consulapi.KVTxnOps{
+		ok, failed, err := commit(ctx, kv, append(consulapi.KVTxnOps{
 			notExistsOp(DrainingKey(app, version)),
 			casOp(LiveKey(app), []byte(version), liveIdx),
 			casOp(HistoryKey(app), histJSON, histIdx),
-		})
+		}, extra...))
 		if err != nil {
 			return "", err
 		}
@@ -69,6 +96,9 @@ func PromoteOver(ctx context.Context, kv KV, catalog Catalog, app, version, conf
 		}
 		if failed == 0 {
 			return "", drainingError(app, version)
+		}
+		if failed >= 3 {
+			return "", fail(ErrPrecondition, "%s: the operations committed with promoting %s failed: operation %d's check did not hold", app, version, failed-3)
 		}
 		if err := backoff(ctx, n); err != nil {
 			return "", err
