@@ -121,14 +121,34 @@ func usesConsulServices(tg *api.TaskGroup) bool {
 	return slices.ContainsFunc(tg.Tasks, func(t *api.Task) bool { return consul(t.Services) })
 }
 
-// ServerDefaults returns a copy of job, canonicalized by the API client,
-// as Nomad's server stores it (the recorded GET /v1/job answers show it):
+// Server is what of a Nomad server's agent configuration changes how it
+// stores a job. The zero value is a server without consul.task_identity,
+// as the recorded cluster was (no recorded job carries an implicit
+// identity).
+type Server struct {
+	// ConsulTaskIdentity is the servers' consul.task_identity, nil when
+	// not configured. Nomad's implicit-identities hook
+	// (nomad/job_endpoint_hook_implicit_identities.go, handleConsulTask)
+	// adds a copy of it, named consul_<cluster>, to every task that has a
+	// consul block, or whose group has one, and no identity of that name.
+	ConsulTaskIdentity *api.WorkloadIdentity
+}
+
+// ServerDefaults is Server{}.Defaults: job as a server without
+// consul.task_identity stores it.
+func ServerDefaults(job *api.Job) *api.Job { return Server{}.Defaults(job) }
+
+// Defaults returns a copy of job, canonicalized by the API client, as
+// Nomad's server stores it (the recorded GET /v1/job answers show it):
 // a task group with Consul services gets the constraint
 // ${attr.consul.version} semver ">= 1.8.0", and one with identities besides
-// the default one ${attr.nomad.version} semver ">= 1.7.0-a", in that order; every task gets the default
-// workload identity (name "default", audience "nomadproject.io") unless it
-// has one (an unnamed identity in Identities is moved there, with that
-// name and audience); every service the
+// the default one ${attr.nomad.version} semver ">= 1.7.0-a", in that order;
+// every task gets the default workload identity (name "default", audience
+// "nomadproject.io") unless it has one (an unnamed identity in Identities
+// is moved there, with that name and audience); a consul block of a task
+// or group names the cluster "default" unless it names one (jobConsulHook's
+// mutateImpl), and a task with a consul block, or in a group with one, gets
+// s.ConsulTaskIdentity when set (see [Server]); every service the
 // provider "consul" and the Consul cluster "default" unless it names them, every check without a name `service:
 // "<service>" check`, and every port without a host network the "default"
 // one. Fields Nomad's structs cannot leave unset become their zero value
@@ -136,7 +156,7 @@ func usesConsulServices(tg *api.TaskGroup) bool {
 // PreventRescheduleOnLost), and the job-level update block keeps only what
 // Nomad keeps of it, MaxParallel and Stagger (the rest went to the
 // groups). job itself is not changed; nil gives nil.
-func ServerDefaults(job *api.Job) *api.Job {
+func (s Server) Defaults(job *api.Job) *api.Job {
 	if job == nil {
 		return nil
 	}
@@ -158,21 +178,9 @@ func ServerDefaults(job *api.Job) *api.Job {
 		if g.PreventRescheduleOnLost == nil {
 			g.PreventRescheduleOnLost = new(false)
 		}
+		g.Consul = defaultConsul(tg.Consul)
 		g.Services = defaultServices(tg.Services)
 		g.Networks = defaultNetworks(tg.Networks)
-		if usesConsulServices(tg) && !slices.ContainsFunc(tg.Constraints, func(c *api.Constraint) bool {
-			return *c == *consulVersionConstraint
-		}) {
-			g.Constraints = append(slices.Clone(tg.Constraints), consulVersionConstraint)
-		}
-		// Nomad's implicit-identities hook, after the one above: a group
-		// whose tasks carry identities of their own (a Consul one, say)
-		// needs clients of Nomad 1.7 or later.
-		if usesIdentities(tg) && !slices.ContainsFunc(g.Constraints, func(c *api.Constraint) bool {
-			return *c == *identityVersionConstraint
-		}) {
-			g.Constraints = append(slices.Clone(g.Constraints), identityVersionConstraint)
-		}
 		g.Tasks = make([]*api.Task, len(tg.Tasks))
 		for j, t := range tg.Tasks {
 			c := *t
@@ -197,6 +205,8 @@ func ServerDefaults(job *api.Job) *api.Job {
 			if c.Identity == nil {
 				c.Identity = &api.WorkloadIdentity{Name: "default", Audience: []string{"nomadproject.io"}}
 			}
+			c.Consul = defaultConsul(t.Consul)
+			c.Identities = s.implicitConsulIdentity(c.Identities, c.Consul, g.Consul)
 			c.Services = defaultServices(t.Services)
 			if t.Resources != nil {
 				r := *t.Resources
@@ -209,9 +219,60 @@ func ServerDefaults(job *api.Job) *api.Job {
 			}
 			g.Tasks[j] = &c
 		}
+		if usesConsulServices(tg) && !slices.ContainsFunc(tg.Constraints, func(c *api.Constraint) bool {
+			return *c == *consulVersionConstraint
+		}) {
+			g.Constraints = append(slices.Clone(tg.Constraints), consulVersionConstraint)
+		}
+		// Nomad's implicit-identities hook, after the one above: a group
+		// whose tasks carry identities of their own (a Consul one, say,
+		// its own or the one the hook added) needs clients of Nomad 1.7 or
+		// later.
+		if usesIdentities(&g) && !slices.ContainsFunc(g.Constraints, func(c *api.Constraint) bool {
+			return *c == *identityVersionConstraint
+		}) {
+			g.Constraints = append(slices.Clone(g.Constraints), identityVersionConstraint)
+		}
 		out.TaskGroups[i] = &g
 	}
 	return &out
+}
+
+// defaultConsul is a consul block with the cluster Nomad's jobConsulHook
+// gives one that names none, "default" (api.Consul.Canonicalize does the
+// same on the client side).
+func defaultConsul(c *api.Consul) *api.Consul {
+	if c == nil {
+		return nil
+	}
+	d := *c
+	if d.Cluster == "" {
+		d.Cluster = "default"
+	}
+	return &d
+}
+
+// implicitConsulIdentity is ids with the identity Nomad's
+// jobImplicitIdentitiesHook.handleConsulTask adds: when the task or its
+// group has a consul block and the servers configure consul.task_identity,
+// a copy of it named by the task's block (Consul.IdentityName:
+// consul_<cluster>, consul_default without a task block), unless the task
+// has an identity of that name.
+func (s Server) implicitConsulIdentity(ids []*api.WorkloadIdentity, task, group *api.Consul) []*api.WorkloadIdentity {
+	if s.ConsulTaskIdentity == nil || (task == nil && group == nil) {
+		return ids
+	}
+	name := "consul_default"
+	if task != nil && task.Cluster != "" {
+		name = "consul_" + task.Cluster
+	}
+	if slices.ContainsFunc(ids, func(w *api.WorkloadIdentity) bool { return w.Name == name }) {
+		return ids
+	}
+	id := *s.ConsulTaskIdentity
+	id.Name = name
+	id.Audience = slices.Clone(id.Audience)
+	return append(slices.Clone(ids), &id)
 }
 
 // defaultNetworks gives every port without a host network the "default"
@@ -555,20 +616,33 @@ func taskDiff(old, new *api.Task, ns string) *api.TaskDiff {
 			td.Fields = fieldDiffs(templateFlat(ot), templateFlat(nt), true)
 			return td
 		})...)
-	if valueKey(o.Identity) != valueKey(n.Identity) {
-		id := &api.ObjectDiff{Name: "Identity", Type: objectType(o.Identity == nil, n.Identity == nil)}
-		id.Fields = fieldDiffs(identityFlat(o.Identity), identityFlat(n.Identity), true)
-		var oa, na []string
-		if o.Identity != nil {
-			oa = o.Identity.Audience
-		}
-		if n.Identity != nil {
-			na = n.Identity.Audience
-		}
-		if s := stringSetDiff(oa, na, "Audience", true); s != nil {
-			id.Objects = append(id.Objects, s)
-		}
+	if id := identityDiff(o.Identity, n.Identity); id != nil {
 		d.Objects = append(d.Objects, id)
 	}
+	// The other identities (the implicit Consul one among them), matched
+	// by name, after the default one, as Nomad's idSliceDiffs.
+	d.Objects = append(d.Objects, setDiff(o.Identities, n.Identities, func(w *api.WorkloadIdentity) string { return w.Name },
+		func(o, n **api.WorkloadIdentity) *api.ObjectDiff { return identityDiff(ptrOrNil(o), ptrOrNil(n)) })...)
 	return d
+}
+
+// identityDiff is Nomad's idDiff: an "Identity" object with its fields and
+// its audience as a set, nil when nothing differs.
+func identityDiff(o, n *api.WorkloadIdentity) *api.ObjectDiff {
+	if valueKey(o) == valueKey(n) {
+		return nil
+	}
+	id := &api.ObjectDiff{Name: "Identity", Type: objectType(o == nil, n == nil)}
+	id.Fields = fieldDiffs(identityFlat(o), identityFlat(n), true)
+	var oa, na []string
+	if o != nil {
+		oa = o.Audience
+	}
+	if n != nil {
+		na = n.Audience
+	}
+	if s := stringSetDiff(oa, na, "Audience", true); s != nil {
+		id.Objects = append(id.Objects, s)
+	}
+	return id
 }

@@ -272,13 +272,16 @@ func SpecChanged(old, job *api.Job) bool {
 // Nomad replace a task group's allocations, following its scheduler
 // (tasksUpdated in scheduler/util.go): Nomad gives every task the job's,
 // the group's and the task's meta combined, so a change to any of them
-// replaces every allocation.
+// replaces every allocation. A task's identities are compared whole
+// ("task identity": Identity, and Identities, where Nomad's servers put
+// the implicit Consul identity). A consul block is not among them: Nomad
+// compares it with consulUpdated (see [ConsulUpdated]).
 var (
 	destructiveJobFields   = []string{"Meta"}
 	destructiveGroupFields = []string{"Networks", "Volumes", "EphemeralDisk", "Meta"}
 	destructiveTaskFields  = []string{
 		"Driver", "User", "Config", "Env", "Meta", "Resources", "Artifacts", "Templates",
-		"Vault", "Lifecycle", "Identity", "VolumeMounts",
+		"Vault", "Lifecycle", "Identity", "Identities", "VolumeMounts",
 	}
 )
 
@@ -292,26 +295,58 @@ func DestructiveJobField(name string) bool { return slices.Contains(destructiveJ
 func DestructiveGroupField(name string) bool { return slices.Contains(destructiveGroupFields, name) }
 
 // DestructiveTaskField reports whether a change to a task's field name (as
-// nomad/api names it) replaces its group's allocations.
-func DestructiveTaskField(name string) bool { return slices.Contains(destructiveTaskFields, name) }
+// nomad/api names it) replaces its group's allocations. It answers for a
+// change seen without the servers' configuration (strata diff compares job
+// files): a task's Consul block counts as destructive, because on a
+// cluster whose servers configure consul.task_identity, the setup strata
+// acl documents, adding or removing the block adds or removes the implicit
+// Consul identity (a "task identity" change), and a changed namespace, or
+// cluster or partition, replaces allocations on any cluster
+// ([ConsulUpdated]). Only adding or removing it on a cluster without
+// consul.task_identity is applied in place.
+func DestructiveTaskField(name string) bool {
+	return name == "Consul" || slices.Contains(destructiveTaskFields, name)
+}
+
+// ConsulUpdated reports whether a change from consul block a to b (of a
+// task, or of a group) replaces allocations, as Nomad's consulUpdated
+// (scheduler/util.go) decides: a different namespace always (a missing
+// block has none); a different cluster or partition when both blocks
+// exist. Adding or removing a block is otherwise not destructive by
+// itself; on a cluster with consul.task_identity the identity it brings is
+// ([Server]).
+func ConsulUpdated(a, b *api.Consul) bool {
+	ns := func(c *api.Consul) string {
+		if c == nil {
+			return ""
+		}
+		return c.Namespace
+	}
+	if ns(a) != ns(b) {
+		return true
+	}
+	return a != nil && b != nil && (a.Cluster != b.Cluster || a.Partition != b.Partition)
+}
 
 // TasksUpdated reports whether the allocations of task group name must be
 // replaced to run job's version of it instead of old's: the group is new
-// or gone, a task was added or removed, or a field named by
-// [DestructiveJobField], [DestructiveGroupField] or
-// [DestructiveTaskField] changed (an empty map or list is the same as
-// none).
+// or gone, a task was added or removed, a field named by
+// [DestructiveJobField] or [DestructiveGroupField], or a task field Nomad's
+// tasksUpdated compares (an empty map or list is the same as none)
+// changed, or a group's or task's consul block changed as [ConsulUpdated]
+// says. Both jobs should be as the server stores them ([Server.Defaults]):
+// the implicit Consul identity is a task identity.
 func TasksUpdated(old, job *api.Job, name string) bool {
 	o, n := findGroup(old, name), findGroup(job, name)
 	if o == nil || n == nil || len(o.Tasks) != len(n.Tasks) {
 		return true
 	}
-	if fieldsDiffer(old, job, destructiveJobFields) || fieldsDiffer(o, n, destructiveGroupFields) {
+	if fieldsDiffer(old, job, destructiveJobFields) || fieldsDiffer(o, n, destructiveGroupFields) || ConsulUpdated(o.Consul, n.Consul) {
 		return true
 	}
 	for _, ot := range o.Tasks {
 		i := slices.IndexFunc(n.Tasks, func(t *api.Task) bool { return t.Name == ot.Name })
-		if i < 0 || fieldsDiffer(ot, n.Tasks[i], destructiveTaskFields) {
+		if i < 0 || fieldsDiffer(ot, n.Tasks[i], destructiveTaskFields) || ConsulUpdated(ot.Consul, n.Tasks[i].Consul) {
 			return true
 		}
 	}

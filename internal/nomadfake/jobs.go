@@ -198,7 +198,7 @@ func (s *Server) jobRegister(rq *request) (any, uint64, error) {
 		return nil, 0, errorf(http.StatusBadRequest, "Eval priority must be between 1 and 100 inclusively")
 	}
 	ns := namespaceForJob(args.Job.Namespace, rq.q.Get("namespace"), args.Namespace)
-	job, warnings, err := normalize(args.Job, ns, true)
+	job, warnings, err := normalize(args.Job, ns, true, s.config)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -391,7 +391,7 @@ func (s *Server) jobPlan(rq *request) (any, uint64, error) {
 		return nil, 0, errorf(http.StatusBadRequest, "Job ID does not match")
 	}
 	ns := namespaceForJob(args.Job.Namespace, rq.q.Get("namespace"), args.Namespace)
-	job, warnings, err := normalize(args.Job, ns, true)
+	job, warnings, err := normalize(args.Job, ns, true, s.config)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -546,15 +546,15 @@ func (s *Server) setDeploymentStatusLocked(dep *deployment, status, description 
 }
 
 // normalize copies a submitted job and prepares it as Nomad's HTTP agent and
-// Job.Register do: canonicalized, with the server's defaults
-// (nomaddiff.ServerDefaults), in namespace,
+// Job.Register do: canonicalized, with the defaults of a server configured
+// as config (nomaddiff.Server.Defaults), in namespace,
 // and, when validate is set, validated by internal/nomadrules, strata's one
 // owner of Nomad's job rules, with Nomad's error text (500) and warnings.
 // A job the fake cannot store (no task group, a group or task without a
 // name, or named twice) is refused with a message that says it comes from
 // the fake: those are not rules the recordings show. A malformed request is
 // 400.
-func normalize(submitted *api.Job, namespace string, validate bool) (*api.Job, string, error) {
+func normalize(submitted *api.Job, namespace string, validate bool, config nomaddiff.Server) (*api.Job, string, error) {
 	job := copyJob(submitted)
 	for i, tg := range job.TaskGroups {
 		if tg == nil {
@@ -572,7 +572,7 @@ func normalize(submitted *api.Job, namespace string, validate bool) (*api.Job, s
 	if *job.NodePool == "" {
 		job.NodePool = new("default")
 	}
-	job = nomaddiff.ServerDefaults(job)
+	job = config.Defaults(job)
 	if !validate {
 		return job, "", nil
 	}

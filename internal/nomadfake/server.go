@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/nomad/api"
+
+	"github.com/strata-dev/strata/internal/nomaddiff"
 )
 
 // Endpoint names one Nomad HTTP API endpoint the fake implements, for
@@ -81,6 +83,17 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Server) { s.now = now }
 }
 
+// WithConsulTaskIdentity makes the server store jobs as Nomad's servers do
+// when their agent configuration sets consul.task_identity to id: every
+// task with a consul block, or in a group with one, gets a copy of id named
+// consul_<cluster> (and its group the ${attr.nomad.version} >= 1.7.0-a
+// constraint), so that adding or removing the block is a task identity
+// change that replaces allocations (nomaddiff.Server). No recording covers
+// it: the recorded cluster did not set consul.task_identity.
+func WithConsulTaskIdentity(id *api.WorkloadIdentity) Option {
+	return func(s *Server) { s.config.ConsulTaskIdentity = id }
+}
+
 // maxRequests bounds the request log kept for [Server.Requests].
 const maxRequests = 10000
 
@@ -121,6 +134,9 @@ type Server struct {
 	// acl maps tokens to their capabilities when ACLs are enforced
 	// (WithACL); nil means ACLs are off.
 	acl map[string]Capabilities
+	// config is the servers' agent configuration that changes how jobs
+	// are stored (WithConsulTaskIdentity).
+	config nomaddiff.Server
 }
 
 type jobKey struct{ namespace, id string }
@@ -265,7 +281,7 @@ func (s *Server) AddJob(job *api.Job, submitTime time.Time) {
 	if job.Namespace != nil && *job.Namespace != "" {
 		ns = *job.Namespace
 	}
-	normal, _, err := normalize(job, ns, false)
+	normal, _, err := normalize(job, ns, false, s.config)
 	if err != nil {
 		s.t.Errorf("nomadfake: AddJob(%s): %v", *job.ID, err)
 		return
