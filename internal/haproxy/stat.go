@@ -207,17 +207,12 @@ func BackendSessions(rows []StatRow) map[string]int {
 	return s
 }
 
-// sessionsAttempts bounds how often Sessions starts over because a reload
-// started a worker while it was counting, or a listed worker could not be
-// read.
-const sessionsAttempts = 3
-
-// unreadablePause is the first pause before Sessions counts again after a
+// unreadablePause is the first pause before a count starts over after a
 // listed worker could not be read; it doubles with each attempt.
 const unreadablePause = 100 * time.Millisecond
 
 // errUnreadableWorker marks a worker that "show proc" still lists but whose
-// "show stat" answer was unusable.
+// answer was unusable.
 var errUnreadableWorker = errors.New("is still listed by show proc")
 
 // Sessions returns the current sessions of every backend, summed over the
@@ -233,83 +228,23 @@ var errUnreadableWorker = errors.New("is still listed by show proc")
 // held no sessions and counts 0; that is decided by the master (see the
 // package documentation). Any other error fails the whole count: an HAProxy
 // that cannot be read is not proof that a backend is idle. When a worker
-// started while Sessions counted (a reload), it counts again, at most three
-// times.
+// started while Sessions counted (a reload), it counts again; it makes one
+// [Master.Snapshot] without maps, so at most five attempts.
 //
 // A worker that answered nothing usable yet is still listed is most often an
 // old worker in the middle of exiting; Sessions counts again after a short
 // pause, and fails only when that worker is still listed and unreadable on
 // the last attempt.
 func (m *Master) Sessions(ctx context.Context) (map[string]int, error) {
-	var lastNew []int
-	for attempt := 0; attempt < sessionsAttempts; attempt++ {
-		counts, newPIDs, err := m.countSessions(ctx)
-		if errors.Is(err, errUnreadableWorker) && attempt < sessionsAttempts-1 {
-			select {
-			case <-ctx.Done():
-				return nil, fmt.Errorf("%w (%w)", err, ctx.Err())
-			case <-time.After(unreadablePause << attempt):
-			}
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(newPIDs) == 0 {
-			return counts, nil
-		}
-		lastNew = newPIDs
-	}
-	return nil, fmt.Errorf("haproxy sessions through the master at %s: workers kept starting while counting (%d attempts; last new worker(s) %v)",
-		m.Socket, sessionsAttempts, lastNew)
-}
-
-// countSessions makes one pass: "show proc", "show stat" in every worker,
-// then "show proc" again to see which workers exited and which started
-// meanwhile. It returns the PIDs of workers that started, which it did not
-// count.
-func (m *Master) countSessions(ctx context.Context) (map[string]int, []int, error) {
-	before, err := m.Procs(ctx)
+	snap, err := m.Snapshot(ctx, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("haproxy sessions: %w", err)
-	}
-	workers := pidsOf(before, RoleCurrent, RoleOld)
-	if len(pidsOf(before, RoleCurrent)) == 0 {
-		return nil, nil, fmt.Errorf("haproxy sessions: the master at %s lists no current worker", m.Socket)
+		return nil, err
 	}
 	counts := make(map[string]int)
-	maybeGone := make(map[int]error)
-	for _, p := range before {
-		if !p.Worker() {
-			continue
-		}
-		rows, err := m.Stat(ctx, p.PID)
-		switch {
-		case err == nil:
-			for name, n := range BackendSessions(rows) {
-				counts[name] += n
-			}
-		case errors.Is(err, ErrProcessGone), errors.Is(err, errBadAnswer):
-			maybeGone[p.PID] = err
-		default:
-			return nil, nil, fmt.Errorf("haproxy sessions: %s %d: %w", p.Role, p.PID, err)
+	for _, w := range snap.Workers {
+		for name, n := range BackendSessions(w.Stat) {
+			counts[name] += n
 		}
 	}
-	after, err := m.Procs(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("haproxy sessions: %w", err)
-	}
-	stillListed := pidsOf(after, RoleCurrent, RoleOld)
-	for pid, err := range maybeGone {
-		if stillListed[pid] {
-			return nil, nil, fmt.Errorf("haproxy sessions: worker %d %w: %w", pid, errUnreadableWorker, err)
-		}
-	}
-	var started []int
-	for _, p := range after {
-		if p.Worker() && !workers[p.PID] {
-			started = append(started, p.PID)
-		}
-	}
-	return counts, started, nil
+	return counts, nil
 }

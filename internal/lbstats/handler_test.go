@@ -37,6 +37,7 @@ func (c *counter) report(context.Context) (lbstats.Report, error) {
 	c.calls++
 	r := complete()
 	r.Versions["web"]["v1"] = c.calls
+	setBackend(&r, 1, "be_web_1", func(b *lbstats.Backend) { b.Sessions = c.calls })
 	return r, nil
 }
 
@@ -90,9 +91,23 @@ func TestHandlerEncodesTheReportInSnakeCase(t *testing.T) {
 	t.Parallel()
 	srv := serve(t, func(context.Context) (lbstats.Report, error) { return complete(), nil })
 	_, _, body := get(t, srv, "/sessions")
-	want := `{"node":"node-1","time":"2026-11-26T12:00:00Z","workers":2,"versions":{"web":{"v1":1,"v2":0}},"other":{"strata_stats":0}}` + "\n"
+	want := `{"node":"node-1","time":"2026-11-26T12:00:00Z","workers":2,"versions":{"web":{"v1":1,"v2":0}},"other":{"strata_stats":0},` +
+		`"master_pid":100,"reloads":3,"processes":[` +
+		`{"pid":201,"current":true,"generation":3,"uptime_seconds":60,"backends":{` +
+		`"be_web_1":{"app":"web","version":"v2","sessions":0,"requests":10,"responses_5xx":1,"connection_errors":0,"response_errors":0},` +
+		`"be_web_2":{"app":"web","version":"v1","sessions":0,"requests":5,"responses_5xx":0,"connection_errors":0,"response_errors":0}}},` +
+		`{"pid":200,"current":false,"generation":2,"uptime_seconds":3600,"backends":{` +
+		`"be_web_1":{"app":"web","version":"v1","sessions":1,"requests":7,"responses_5xx":0,"connection_errors":1,"response_errors":0}}}],` +
+		`"traffic":{"web":{"v1":{"requests":12,"responses_5xx":0,"connection_errors":1,"response_errors":0},` +
+		`"v2":{"requests":10,"responses_5xx":1,"connection_errors":0,"response_errors":0}}}}` + "\n"
 	if body != want {
 		t.Errorf("GET /sessions =\n%s\nwant\n%s", body, want)
+	}
+	srv = serve(t, func(context.Context) (lbstats.Report, error) { return legacy(), nil })
+	_, _, body = get(t, srv, "/sessions")
+	want = `{"node":"node-1","time":"2026-11-26T12:00:00Z","workers":2,"versions":{"web":{"v1":1,"v2":0}},"other":{"strata_stats":0},"reloads":0}` + "\n"
+	if body != want {
+		t.Errorf("GET /sessions of a report without counters =\n%s\nwant\n%s", body, want)
 	}
 }
 

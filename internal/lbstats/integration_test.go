@@ -199,8 +199,13 @@ func TestCollectCountsAStreamHeldByAnOldWorkerAcrossThreeReloads(t *testing.T) {
 		Versions: map[string]map[string]int{"web": {"v1": 0, "v2": 0}, "api-gw": {"1.10.0": 0}},
 		Other:    map[string]int{"be_web_V1": 0, "strata_stats": 0},
 	}
-	if !reflect.DeepEqual(r, want) {
-		t.Errorf("Collect of an idle HAProxy = %+v, want %+v", r, want)
+	got := lbstats.Report{Node: r.Node, Time: r.Time, Workers: r.Workers, Versions: r.Versions, Other: r.Other}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Collect of an idle HAProxy = %+v, want %+v", got, want)
+	}
+	if len(r.Processes) != 1 || !r.Processes[0].Current || r.Processes[0].Generation != 0 || r.MasterPID != p.PID {
+		t.Errorf("Collect of an idle HAProxy: master %d, processes %+v; want master %d and one current worker of generation 0",
+			r.MasterPID, r.Processes, p.PID)
 	}
 
 	s := openStream(t, p.Port)

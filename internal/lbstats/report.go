@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,23 +22,151 @@ const MasterSocketName = "haproxy-master.sock"
 // version: be_<app>_<version>.
 const BackendPrefix = "be_"
 
-// Report is what one HAProxy says about its sessions at one moment.
+// Report is what one HAProxy says about its sessions and its traffic at one
+// moment.
+//
+// The sweeper reads Versions; the rollout controller reads Processes (and
+// Traffic, their sum). A report from a sidecar older than the counters has
+// neither Processes nor Traffic: [Report.Validate] accepts it (sessions are
+// complete without them), [Report.ValidateTraffic] does not.
 type Report struct {
 	// Node names the node whose HAProxy this is (its Nomad node ID).
 	Node string `json:"node"`
 	// Time is when the count began, in UTC: every worker was asked at or
 	// after Time, so a session the count missed began after it.
 	Time time.Time `json:"time"`
-	// Workers is how many workers, current and old, the master listed when
-	// the count began. It is for people reading the report: Versions
-	// already sums every worker.
+	// Workers is the number of live HAProxy worker processes, current and
+	// old, that the count read: one per entry of Processes. A worker that
+	// exited while the count ran is not among them (it held nothing).
 	Workers int `json:"workers"`
 	// Versions holds the current sessions of every version configured in
-	// any worker, by app and then version, 0 when idle.
+	// any worker, by app and then version, summed over every worker, 0
+	// when idle. A version missing from it holds no session on this
+	// HAProxy: no worker routes to it.
 	Versions map[string]map[string]int `json:"versions"`
-	// Other holds the current sessions of every backend that is not a
-	// strata version, by backend name, for visibility only.
+	// Other holds the current sessions of every backend that is no
+	// version in any worker, by backend name, for visibility only: other
+	// proxies such as strata_stats, and version slots that no worker
+	// assigns (always 0: a slot with sessions and no version fails the
+	// count instead).
 	Other map[string]int `json:"other"`
+	// MasterPID is the HAProxy master's process ID: it changes when
+	// HAProxy restarts (and its reload counter starts again at 0).
+	MasterPID int `json:"master_pid,omitempty"`
+	// Reloads is the master's reload counter when the count began: every
+	// reload since the master started, failed ones included.
+	Reloads int `json:"reloads"`
+	// Processes describes every worker the count read, current first, with
+	// its own cumulative counters per backend. Counters are per process:
+	// a worker starts its counters at 0, and an old worker's counters
+	// disappear with it when it exits, so only a per-process series is
+	// monotonic. nil in a report from a sidecar older than the counters.
+	Processes []Process `json:"processes,omitempty"`
+	// Traffic sums the Traffic of every backend of every process, by app
+	// and version. Because old workers exit and new ones start at 0, this
+	// sum can go down: compute rates from Processes (see [Process]), and
+	// use Traffic for display. nil in a report from a sidecar older than
+	// the counters.
+	Traffic map[string]map[string]Traffic `json:"traffic,omitempty"`
+}
+
+// Process is one HAProxy worker process as one count saw it.
+//
+// # Computing a rate across reloads
+//
+// A worker's counters start at 0 when it starts and only grow while it
+// lives; a reload starts a new worker and leaves the old one counting (it
+// keeps its sessions) until it exits, when its counters leave the report.
+// So a counter series is identified by
+//
+//	(Report.Node, Report.MasterPID, PID, Generation, backend name, App, Version)
+//
+// and is monotonic for as long as that key appears. Between two reports A
+// (earlier) and B, the increase of a version is the sum, over the keys in B,
+// of
+//
+//   - B's value minus A's, when the key is in A;
+//   - B's value, when the key is not in A and its process started after A
+//     (its PID is not among A's Processes): all of it happened after A;
+//   - nothing (take B's value as a new baseline), when the key is not in A
+//     but its process was: the backend was assigned the version between A
+//     and B (a slot re-used, or a version added), and its counters still
+//     hold what the slot served before.
+//
+// Keys in A but not in B (a worker that exited, a slot freed) lose at most
+// what they counted after A. Never subtract across different keys: that is
+// how a reload turns into a negative or an inflated rate.
+type Process struct {
+	// PID is the worker's process ID.
+	PID int `json:"pid"`
+	// Current is true for the current worker (it accepts new connections),
+	// false for an old worker that a reload replaced and that lives on
+	// while it holds connections.
+	Current bool `json:"current"`
+	// Generation is the master's reload counter when this worker started:
+	// 0 for the first worker of a master, n for the worker the n-th reload
+	// started (counting failed reloads, as the master does). With PID it
+	// identifies the process, even if a PID is reused.
+	Generation int `json:"generation"`
+	// UptimeSeconds is how long the worker has run, to the second, as the
+	// master reported it when the count began.
+	UptimeSeconds int64 `json:"uptime_seconds"`
+	// Backends holds, by backend name, every backend this worker routes to
+	// a version: a slot be_<app>_<n> its own slots.map assigns, or a
+	// backend named be_<app>_<version> by the naming from before slots.
+	Backends map[string]Backend `json:"backends"`
+}
+
+// Backend is one backend of one worker, attributed to a version through
+// that worker's own slots.map, with its cumulative counters in that worker.
+type Backend struct {
+	// App and Version are what the backend serves in this worker.
+	App     string `json:"app"`
+	Version string `json:"version"`
+	// Sessions is the backend's current sessions (scur of its BACKEND row,
+	// which counts sessions on servers in maintenance and in its queue).
+	Sessions int `json:"sessions"`
+	Traffic
+}
+
+// Traffic holds cumulative HTTP counters of a backend since its worker
+// started, from the BACKEND row of "show stat".
+type Traffic struct {
+	// Requests counts the HTTP responses sent for the backend: the sum of
+	// hrsp_1xx, hrsp_2xx, hrsp_3xx, hrsp_4xx, hrsp_5xx and hrsp_other.
+	//
+	// It is not req_tot, on purpose: an error rate is Responses5xx /
+	// Requests, and with responses both counters move together when a
+	// response's status is known, so Responses5xx never exceeds Requests
+	// in any window, and a request still in flight (a slow candidate, a
+	// long poll) or abandoned by its client without any response counts in
+	// neither. req_tot counts a request when it arrives, so a window can
+	// hold 5xx responses of requests counted in the window before. Measured
+	// on HAProxy 2.6.12: a response HAProxy makes itself (503 when no server
+	// is usable or the connection is refused, 502, 504) counts in the
+	// backend's hrsp_5xx and in req_tot alike; an interim 100 Continue is
+	// counted on the server row only, so each request has one response
+	// here; a websocket's 101 counts as its one response.
+	Requests int64 `json:"requests"`
+	// Responses5xx counts 5xx responses (hrsp_5xx), including those HAProxy
+	// made itself for the backend.
+	Responses5xx int64 `json:"responses_5xx"`
+	// ConnectionErrors counts failed connections to the backend's servers
+	// (econ), retries included.
+	ConnectionErrors int64 `json:"connection_errors"`
+	// ResponseErrors counts responses that failed (eresp): a server that
+	// closed or reset the connection, or sent an invalid response.
+	ResponseErrors int64 `json:"response_errors"`
+}
+
+// Add returns the sum of t and u.
+func (t Traffic) Add(u Traffic) Traffic {
+	return Traffic{
+		Requests:         t.Requests + u.Requests,
+		Responses5xx:     t.Responses5xx + u.Responses5xx,
+		ConnectionErrors: t.ConnectionErrors + u.ConnectionErrors,
+		ResponseErrors:   t.ResponseErrors + u.ResponseErrors,
+	}
 }
 
 // Validate reports whether r is complete and well formed: a node, a time, at
@@ -78,6 +208,126 @@ func (r Report) Validate() error {
 			errs = append(errs, fmt.Errorf("other.%s: %d sessions", name, n))
 		}
 	}
+	errs = append(errs, r.validateProcesses()...)
+	return r.invalid(errs)
+}
+
+// ValidateTraffic is [Report.Validate] that also requires the per-worker
+// counters (Processes and Traffic), which a sidecar older than them does not
+// send. The rollout controller refuses a report that fails it: it never
+// decides on incomplete data.
+func (r Report) ValidateTraffic() error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if r.Processes == nil || r.Traffic == nil {
+		return r.invalid([]error{errors.New("no processes and traffic: the lbstats sidecar predates per-worker counters")})
+	}
+	return nil
+}
+
+// validateProcesses checks Processes and Traffic when present: each process
+// well formed, one entry per worker, at least one current, and Versions and
+// Traffic exactly the sums of the processes' backends.
+func (r Report) validateProcesses() []error {
+	if r.Processes == nil && r.Traffic == nil {
+		return nil
+	}
+	var errs []error
+	if r.Processes == nil || r.Traffic == nil {
+		return []error{errors.New("processes and traffic come together: one of them is missing")}
+	}
+	if len(r.Processes) != r.Workers {
+		errs = append(errs, fmt.Errorf("%d processes for %d workers", len(r.Processes), r.Workers))
+	}
+	if r.Reloads < 0 {
+		errs = append(errs, fmt.Errorf("reloads is %d", r.Reloads))
+	}
+	sessions := make(map[string]map[string]int)
+	traffic := make(map[string]map[string]Traffic)
+	pids := make(map[int]bool)
+	current := 0
+	for i, p := range r.Processes {
+		at := fmt.Sprintf("processes[%d]", i)
+		if p.PID <= 0 || pids[p.PID] {
+			errs = append(errs, fmt.Errorf("%s: pid %d is not a new positive process ID", at, p.PID))
+		}
+		pids[p.PID] = true
+		if p.Current {
+			current++
+		}
+		if p.Generation < 0 || p.Generation > r.Reloads {
+			errs = append(errs, fmt.Errorf("%s: generation %d, want 0 to the master's %d reloads", at, p.Generation, r.Reloads))
+		}
+		if p.UptimeSeconds < 0 {
+			errs = append(errs, fmt.Errorf("%s: uptime %d", at, p.UptimeSeconds))
+		}
+		if p.Backends == nil {
+			errs = append(errs, fmt.Errorf("%s: no backends object", at))
+		}
+		for name, b := range p.Backends {
+			if err := b.validate(name); err != nil {
+				errs = append(errs, fmt.Errorf("%s.backends.%s: %w", at, name, err))
+				continue
+			}
+			if sessions[b.App] == nil {
+				sessions[b.App] = make(map[string]int)
+				traffic[b.App] = make(map[string]Traffic)
+			}
+			sessions[b.App][b.Version] += b.Sessions
+			traffic[b.App][b.Version] = traffic[b.App][b.Version].Add(b.Traffic)
+		}
+	}
+	if current == 0 && len(r.Processes) > 0 {
+		errs = append(errs, errors.New("no current worker among the processes"))
+	}
+	if !equalNested(sessions, r.Versions) {
+		errs = append(errs, fmt.Errorf("versions %v are not the sum of the processes' backends, %v", r.Versions, sessions))
+	}
+	if !equalNested(traffic, r.Traffic) {
+		errs = append(errs, fmt.Errorf("traffic %v is not the sum of the processes' backends, %v", r.Traffic, traffic))
+	}
+	return errs
+}
+
+// validate checks one backend of a process, named name.
+func (b Backend) validate(name string) error {
+	if !naming.ValidApp(b.App) || !naming.ValidVersion(b.Version) {
+		return fmt.Errorf("app %q, version %q: not an app and a version of strata's grammars", b.App, b.Version)
+	}
+	if app, _, ok := ParseSlot(name); ok {
+		if app != b.App {
+			return fmt.Errorf("a slot of app %s attributed to app %s", app, b.App)
+		}
+	} else if app, v, ok := ParseBackend(name); !ok || app != b.App || v != b.Version {
+		return fmt.Errorf("neither a slot of %s nor the backend of %s %s", b.App, b.App, b.Version)
+	}
+	if b.Sessions < 0 || b.Requests < 0 || b.Responses5xx < 0 || b.ConnectionErrors < 0 || b.ResponseErrors < 0 {
+		return fmt.Errorf("a negative count: %+v", b)
+	}
+	if b.Responses5xx > b.Requests {
+		return fmt.Errorf("%d 5xx responses of %d responses", b.Responses5xx, b.Requests)
+	}
+	return nil
+}
+
+// equalNested reports whether two maps of maps hold the same values; a nil
+// inner map equals an empty one.
+func equalNested[V comparable](a, b map[string]map[string]V) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, av := range a {
+		bv, ok := b[k]
+		if !ok || !maps.Equal(av, bv) {
+			return false
+		}
+	}
+	return true
+}
+
+// invalid wraps errs, if any, as the error of an invalid report.
+func (r Report) invalid(errs []error) error {
 	if len(errs) == 0 {
 		return nil
 	}
@@ -88,44 +338,222 @@ func (r Report) Validate() error {
 	return fmt.Errorf("invalid %s: %w", what, errors.Join(errs...))
 }
 
-// ParseBackend splits a backend name strata renders, be_<app>_<version>,
-// into its app and version. ok is false for any other name, including one of
-// that shape whose app or version breaks strata's grammar.
+// ParseBackend splits the name of a backend of one version, as strata named
+// them before version slots, be_<app>_<version>, into its app and version.
+// ok is false for any other name: one of that shape whose app or version
+// breaks strata's grammar, and a slot ([ParseSlot]), whose "version" is all
+// digits.
 func ParseBackend(name string) (app, version string, ok bool) {
 	rest, found := strings.CutPrefix(name, BackendPrefix)
 	if !found {
 		return "", "", false
 	}
 	app, version, found = strings.Cut(rest, "_")
-	if !found || !naming.ValidApp(app) || !naming.ValidVersion(version) {
+	if !found || !naming.ValidApp(app) || !naming.ValidVersion(version) || allDigits(version) {
 		return "", "", false
 	}
 	return app, version, true
 }
 
-// classify sorts the session counts of backends into versions and others.
-// Both maps are non-nil.
-func classify(sessions map[string]int) (versions map[string]map[string]int, other map[string]int) {
-	versions = make(map[string]map[string]int)
-	other = make(map[string]int)
-	for name, n := range sessions {
-		app, v, ok := ParseBackend(name)
-		if !ok {
-			other[name] = n
-			continue
-		}
-		if versions[app] == nil {
-			versions[app] = make(map[string]int)
-		}
-		versions[app][v] = n
+// ParseSlot splits the name of a version slot, be_<app>_<n>, into its app and
+// number. ok is false for any other name. A slot serves whichever version
+// the slots.map of its worker assigns it; n is all decimal digits (a version
+// of only digits cannot be told from a slot, so such a name is always a
+// slot).
+func ParseSlot(name string) (app string, n int, ok bool) {
+	rest, found := strings.CutPrefix(name, BackendPrefix)
+	if !found {
+		return "", 0, false
 	}
-	return versions, other
+	app, num, found := strings.Cut(rest, "_")
+	if !found || !naming.ValidApp(app) || !allDigits(num) || len(num) > 9 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil {
+		return "", 0, false
+	}
+	return app, n, true
 }
 
-// Collect counts the sessions of every backend of the HAProxy behind m, in
-// its current worker and every old worker, and returns them as node's
-// Report, stamped with now (time.Now when nil) taken as the count begins.
-// Any error fails the whole count: Collect never returns a partial report.
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// SlotsMapName is the file name of the map that assigns every version slot in
+// use its version, one "be_<app>_<n> <app>/<version>" per line. Each worker
+// loads its own copy and the runtime API changes the current worker's, so
+// [Collect] reads it from every worker: an old worker may still hold an
+// older assignment.
+const SlotsMapName = "slots.map"
+
+// IsSlotsMap reports whether file, a map's file name as "show map" lists it,
+// is the slots map: SlotsMapName, or a path ending in /SlotsMapName.
+func IsSlotsMap(file string) bool {
+	return file == SlotsMapName || strings.HasSuffix(file, "/"+SlotsMapName)
+}
+
+// slotAssignments reads a worker's slots.map entries into versions by slot
+// name. Every entry must name a slot and a version of the slot's app, once.
+func slotAssignments(file string, entries []haproxy.MapEntry) (map[string][2]string, error) {
+	slots := make(map[string][2]string, len(entries))
+	for i, e := range entries {
+		at := fmt.Sprintf("%s, entry %d (%s %s)", file, i+1, e.Key, e.Value)
+		slotApp, _, ok := ParseSlot(e.Key)
+		if !ok {
+			return nil, fmt.Errorf("%s: %q is not a slot be_<app>_<n>", at, e.Key)
+		}
+		app, version, found := strings.Cut(strings.TrimSpace(e.Value), "/")
+		if !found || app != slotApp || !naming.ValidVersion(version) {
+			return nil, fmt.Errorf("%s: want %s/<version> (%s)", at, slotApp, naming.VersionGrammar)
+		}
+		if _, dup := slots[e.Key]; dup {
+			return nil, fmt.Errorf("%s: the slot is assigned twice", at)
+		}
+		slots[e.Key] = [2]string{app, version}
+	}
+	return slots, nil
+}
+
+// counter reads a cumulative counter of a BACKEND row; empty is 0 (a TCP
+// backend has no HTTP counters).
+func counter(row haproxy.StatRow, name string) (int64, error) {
+	v, ok := row.Fields[name]
+	if !ok || v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("backend %s: %s %q is not a count", row.PxName, name, v)
+	}
+	return n, nil
+}
+
+// trafficOf reads the counters of a BACKEND row.
+func trafficOf(row haproxy.StatRow) (Traffic, error) {
+	var t Traffic
+	for _, name := range []string{"hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"} {
+		n, err := counter(row, name)
+		if err != nil {
+			return Traffic{}, err
+		}
+		t.Requests += n
+	}
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{"hrsp_5xx", &t.Responses5xx}, {"econ", &t.ConnectionErrors}, {"eresp", &t.ResponseErrors}} {
+		n, err := counter(row, f.name)
+		if err != nil {
+			return Traffic{}, err
+		}
+		*f.dst = n
+	}
+	return t, nil
+}
+
+// process attributes the BACKEND rows of one worker to versions through
+// that worker's slots.map, adding the backends that are no version to
+// other. A slot that the worker's slots.map does not assign is no version;
+// holding sessions, it fails: those sessions belong to a version nobody can
+// name, and dropping them could make a busy version look idle.
+func process(w haproxy.WorkerSnapshot, other map[string]int) (Process, error) {
+	p := Process{PID: w.Proc.PID, Current: w.Proc.Role == haproxy.RoleCurrent, Generation: w.Generation,
+		UptimeSeconds: int64(w.Proc.Uptime / time.Second), Backends: make(map[string]Backend)}
+	var slots map[string][2]string
+	slotsFile := ""
+	for file, entries := range w.Maps {
+		if slotsFile != "" {
+			return Process{}, fmt.Errorf("worker %d loads two slots maps, %s and %s", p.PID, slotsFile, file)
+		}
+		var err error
+		if slots, err = slotAssignments(file, entries); err != nil {
+			return Process{}, fmt.Errorf("worker %d: %w", p.PID, err)
+		}
+		slotsFile = file
+	}
+	for _, row := range w.Stat {
+		if row.Type != haproxy.TypeBackend {
+			continue
+		}
+		name := row.PxName
+		app, version, ok := ParseBackend(name)
+		if _, _, slot := ParseSlot(name); slot {
+			assigned, found := slots[name]
+			if !found {
+				if row.Scur > 0 {
+					where := "loads no " + SlotsMapName
+					if slotsFile != "" {
+						where = "has no entry for it in " + slotsFile
+					}
+					return Process{}, fmt.Errorf("worker %d: slot %s holds %d sessions but the worker %s: they belong to no known version",
+						p.PID, name, row.Scur, where)
+				}
+				other[name] += 0
+				continue
+			}
+			app, version, ok = assigned[0], assigned[1], true
+		}
+		if !ok {
+			other[name] += row.Scur
+			continue
+		}
+		t, err := trafficOf(row)
+		if err != nil {
+			return Process{}, fmt.Errorf("worker %d: %w", p.PID, err)
+		}
+		p.Backends[name] = Backend{App: app, Version: version, Sessions: row.Scur, Traffic: t}
+	}
+	return p, nil
+}
+
+// FromSnapshot makes node's report, stamped start, from a snapshot of every
+// worker of its HAProxy: each worker's backends attributed to versions
+// through its own slots.map, and the sums. It does not validate the report.
+func FromSnapshot(node string, start time.Time, snap haproxy.Snapshot) (Report, error) {
+	r := Report{Node: node, Time: start, Workers: len(snap.Workers), MasterPID: snap.Master.PID, Reloads: snap.Master.Reloads,
+		Versions: make(map[string]map[string]int), Other: make(map[string]int),
+		Processes: make([]Process, 0, len(snap.Workers)), Traffic: make(map[string]map[string]Traffic)}
+	for _, w := range snap.Workers {
+		p, err := process(w, r.Other)
+		if err != nil {
+			return Report{}, err
+		}
+		for _, b := range p.Backends {
+			if r.Versions[b.App] == nil {
+				r.Versions[b.App] = make(map[string]int)
+				r.Traffic[b.App] = make(map[string]Traffic)
+			}
+			r.Versions[b.App][b.Version] += b.Sessions
+			r.Traffic[b.App][b.Version] = r.Traffic[b.App][b.Version].Add(b.Traffic)
+		}
+		r.Processes = append(r.Processes, p)
+	}
+	// A backend that is a version in one worker is not "other" in another.
+	for name := range r.Other {
+		for _, p := range r.Processes {
+			if _, ok := p.Backends[name]; ok && r.Other[name] == 0 {
+				delete(r.Other, name)
+				break
+			}
+		}
+	}
+	return r, nil
+}
+
+// Collect reads every worker of the HAProxy behind m, current and old, with
+// [haproxy.Master.Snapshot] (their statistics and their slots.map), and
+// returns node's Report, stamped with now (time.Now when nil) taken as the
+// count begins. Any error fails the whole count: Collect never returns a
+// partial report.
 func Collect(ctx context.Context, m *haproxy.Master, now func() time.Time, node string) (Report, error) {
 	if m == nil {
 		return Report{}, errors.New("lbstats: no HAProxy master to ask")
@@ -137,25 +565,14 @@ func Collect(ctx context.Context, m *haproxy.Master, now func() time.Time, node 
 		now = time.Now
 	}
 	start := now().UTC()
-	procs, err := m.Procs(ctx)
-	if err != nil {
-		return Report{}, fmt.Errorf("lbstats: listing HAProxy's workers: %w", err)
-	}
-	workers := 0
-	for _, p := range procs {
-		if p.Worker() {
-			workers++
-		}
-	}
-	if workers == 0 {
-		return Report{}, fmt.Errorf("lbstats: the HAProxy master at %s lists no worker", m.Socket)
-	}
-	sessions, err := m.Sessions(ctx)
+	snap, err := m.Snapshot(ctx, IsSlotsMap)
 	if err != nil {
 		return Report{}, fmt.Errorf("lbstats: %w", err)
 	}
-	versions, other := classify(sessions)
-	r := Report{Node: node, Time: start, Workers: workers, Versions: versions, Other: other}
+	r, err := FromSnapshot(node, start, snap)
+	if err != nil {
+		return Report{}, fmt.Errorf("lbstats: HAProxy master %s: %w", m.Socket, err)
+	}
 	if err := r.Validate(); err != nil {
 		return Report{}, fmt.Errorf("lbstats: %w", err)
 	}
