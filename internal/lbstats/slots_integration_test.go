@@ -1,0 +1,327 @@
+//go:build unix
+
+package lbstats_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/strata-dev/strata/internal/haproxy"
+	"github.com/strata-dev/strata/internal/haproxy/haproxytest"
+	"github.com/strata-dev/strata/internal/lbstats"
+)
+
+// slotConfig is routing the way strata's slot templates do it: the cookie
+// strata_version picks a slot through versions.map, anything else goes to
+// slot 1, and every slot names its version in a response header from
+// slots.map (which is also what makes HAProxy load slots.map). Slots 1 to 3
+// have one server each, at the given addresses.
+func slotConfig(s1, s2, s3 string) string {
+	slot := func(n int, addr string) string {
+		return fmt.Sprintf(`backend be_web_%d
+    http-response set-header X-Strata-Version %%[be_name,map({{dir}}/slots.map)]
+    server s1 %s
+`, n, addr)
+	}
+	return `global
+    stats socket {{admin}} mode 600 level admin expose-fd listeners
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 30s
+    timeout server 30s
+frontend fe_web
+    bind 127.0.0.1:{{port}}
+    use_backend %[req.cook(strata_version),map({{dir}}/versions.map)] if { req.cook(strata_version),map({{dir}}/versions.map) -m found }
+    default_backend be_web_1
+` + slot(1, s1) + slot(2, s2) + slot(3, s3) + `backend strata_stats
+    server s1 127.0.0.1:9
+`
+}
+
+// cookieStream opens a streaming request through HAProxy with the version
+// cookie set to version ("" for none), checks that the slot answering it
+// says wantVersion (<app>/<version>), and reads its first line.
+func cookieStream(t *testing.T, port int, version, wantVersion string) *stream {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	tr := &http.Transport{}
+	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://127.0.0.1:%d/recording", port), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if version != "" {
+		req.AddCookie(&http.Cookie{Name: "strata_version", Value: version})
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		cancel()
+		t.Fatalf("GET through HAProxy: %v", err)
+	}
+	s := &stream{lines: bufio.NewReader(resp.Body), body: resp.Body, cancel: cancel, tr: tr}
+	t.Cleanup(s.close)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Strata-Version") != wantVersion {
+		t.Fatalf("GET through HAProxy with version %q: %s from %q, want 200 from %s", version, resp.Status, resp.Header.Get("X-Strata-Version"), wantVersion)
+	}
+	s.next(t)
+	return s
+}
+
+// sessionsOf returns the sessions part of r, for comparisons.
+func sessionsOf(r lbstats.Report) (map[string]map[string]int, map[string]int) {
+	return r.Versions, r.Other
+}
+
+// backendsOf returns, per worker PID, the version each backend serves and
+// its sessions, as "web/v1:1".
+func backendsOf(r lbstats.Report) map[int]map[string]string {
+	out := map[int]map[string]string{}
+	for _, p := range r.Processes {
+		out[p.PID] = map[string]string{}
+		for name, b := range p.Backends {
+			out[p.PID][name] = fmt.Sprintf("%s/%s:%d", b.App, b.Version, b.Sessions)
+		}
+	}
+	return out
+}
+
+func TestCollectAttributesSlotsPerWorkerThroughEachWorkersSlotsMap(t *testing.T) {
+	t.Parallel()
+	backend := streamingBackend(t)
+	p := haproxytest.Start(t, slotConfig(backend, backend, "127.0.0.1:9"),
+		haproxytest.WithFile("slots.map", "be_web_1 web/v1\nbe_web_2 web/v2\n"),
+		haproxytest.WithFile("versions.map", "v1 be_web_1\nv2 be_web_2\n"))
+	m := p.Master()
+	old := collect(t, m)
+	oldPID := old.Processes[0].PID
+
+	// A recording on v1, in slot 1 of the first worker.
+	cookieStream(t, p.Port, "", "web/v1")
+	// Slot 1 now serves v3 in the next worker; v1 is gone from it.
+	p.WriteFile("slots.map", "be_web_1 web/v3\nbe_web_2 web/v2\n")
+	p.WriteFile("versions.map", "v3 be_web_1\nv2 be_web_2\n")
+	cur, err := p.Reload(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookieStream(t, p.Port, "v2", "web/v2")
+	cookieStream(t, p.Port, "", "web/v3")
+
+	r := collect(t, m)
+	if err := r.ValidateTraffic(); err != nil {
+		t.Fatal(err)
+	}
+	versions, other := sessionsOf(r)
+	wantVersions := map[string]map[string]int{"web": {"v1": 1, "v2": 1, "v3": 1}}
+	if !reflect.DeepEqual(versions, wantVersions) || !reflect.DeepEqual(other, map[string]int{"be_web_3": 0, "strata_stats": 0}) {
+		t.Errorf("Collect after slot 1 moved from v1 to v3 = versions %v, other %v; want %v and be_web_3, strata_stats idle",
+			versions, other, wantVersions)
+	}
+	wantBackends := map[int]map[string]string{
+		oldPID:  {"be_web_1": "web/v1:1", "be_web_2": "web/v2:0"},
+		cur.PID: {"be_web_1": "web/v3:1", "be_web_2": "web/v2:1"},
+	}
+	if got := backendsOf(r); !reflect.DeepEqual(got, wantBackends) {
+		t.Errorf("backends per worker = %v, want %v", got, wantBackends)
+	}
+	if r.Workers != 2 || !r.Processes[0].Current || r.Processes[0].PID != cur.PID || r.Processes[0].Generation != 1 ||
+		r.Processes[1].Current || r.Processes[1].Generation != 0 || r.Reloads != 1 {
+		t.Errorf("processes %+v, reloads %d; want the current worker %d of generation 1, then the old one of generation 0",
+			r.Processes, r.Reloads, cur.PID)
+	}
+
+	// The runtime API changes the current worker's map only: what it
+	// says now is what counts, in that worker alone.
+	if out, err := m.Command(context.Background(), fmt.Sprintf("@!%d set map %s/slots.map be_web_2 web/v4", cur.PID, p.Dir)); err != nil || out != "\n" {
+		t.Fatalf("set map: %q, %v", out, err)
+	}
+	r = collect(t, m)
+	wantVersions = map[string]map[string]int{"web": {"v1": 1, "v2": 0, "v3": 1, "v4": 1}}
+	if !reflect.DeepEqual(r.Versions, wantVersions) {
+		t.Errorf("Collect after set map be_web_2 web/v4 in the current worker = %v, want %v (v2 still in the old worker's map, idle)",
+			r.Versions, wantVersions)
+	}
+
+	// A slot holding sessions that its worker's slots.map no longer
+	// assigns makes the count fail: nobody can say whose they are.
+	if out, err := m.Command(context.Background(), fmt.Sprintf("@!%d del map %s/slots.map be_web_2", cur.PID, p.Dir)); err != nil || out != "\n" {
+		t.Fatalf("del map: %q, %v", out, err)
+	}
+	got, err := lbstats.Collect(context.Background(), m, fixedClock, "node-1")
+	want := fmt.Sprintf("worker %d: slot be_web_2 holds 1 sessions but the worker has no entry for it in %s/slots.map", cur.PID, p.Dir)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Collect with a slot in use and unassigned = %+v, %v; want an error containing %q", got, err, want)
+	}
+}
+
+func TestCollectCountsSessionsOnAServerInMaintenance(t *testing.T) {
+	t.Parallel()
+	backend := streamingBackend(t)
+	p := haproxytest.Start(t, slotConfig(backend, backend, "127.0.0.1:9"),
+		haproxytest.WithFile("slots.map", "be_web_1 web/v1\nbe_web_2 web/v2\n"),
+		haproxytest.WithFile("versions.map", "v1 be_web_1\nv2 be_web_2\n"))
+	m := p.Master()
+	s := cookieStream(t, p.Port, "v2", "web/v2")
+	// The apply step puts a server that leaves Consul in maintenance and
+	// frees it only once it holds nothing: its sessions must still count.
+	if out, err := m.Command(context.Background(), "@1 set server be_web_2/s1 state maint"); err != nil || out != "\n" {
+		t.Fatalf("set server be_web_2/s1 state maint: %q, %v", out, err)
+	}
+	rows, err := m.Stat(context.Background(), collect(t, m).Processes[0].PID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows {
+		if row.PxName == "be_web_2" && row.Type == haproxy.TypeServer && (row.Status != "MAINT" || row.Scur != 1) {
+			t.Fatalf("be_web_2/s1 is %s with %d sessions, want MAINT with 1", row.Status, row.Scur)
+		}
+	}
+	s.next(t) // still streaming
+	r := collect(t, m)
+	if r.Versions["web"]["v2"] != 1 {
+		t.Errorf("Collect with v2's stream on a server in maintenance = %v, want web v2: 1", r.Versions)
+	}
+	s.close()
+	eventually(t, "v2 idle once its stream closed", func() (bool, string) {
+		r, err := lbstats.Collect(context.Background(), m, fixedClock, "node-1")
+		if err != nil {
+			return false, err.Error()
+		}
+		return r.Versions["web"]["v2"] == 0, fmt.Sprint(r.Versions)
+	})
+}
+
+// failingBackend answers 500 to every fifth request and 200 otherwise.
+func failingBackend(t *testing.T) string {
+	t.Helper()
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%5 == 0 {
+			http.Error(w, "failing", http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	}))
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+// hangingUpBackend accepts connections and closes them without a word once
+// it has read a request.
+func hangingUpBackend(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.SetDeadline(time.Now().Add(patience))
+			bufio.NewReader(c).ReadString('\n')
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// closedPort returns an address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// request makes one request through HAProxy with the version cookie and
+// returns the status.
+func request(t *testing.T, port int, version string) int {
+	t.Helper()
+	req, err := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/", port), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(&http.Cookie{Name: "strata_version", Value: version})
+	c := &http.Client{Timeout: patience, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET through HAProxy: %v", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestCollectCountsResponses5xxAndErrorsPerVersionAndStartsAgainInANewWorker(t *testing.T) {
+	t.Parallel()
+	p := haproxytest.Start(t, slotConfig(failingBackend(t), closedPort(t), hangingUpBackend(t)),
+		haproxytest.WithFile("slots.map", "be_web_1 web/v1\nbe_web_2 web/v2\nbe_web_3 web/v3\n"),
+		haproxytest.WithFile("versions.map", "v1 be_web_1\nv2 be_web_2\nv3 be_web_3\n"))
+	m := p.Master()
+	statuses := map[int]int{}
+	for i := 0; i < 10; i++ {
+		statuses[request(t, p.Port, "v1")]++
+	}
+	statuses[request(t, p.Port, "v2")]++
+	statuses[request(t, p.Port, "v3")]++
+	if want := map[int]int{200: 8, 500: 2, 503: 1, 502: 1}; !reflect.DeepEqual(statuses, want) {
+		t.Fatalf("statuses through HAProxy = %v, want %v", statuses, want)
+	}
+	r := collect(t, m)
+	if err := r.ValidateTraffic(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]lbstats.Traffic{"web": {
+		"v1": {Requests: 10, Responses5xx: 2},
+		// HAProxy's own 503 after the connection was refused (and
+		// retried): a response, a 5xx, one connection error.
+		"v2": {Requests: 1, Responses5xx: 1, ConnectionErrors: 1},
+		// HAProxy's own 502 after the server hung up: a response, a 5xx,
+		// one response error.
+		"v3": {Requests: 1, Responses5xx: 1, ResponseErrors: 1},
+	}}
+	if !reflect.DeepEqual(r.Traffic, want) {
+		t.Errorf("traffic = %+v, want %+v", r.Traffic, want)
+	}
+	first := r.Processes[0]
+
+	// A reload starts a worker whose counters start at 0; the old one,
+	// holding nothing, exits.
+	cur, err := p.Reload(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	request(t, p.Port, "v1")
+	eventually(t, "the report shows the new worker alone", func() (bool, string) {
+		r, err = lbstats.Collect(context.Background(), m, fixedClock, "node-1")
+		if err != nil {
+			return false, err.Error()
+		}
+		return r.Workers == 1, fmt.Sprintf("%+v", r.Processes)
+	})
+	p1 := r.Processes[0]
+	if p1.PID != cur.PID || p1.PID == first.PID || p1.Generation != first.Generation+1 || !p1.Current {
+		t.Errorf("after a reload: process %+v, want the current worker %d of generation %d", p1, cur.PID, first.Generation+1)
+	}
+	if got := r.Traffic["web"]["v1"]; got.Requests != 1 {
+		t.Errorf("web v1 after a reload and one request = %+v, want 1 request: a new worker counts from 0", got)
+	}
+}
