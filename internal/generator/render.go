@@ -52,7 +52,8 @@ func Paths(app, version string) (hcl, js string) {
 
 // Render builds every job of cfg and writes them, in memory, as HCL and JSON
 // files under <app>/, in the order of Jobs, followed by strata's own jobs at
-// the top level (strata-haproxy when an app is routed, strata-sweeper). It fails as a whole: either every
+// the top level (strata-haproxy when an app is routed, strata-sweeper, strata-rollout when an app has a
+// rollout section). It fails as a whole: either every
 // file or an error. Jobs are rendered on all CPUs; the result does not
 // depend on how many there are.
 func Render(cfg *config.Config) ([]File, error) {
@@ -117,7 +118,8 @@ func Render(cfg *config.Config) ([]File, error) {
 }
 
 // OwnJobs builds strata's own jobs: the HAProxy system job when an app is
-// routed, and the sweeper's periodic job.
+// routed, the sweeper's periodic job, and the rollout controller's job when
+// an app has a rollout section.
 func OwnJobs(cfg *config.Config) ([]*api.Job, error) {
 	var out []*api.Job
 	h, err := HAProxyJob(cfg)
@@ -131,5 +133,13 @@ func OwnJobs(cfg *config.Config) ([]*api.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(out, s), nil
+	out = append(out, s)
+	r, err := RolloutJob(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if r != nil {
+		out = append(out, r)
+	}
+	return out, nil
 }

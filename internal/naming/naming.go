@@ -76,6 +76,8 @@ const (
 	LBStatsService = "strata-lbstats"
 	// SweeperJobID is the ID of the sweeper's periodic job.
 	SweeperJobID = "strata-sweeper"
+	// RolloutJobID is the ID of the rollout controller's service job.
+	RolloutJobID = "strata-rollout"
 )
 
 // TagManaged is the Consul tag on every service instance strata generates.
