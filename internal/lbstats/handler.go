@@ -1,6 +1,7 @@
 package lbstats
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,6 +29,9 @@ type errorBody struct {
 //	GET /sessions  200 and the Report as JSON; 503 and {"error": "..."} when
 //	               src fails or its report does not validate
 //	GET /healthz   200 "ok" when src makes a valid report; 503 otherwise
+//	GET /metrics   200 and the report in Prometheus' text format
+//	               ([WriteMetrics]); 503 and the reason as text when src
+//	               fails or its report lacks per-worker counters
 //
 // A nil src fails every request. Each call of src is bounded by
 // [CollectTimeout] and the request's context; at most four run at once.
@@ -41,6 +45,7 @@ func Handler(src func(ctx context.Context) (Report, error)) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /sessions", h.sessions)
 	mux.HandleFunc("GET /healthz", h.healthz)
+	mux.HandleFunc("GET /metrics", h.metrics)
 	return mux
 }
 
@@ -88,6 +93,26 @@ func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ok")
+}
+
+func (h *handler) metrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	rep, err := h.collect(r)
+	if err == nil {
+		err = rep.ValidateTraffic()
+	}
+	var b bytes.Buffer
+	if err == nil {
+		err = WriteMetrics(&b, rep)
+	}
+	if err != nil {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", MetricsContentType)
+	w.Write(b.Bytes())
 }
 
 // writeJSON answers status and v as JSON. Should v not encode, it answers
