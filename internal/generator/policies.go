@@ -13,6 +13,8 @@ const (
 	// RoleHAProxy is the token Nomad renders the HAProxy job's templates
 	// with.
 	RoleHAProxy = "haproxy"
+	// RoleRollout is the rollout controller's job (strata-rollout).
+	RoleRollout = "rollout"
 	// RoleOperator reads: strata status, and strata plan's Consul side.
 	// Nomad's plan endpoint needs submit-job, so planning against Nomad
 	// takes the deployer's policy.
@@ -29,7 +31,9 @@ const (
 // namespace: listing, reading and submitting jobs (deregistering is
 // submit-job, and so is Nomad's plan endpoint), in the configured namespace
 // only; the operator may list and read jobs there and nothing else; HAProxy
-// needs no Nomad token.
+// needs no Nomad token, nor does the rollout controller, whose Consul policy
+// (consul-rollout) exists only when an app has a rollout section: it may
+// write strata/<app>/rollout, live and history of those apps.
 func Policies(cfg *config.Config) ([]File, error) {
 	ns := cfg.Namespace
 	if ns == "" {
@@ -58,9 +62,34 @@ func Policies(cfg *config.Config) ([]File, error) {
 			rule(dep, "key", kv+"live", "write")
 			rule(dep, "key", kv+"history", "write")
 			rule(dep, "key_prefix", kv+"cohorts/", "write")
+			if a.Rollout != nil {
+				rule(dep, "key", kv+"rollout", "write")
+			}
 		}
 	}
 	add("consul-"+RoleDeployer, dep)
+
+	// Consul: the rollout controller, when an app has a rollout: it reads
+	// the HAProxies' lbstats and the apps' instances, and writes each
+	// rollout and, when one succeeds, live and history.
+	if hasRollout(cfg) {
+		ro := &body{}
+		rule(ro, "node_prefix", "", "read")
+		rule(ro, "service", HAProxyService, "read")
+		rule(ro, "service", LBStatsService, "read")
+		rule(ro, "key_prefix", "strata/", "read")
+		for _, a := range cfg.Apps {
+			if a.Rollout == nil {
+				continue
+			}
+			kv := "strata/" + a.Name + "/"
+			rule(ro, "service", a.Name, "read")
+			rule(ro, "key", kv+"rollout", "write")
+			rule(ro, "key", kv+"live", "write")
+			rule(ro, "key", kv+"history", "write")
+		}
+		add("consul-"+RoleRollout, ro)
+	}
 
 	// Consul: the sweeper.
 	sw := &body{}
@@ -108,4 +137,14 @@ func Policies(cfg *config.Config) ([]File, error) {
 		add("nomad-"+role, b)
 	}
 	return files, nil
+}
+
+// hasRollout reports whether an app of cfg has a rollout section.
+func hasRollout(cfg *config.Config) bool {
+	for _, a := range cfg.Apps {
+		if a.Rollout != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -7,10 +7,12 @@ import (
 	"testing"
 	"time"
 
+	consulapi "github.com/hashicorp/consul/api"
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/strata-dev/strata/internal/config"
 	"github.com/strata-dev/strata/internal/nomadrules"
+	"github.com/strata-dev/strata/internal/testenv"
 )
 
 const rolloutApps = `
@@ -123,5 +125,92 @@ func TestRolloutEvery(t *testing.T) {
 		if got := rolloutEvery(c.shortest); got != c.want {
 			t.Errorf("rolloutEvery(%s) = %s, want %s", c.shortest, got, c.want)
 		}
+	}
+}
+
+// TestRolloutPolicyIsLeastPrivilege: with ACLs enforced, the rollout
+// controller's Consul policy lets it write the rollout, live and history of
+// an app with a rollout section, and nothing else; the deployer may start a
+// rollout; without a rollout section there is no such policy.
+func TestRolloutPolicyIsLeastPrivilege(t *testing.T) {
+	files, err := Policies(loadCase(t, "minimal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.Path == "consul-"+RoleRollout+".hcl" {
+			t.Error("a rollout policy without a rollout section")
+		}
+	}
+	cfg, err := config.Parse("strata.yaml", []byte(rolloutApps+`
+  api:
+    driver: raw_exec
+    command: /bin/api
+    args: ["{{version}}"]
+    ports: { http: {} }
+    service: { check: { path: /h } }
+    versions: [v1]
+    live: v1
+`), config.Options{LookupEnv: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err = Policies(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]string{}
+	for _, f := range files {
+		rules[f.Path] = string(f.Data)
+	}
+	consul := testenv.StartConsulWithACL(t)
+	client := func(policy string) *consulapi.Client {
+		t.Helper()
+		p, _, err := consul.Client.ACL().PolicyCreate(&consulapi.ACLPolicy{Name: policy, Rules: rules[policy+".hcl"]}, nil)
+		if err != nil {
+			t.Fatalf("Consul refuses %s: %v\n%s", policy, err, rules[policy+".hcl"])
+		}
+		tok, _, err := consul.Client.ACL().TokenCreate(&consulapi.ACLToken{Policies: []*consulapi.ACLTokenPolicyLink{{ID: p.ID}}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := consulapi.DefaultNonPooledConfig()
+		c.Address, c.Token = consul.Addr, tok.SecretID
+		cl, err := consulapi.NewClient(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl
+	}
+	put := func(c *consulapi.Client, key string) error {
+		_, err := c.KV().Put(&consulapi.KVPair{Key: key, Value: []byte("x")}, nil)
+		return err
+	}
+	ro, dep := client("consul-"+RoleRollout), client("consul-"+RoleDeployer)
+	for _, c := range []struct {
+		who    string
+		client *consulapi.Client
+		key    string
+		ok     bool
+	}{
+		{"rollout", ro, "strata/web/rollout", true},
+		{"rollout", ro, "strata/web/live", true},
+		{"rollout", ro, "strata/web/history", true},
+		{"rollout", ro, "strata/web/cohorts/x", false},
+		{"rollout", ro, "strata/web/draining/v1", false},
+		{"rollout", ro, "strata/api/live", false},
+		{"rollout", ro, "strata/api/rollout", false},
+		{"deployer", dep, "strata/web/rollout", true},
+		{"deployer", dep, "strata/api/rollout", false},
+	} {
+		if err := put(c.client, c.key); (err == nil) != c.ok {
+			t.Errorf("%s writes %s: %v, want allowed %t", c.who, c.key, err, c.ok)
+		}
+	}
+	if _, _, err := ro.KV().List("strata/", nil); err != nil {
+		t.Errorf("rollout lists strata/: %v", err)
+	}
+	if _, _, err := ro.Health().Service("strata-lbstats", "", false, nil); err != nil {
+		t.Errorf("rollout reads the lbstats services: %v", err)
 	}
 }
