@@ -106,9 +106,26 @@ type HAProxy struct {
 	// MworkerMaxReloads is HAProxy's mworker-max-reloads: how many reloads
 	// an old worker may survive before the master sends it SIGTERM, with
 	// its sessions. 0 (the default) means no bound, which strata writes
-	// explicitly; a bound is accepted with a warning, since it cuts the
-	// long-lived sessions strata exists to keep.
+	// explicitly (MworkerMaxReloadsSetting); a bound is accepted with a
+	// warning, since it cuts the long-lived sessions strata exists to keep.
 	MworkerMaxReloads int
+}
+
+// UnboundedMworkerMaxReloads is the mworker-max-reloads strata writes for
+// no bound: the largest value HAProxy accepts (its parser takes an int).
+// HAProxy's own 0 is not "no bound": checked on HAProxy 2.6.12, with
+// mworker-max-reloads 0 every reload sends SIGTERM to the old worker and
+// cuts its sessions at once.
+const UnboundedMworkerMaxReloads = 2147483647
+
+// MworkerMaxReloadsSetting is the value of the global mworker-max-reloads
+// directive to write into haproxy.cfg: MworkerMaxReloads, or
+// UnboundedMworkerMaxReloads when it is 0 (unset).
+func (h *HAProxy) MworkerMaxReloadsSetting() int {
+	if h.MworkerMaxReloads <= 0 {
+		return UnboundedMworkerMaxReloads
+	}
+	return h.MworkerMaxReloads
 }
 
 // HAProxy defaults. Nomad's own template defaults (a 5 s splay and a 5 s
@@ -186,8 +203,9 @@ type Rollout struct {
 	// silence. At least 1; DefaultRolloutMinRequests when unset.
 	MinRequests int
 	// MaxErrorRateRatio, when not 0, also bounds the candidate's error rate
-	// by this multiple of the stable version's rate over the same step
-	// (when the stable version has data): 2 means at most twice stable's.
+	// by this multiple of the stable version's rate over the same step,
+	// when the stable version served enough requests (MinRequests) to
+	// judge: 2 means at most twice stable's.
 	MaxErrorRateRatio float64
 	// OnFailure is what happens to sessions already pinned to a failed
 	// candidate: RolloutStay (they stay) or RolloutReturn (the candidate
@@ -205,9 +223,9 @@ const (
 	RolloutReturn = "return"
 	// DefaultRolloutOnFailure is on_failure when unset.
 	DefaultRolloutOnFailure = RolloutStay
-	// DefaultRolloutMinRequests is min_requests when unset: at 100
-	// requests one 5xx is a 1% error rate, the finest a "1%" bound can
-	// tell apart from 0.
+	// DefaultRolloutMinRequests is min_requests when unset: with fewer
+	// than 100 requests a single 5xx response is more than 1% of them, so
+	// one unlucky error would fail a step under the common "1%" bound.
 	DefaultRolloutMinRequests = 100
 )
 

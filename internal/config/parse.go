@@ -675,7 +675,11 @@ func (d *decoder) parseHAProxy(n *yaml.Node) HAProxy {
 						d.failAt(v, p, "%d; expected 0 (no bound, the default) or more", m)
 					case m > 0:
 						h.MworkerMaxReloads = m
-						d.warnAt(v, p, "HAProxy sends SIGTERM to an old worker once it has survived %d reloads, cutting the sessions it still serves: a session that lives through %d reloads is cut. strata reloads only when routing settings change or an app's instances outgrow routing.max_servers; leave mworker_max_reloads unset (no bound) unless old workers must be bounded", m, m+1)
+						// Checked on HAProxy 2.6.12 with a bound of 1: a
+						// held TCP session survived one reload, and the
+						// second sent its worker SIGTERM (exit 143) and
+						// cut it.
+						d.warnAt(v, p, "HAProxy sends SIGTERM to an old worker once it is more than %d reloads old, and the sessions it still serves are cut: a session that lives through %d reloads is cut at the next one. strata reloads only when routing settings change or an app's instances outgrow routing.max_servers; leave mworker_max_reloads unset (no bound) unless the number of old HAProxy processes must be capped", m, m)
 					}
 				}
 			case "wait_min", "wait_max":

@@ -125,7 +125,7 @@ func (d *decoder) errorRate(n *yaml.Node, path string) (float64, bool) {
 		d.failAt(n, path, "%s is not a fraction from 0 to 1; write a percentage as %q", n.Value, n.Value+"%")
 		return 0, false
 	case f == 1:
-		d.warnAt(n, path, "1 is 100%%: the candidate never fails on its error rate; for one percent write \"1%%\" or 0.01")
+		d.warnAt(n, path, "%s is 100%%: the candidate never fails on its error rate; for one percent write \"1%%\" or 0.01", n.Value)
 	}
 	return f, true
 }

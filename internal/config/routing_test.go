@@ -346,7 +346,7 @@ func TestMworkerMaxReloads(t *testing.T) {
 		{"unset is 0, no bound, without a warning", "", 0, "", nil},
 		{"0 is no bound, without a warning", "haproxy: { mworker_max_reloads: 0 }\n", 0, "", nil},
 		{"a bound is kept and warned about: it cuts long-lived sessions", "haproxy: { mworker_max_reloads: 3 }\n", 3,
-			"strata.yaml:1:33: haproxy.mworker_max_reloads: HAProxy sends SIGTERM to an old worker once it has survived 3 reloads, cutting the sessions it still serves: a session that lives through 4 reloads is cut.", nil},
+			"strata.yaml:1:33: haproxy.mworker_max_reloads: HAProxy sends SIGTERM to an old worker once it is more than 3 reloads old, and the sessions it still serves are cut: a session that lives through 3 reloads is cut at the next one.", nil},
 		{"a negative bound is rejected", "haproxy: { mworker_max_reloads: -1 }\n", 0, "",
 			&wantErr{"strata.yaml:1:33", "haproxy.mworker_max_reloads", "-1; expected 0 (no bound, the default) or more"}},
 		{"a bound that is not a number is rejected", "haproxy: { mworker_max_reloads: many }\n", 0, "",
@@ -366,6 +366,26 @@ func TestMworkerMaxReloads(t *testing.T) {
 			}
 			if got := cfg.Warnings.Error(); !strings.HasPrefix(got, tc.warn) || (tc.warn == "" && got != "") {
 				t.Errorf("warnings:\n%s\nwant\n%s", got, tc.warn)
+			}
+		})
+	}
+}
+
+// TestMworkerMaxReloadsSetting: no bound is written as the largest value
+// HAProxy takes, never as 0, which HAProxy reads as "SIGTERM at once".
+func TestMworkerMaxReloadsSetting(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		configured int
+		want       int
+	}{
+		{"unset writes the largest value HAProxy accepts", 0, config.UnboundedMworkerMaxReloads},
+		{"a bound is written as configured", 5, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := config.HAProxy{MworkerMaxReloads: tc.configured}
+			if got := h.MworkerMaxReloadsSetting(); got != tc.want {
+				t.Errorf("MworkerMaxReloadsSetting() = %d, want %d", got, tc.want)
 			}
 		})
 	}
