@@ -192,6 +192,7 @@ line was wrong (an unknown command or flag, a bad value, missing arguments).`,
 	root.AddCommand(c.renderCmd(), c.validateCmd(), c.haproxyCmd(), c.deployCmd(), c.promoteCmd(), c.rollbackCmd(), c.cohortCmd(), c.planCmd(), c.diffCmd(), c.statusCmd(), c.sweepCmd(), c.lbstatsCmd(), c.demoCmd(), c.versionCmd())
 	root.AddCommand(c.localCmd()) // the one-host local cluster (internal/topology)
 	root.AddCommand(c.aclCmd())   // Consul ACL objects for strata's roles (internal/acl)
+	root.AddCommand(c.rolloutCmd())
 	root.InitDefaultCompletionCmd()
 	root.SetHelpCommand(&cobra.Command{
 		Use:   "help [command]",
