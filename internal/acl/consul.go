@@ -47,10 +47,53 @@ type Workload struct {
 	Role, Namespace, JobID, Task string
 }
 
+// TokenModel is how the cluster's Nomad gives strata's tasks a Consul
+// token.
+type TokenModel string
+
+// The token models strata knows.
+const (
+	// WorkloadIdentity: Nomad's servers set consul.task_identity, and each
+	// task with a consul block logs in to Consul with its implicit
+	// consul_default identity (Nomad 1.7 and later). strata binds its
+	// roles to the strata-haproxy and strata-sweeper tasks.
+	WorkloadIdentity TokenModel = "workload-identity"
+	// AgentToken: the older model, where templates read Consul with the
+	// Nomad client agent's own Consul token (consul.token). Nomad 2.0.4
+	// and later do so only with client { template { use_client_consul_token
+	// = true } } (Nomad GH-28106); a task itself gets no Consul token.
+	// strata makes a role to link to that token.
+	AgentToken TokenModel = "agent-token"
+	// SubmitterToken: the job submitter's Consul token (nomad job run
+	// -consul-token, consul.allow_unauthenticated = false), deprecated in
+	// Nomad 1.7 and removed in Nomad 1.10.0. strata refuses it.
+	SubmitterToken TokenModel = "submitter-token"
+)
+
+// TokenModels are the values of --consul-token-model strata accepts.
+var TokenModels = []TokenModel{WorkloadIdentity, AgentToken}
+
+// ParseTokenModel parses a --consul-token-model value ("" is
+// WorkloadIdentity). The submitter token model is refused with the Nomad
+// version that removed it.
+func ParseTokenModel(s string) (TokenModel, error) {
+	switch m := TokenModel(s); m {
+	case "", WorkloadIdentity:
+		return WorkloadIdentity, nil
+	case AgentToken:
+		return m, nil
+	case SubmitterToken:
+		return "", fmt.Errorf("--consul-token-model %s: Nomad removed the job submitter's Consul token (nomad job run -consul-token, consul.allow_unauthenticated) in Nomad 1.10.0, after deprecating it in 1.7; strata's jobs need Nomad 1.7 or later and its local cluster runs Nomad 2.0.6: use %s (Nomad's model since 1.7) or %s (the Nomad clients' own Consul token)", s, WorkloadIdentity, AgentToken)
+	}
+	return "", fmt.Errorf("--consul-token-model %q: expected %s or %s", s, WorkloadIdentity, AgentToken)
+}
+
 // Desired is everything strata's roles need in Consul.
 type Desired struct {
+	// Model is the cluster's Consul token model.
+	Model TokenModel
 	// AuthMethod is the JWT auth method Nomad's task identities log in
-	// with.
+	// with; empty in the agent-token model, which needs none.
 	AuthMethod string
 	Policies   []Policy
 	Roles      []Role
@@ -64,18 +107,28 @@ var workloadRoles = []struct{ role, job, task string }{
 }
 
 // ConsulDesired builds Desired from the policy files generator.Policies
-// renders (consul-<role>.hcl): a policy per role named strata-<role>, and
-// for the sweeper and HAProxy a role of the same name that their tasks in
-// namespace get through authMethod. HAProxy's role exists only when its
-// policy does.
-func ConsulDesired(files []generator.File, namespace, authMethod string) (Desired, error) {
+// renders (consul-<role>.hcl): a policy per role named strata-<role>, and,
+// in the workload-identity model, for the sweeper and HAProxy a role of the
+// same name that their tasks in namespace get through authMethod. HAProxy's
+// role exists only when its policy does. In the agent-token model there is
+// no auth method and no binding rule: HAProxy's role is for the operator to
+// link to the Nomad clients' Consul token, whose templates read with it,
+// and the sweeper has no role, since its task gets no Consul token
+// (AgentTokenNotes says what that means).
+func ConsulDesired(files []generator.File, namespace, authMethod string, model TokenModel) (Desired, error) {
 	if namespace == "" {
 		namespace = "default"
+	}
+	if model == "" {
+		model = WorkloadIdentity
 	}
 	if authMethod == "" {
 		authMethod = DefaultAuthMethod
 	}
-	d := Desired{AuthMethod: authMethod}
+	d := Desired{Model: model, AuthMethod: authMethod}
+	if model == AgentToken {
+		d.AuthMethod = ""
+	}
 	have := map[string]bool{}
 	for _, f := range files {
 		role, ok := strings.CutPrefix(strings.TrimSuffix(f.Path, ".hcl"), "consul-")
@@ -91,6 +144,17 @@ func ConsulDesired(files []generator.File, namespace, authMethod string) (Desire
 	}
 	if !have[generator.RoleSweeper] {
 		return Desired{}, fmt.Errorf("acl: the rendered policies hold no consul-%s.hcl", generator.RoleSweeper)
+	}
+	if model == AgentToken {
+		if have[generator.RoleHAProxy] {
+			name := "strata-" + generator.RoleHAProxy
+			d.Roles = append(d.Roles, Role{
+				Name:        name,
+				Description: Marker + "link it to the Consul token of the Nomad clients that run " + generator.HAProxyJobID + ": their templates read Consul with that token (agent-token model)",
+				Policies:    []string{name},
+			})
+		}
+		return d, nil
 	}
 	for _, w := range workloadRoles {
 		if !have[w.role] {
@@ -156,20 +220,26 @@ func qopts(ctx context.Context) *consulapi.QueryOptions {
 // what d describes, in the order Apply makes them: policies, roles and
 // binding rules created or restored first, then what strata no longer
 // needs removed, binding rules first. It changes nothing.
+//
+// In the agent-token model (d.AuthMethod empty) no auth method is needed:
+// strata's binding rules of any auth method are removed, since no task logs
+// in.
 func Plan(ctx context.Context, a *consulapi.ACL, d Desired) ([]Change, error) {
-	method, _, err := a.AuthMethodRead(d.AuthMethod, qopts(ctx))
-	if err != nil {
-		return nil, fmt.Errorf("reading Consul auth method %s: %w", d.AuthMethod, err)
-	}
-	if method == nil {
-		return nil, fmt.Errorf("Consul has no auth method %s: set up Nomad's workload identities for Consul first (nomad setup consul), or name the JWT auth method that accepts them with --auth-method", d.AuthMethod)
-	}
-	if method.Type != "jwt" {
-		return nil, fmt.Errorf("Consul auth method %s is of type %s; Nomad's workload identities log in through a jwt auth method", d.AuthMethod, method.Type)
-	}
-	attr, err := claimAttributes(method)
-	if err != nil {
-		return nil, err
+	var attr map[string]string
+	if d.AuthMethod != "" {
+		method, _, err := a.AuthMethodRead(d.AuthMethod, qopts(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("reading Consul auth method %s: %w", d.AuthMethod, err)
+		}
+		if method == nil {
+			return nil, fmt.Errorf("Consul has no auth method %s: set up Nomad's workload identities for Consul first (nomad setup consul), or name the JWT auth method that accepts them with --auth-method; a cluster whose Nomad clients read Consul with their own token uses --consul-token-model %s", d.AuthMethod, AgentToken)
+		}
+		if method.Type != "jwt" {
+			return nil, fmt.Errorf("Consul auth method %s is of type %s; Nomad's workload identities log in through a jwt auth method", d.AuthMethod, method.Type)
+		}
+		if attr, err = claimAttributes(method); err != nil {
+			return nil, err
+		}
 	}
 
 	var ups, downs []Change
@@ -294,6 +364,9 @@ func Plan(ctx context.Context, a *consulapi.ACL, d Desired) ([]Change, error) {
 	// Binding rules of the auth method.
 	rules, _, err := a.BindingRuleList(d.AuthMethod, qopts(ctx))
 	if err != nil {
+		if d.AuthMethod == "" {
+			return nil, fmt.Errorf("listing Consul's binding rules: %w", err)
+		}
 		return nil, fmt.Errorf("listing the binding rules of Consul auth method %s: %w", d.AuthMethod, err)
 	}
 	mine := map[string]*consulapi.ACLBindingRule{}

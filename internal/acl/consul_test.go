@@ -147,7 +147,7 @@ func newCluster(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.want, err = ConsulDesired(files, cfg.Namespace, ""); err != nil {
+	if c.want, err = ConsulDesired(files, cfg.Namespace, "", WorkloadIdentity); err != nil {
 		t.Fatal(err)
 	}
 	return c

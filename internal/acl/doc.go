@@ -11,4 +11,11 @@
 // made is a conflict to resolve by hand, not something to take over. A
 // marked object that was edited by hand is reported and restored, and a
 // marked object strata no longer needs is removed.
+//
+// That is the workload-identity model, Nomad's since 1.7. In the older
+// agent-token model ([AgentToken]), templates read Consul with the Nomad
+// clients' own token: strata makes the policies and a role for the
+// operator to link to that token, binds nothing, and says what it cannot
+// do itself ([AgentTokenNotes]). The job submitter's token model, which
+// Nomad 1.10.0 removed, is refused ([ParseTokenModel]).
 package acl

@@ -42,18 +42,38 @@ command reaches it (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN): the token needs
 acl = "write". Nothing is changed until both sides are planned without an
 error.
 
+--consul-token-model says how the cluster's Nomad gives tasks Consul
+tokens. workload-identity (the default, Nomad 1.7 and later): the servers
+set consul.task_identity and strata binds its roles to its tasks, as above.
+agent-token, the older model: templates read Consul with the Nomad clients'
+own token (consul.token; on Nomad 2.0.4 and later only with client {
+template { use_client_consul_token = true } }). strata then makes the
+policies and a role strata-haproxy, binds nothing, removes the binding
+rules it made, and says what is left to do: linking the role to the
+clients' token, which strata did not create and does not change
+(--agent-token-accessor makes plan check it), and that the sweeper's task
+gets no Consul token in that model. submitter-token (nomad job run
+-consul-token) is refused: Nomad 1.10.0 removed it.
+
 strata changes only what it created: every object it makes has a
 description starting "` + acl.Marker + `". An object of one of its names that
 it did not create is reported and nothing is changed; one it created and
 someone edited is reported and restored; one it no longer needs is removed.
 Running apply again changes nothing.`,
 	}
-	var authMethod, only string
+	var authMethod, only, modelFlag, agentToken string
 	var detailed bool
 	run := func(apply bool) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
 			if only != "" && only != "consul" && only != "nomad" {
 				return usageError{fmt.Errorf("--only %q: expected consul or nomad", only)}
+			}
+			model, err := acl.ParseTokenModel(modelFlag)
+			if err != nil {
+				return usageError{err}
+			}
+			if agentToken != "" && model != acl.AgentToken {
+				return usageError{fmt.Errorf("--agent-token-accessor is for --consul-token-model %s", acl.AgentToken)}
 			}
 			cfg, err := c.load(cmd)
 			if err != nil {
@@ -64,9 +84,9 @@ Running apply again changes nothing.`,
 				return err
 			}
 			var changes []acl.Change
-			var summary []string
+			var summary, notes []string
 			if only == "" || only == "consul" {
-				want, err := acl.ConsulDesired(files, cfg.Namespace, authMethod)
+				want, err := acl.ConsulDesired(files, cfg.Namespace, authMethod, model)
 				if err != nil {
 					return err
 				}
@@ -79,9 +99,22 @@ Running apply again changes nothing.`,
 					return err
 				}
 				changes = append(changes, cc...)
-				summary = append(summary, fmt.Sprintf("Consul: %d policies, %d roles, %d binding rules of auth method %s",
-					len(want.Policies), len(want.Roles), len(want.Workloads), want.AuthMethod))
+				if model == acl.AgentToken {
+					if notes, err = acl.AgentTokenNotes(cmd.Context(), client.ACL(), agentToken); err != nil {
+						return err
+					}
+					summary = append(summary, fmt.Sprintf("Consul (%s): %d policies, %d role, no binding rule",
+						model, len(want.Policies), len(want.Roles)))
+				} else {
+					summary = append(summary, fmt.Sprintf("Consul: %d policies, %d roles, %d binding rules of auth method %s",
+						len(want.Policies), len(want.Roles), len(want.Workloads), want.AuthMethod))
+				}
 			}
+			defer func() {
+				for _, n := range notes {
+					fmt.Fprintln(c.Stdout, n)
+				}
+			}()
 			if only == "" || only == "nomad" {
 				want, err := acl.NomadDesired(files, cfg.Namespace)
 				if err != nil {
@@ -149,6 +182,8 @@ then); 64 a wrong command line.`,
 	for _, sub := range []*cobra.Command{plan, apply} {
 		sub.Flags().StringVar(&only, "only", "", "consul or nomad: plan or apply one side only (default both)")
 		sub.Flags().StringVar(&authMethod, "auth-method", acl.DefaultAuthMethod, "Consul's JWT auth method for Nomad's workload identities")
+		sub.Flags().StringVar(&modelFlag, "consul-token-model", string(acl.WorkloadIdentity), "how Nomad gives tasks Consul tokens: workload-identity or agent-token (submitter-token was removed in Nomad 1.10.0)")
+		sub.Flags().StringVar(&agentToken, "agent-token-accessor", "", "with agent-token: the accessor ID of the Nomad clients' Consul token, to check that it holds role strata-haproxy")
 		cmd.AddCommand(sub)
 	}
 	cmd.AddCommand(c.aclTokenCmd())
