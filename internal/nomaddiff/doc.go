@@ -20,8 +20,15 @@
 // Nomad's server adds to a job what the API client's canonicalization does
 // not (a task's default workload identity, the Consul version constraint
 // of a group with Consul services, a service's Consul cluster, a check's
-// default name, a port's default host network), [Diff] adds the same on
-// copies before comparing. It models what strata's jobs use; blocks strata
+// default name, a port's default host network, a consul block's cluster),
+// [Diff] adds the same on copies before comparing. What depends on the
+// servers' agent configuration is [Server]'s: with consul.task_identity
+// set, a task with a consul block gets the implicit consul_default
+// identity, so adding or removing the block replaces allocations there and
+// is applied in place elsewhere. No recording has a task consul block or
+// that setting; this part follows Nomad's source (scheduler/util.go
+// tasksUpdated and consulUpdated, nomad/job_endpoint_hook_implicit_identities.go,
+// nomad/job_endpoint_hook_consul.go, scheduler/annotate.go). It models what strata's jobs use; blocks strata
 // never renders (affinities, spreads, volumes, scaling, vault, CSI,
 // multiregion) are compared for the update decision but not itemized.
 package nomaddiff

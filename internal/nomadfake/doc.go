@@ -130,7 +130,9 @@
 // versions with diffs, the filtered job list, a timed-out blocking query,
 // stop, purge and purge again, a refused register and warnings, Nomad's
 // verdict on every recorded validated job, and a job read back. A job is
-// stored as Nomad's server stores it (nomaddiff.ServerDefaults). Answers are
+// stored as Nomad's server stores it (nomaddiff.ServerDefaults); with
+// [WithConsulTaskIdentity], as servers that set consul.task_identity do,
+// which no recording covers (nomaddiff.Server follows Nomad's source). Answers are
 // encoded from nomad/api's types, which lack a few fields Nomad sends (a
 // service's Namespace) and have a few it does not (a task event's
 // DiskSize, sent empty).

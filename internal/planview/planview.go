@@ -199,6 +199,9 @@ func writeJobText(b *strings.Builder, j Job) {
 	if j.Return != nil {
 		fmt.Fprintf(b, "! %s.\n", j.Return.Sentence(j.ID))
 	}
+	for _, n := range InPlaceDespiteAnnotation(j.Plan) {
+		fmt.Fprintf(b, "! %s.\n", n)
+	}
 	if f := placementFailures(j.Plan); f != "" {
 		b.WriteString(f)
 	}
@@ -383,6 +386,9 @@ func MarkdownWithin(limit int, jobs []Job, orphans []Orphan, extra ...Section) s
 		var d strings.Builder
 		d.WriteString(JobDiff(j.Plan.Diff))
 		d.WriteString("\n")
+		for _, n := range InPlaceDespiteAnnotation(j.Plan) {
+			fmt.Fprintf(&d, "! %s.\n", n)
+		}
 		if f := placementFailures(j.Plan); f != "" {
 			d.WriteString(f)
 		}
@@ -523,4 +529,41 @@ func NomadError(err error) string {
 		}
 	}
 	return fmt.Sprintf("Nomad answered %d: %s", ue.StatusCode(), strings.Join(lines, "\n"))
+}
+
+// InPlaceDespiteAnnotation says of each task Nomad annotates "forces
+// create/destroy update" while its scheduler updates the task's group in
+// place, that no allocation is replaced. Nomad's annotateTask
+// (scheduler/annotate.go) marks so any changed task object but LogConfig,
+// Service and Constraint, a consul block included, whereas its scheduler
+// (tasksUpdated) applies a consul block added or removed in place when the
+// servers set no consul.task_identity: the plan's updates decide, and a
+// reader of the annotation alone would expect sessions cut.
+func InPlaceDespiteAnnotation(p *api.JobPlanResponse) []string {
+	if p == nil || p.Diff == nil {
+		return nil
+	}
+	var out []string
+	for _, g := range p.Diff.TaskGroups {
+		if g.Updates["in-place update"] == 0 || g.Updates["create/destroy update"] > 0 || g.Updates["canary"] > 0 || g.Updates["destroy"] > 0 {
+			continue
+		}
+		for _, t := range g.Tasks {
+			if !slices.Contains(t.Annotations, "forces create/destroy update") {
+				continue
+			}
+			var objects []string
+			for _, o := range t.Objects {
+				if o.Type != "None" && !slices.Contains(objects, o.Name) {
+					objects = append(objects, o.Name)
+				}
+			}
+			what := "its change"
+			if len(objects) > 0 {
+				what = "its changed " + strings.Join(objects, ", ")
+			}
+			out = append(out, fmt.Sprintf("Nomad marks task %q of %s \"forces create/destroy update\" for %s, but its scheduler updates group %q in place: no allocation is replaced and no session is cut", t.Name, p.Diff.ID, what, g.Name))
+		}
+	}
+	return out
 }
