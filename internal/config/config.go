@@ -188,6 +188,11 @@ type App struct {
 // candidate version gets a growing share of new sessions, step by step,
 // while its error rate stays within bounds. A session stays on the version
 // it started on whatever the share does.
+//
+// Only `strata rollout start` reads it (cfg.App(name).Rollout), copying it
+// into the rollout's state in Consul KV: the controller that advances a
+// rollout reads no strata.yaml, so the rollout section is in no scoped file
+// (SweeperYAML), and editing it never changes a rollout in progress.
 type Rollout struct {
 	// Steps are the candidate's percentages of new sessions, strictly
 	// increasing, each 1..100, the last 100; reaching the last step with
