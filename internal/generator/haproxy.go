@@ -73,6 +73,7 @@ func HAProxyJob(cfg *config.Config) (*api.Job, error) {
 	}
 
 	nw := &api.NetworkResource{Mode: "host", DynamicPorts: []api.Port{{Label: "lbstats"}, {Label: "stats"}}}
+	reserved := map[int]bool{}
 	for _, a := range data.Apps {
 		_, port, err := net.SplitHostPort(a.Bind)
 		if err != nil {
@@ -80,6 +81,13 @@ func HAProxyJob(cfg *config.Config) (*api.Job, error) {
 		}
 		p, _ := strconv.Atoi(port)
 		// Reserving the port keeps Nomad from giving it to another task.
+		// Apps that share a bind (told apart by host) share its port,
+		// reserved once, under the first app's label: Nomad refuses a
+		// static port reserved twice in one group.
+		if reserved[p] {
+			continue
+		}
+		reserved[p] = true
 		nw.ReservedPorts = append(nw.ReservedPorts, api.Port{Label: "app_" + portLabel(a.Name), Value: p})
 	}
 	group := &api.TaskGroup{
