@@ -104,6 +104,8 @@ type Desired struct {
 var workloadRoles = []struct{ role, job, task string }{
 	{generator.RoleSweeper, generator.SweeperJobID, "sweep"},
 	{generator.RoleHAProxy, generator.HAProxyJobID, "haproxy"},
+	// Only when an app has a rollout section, which renders its policy.
+	{generator.RoleRollout, generator.RolloutJobID, "control"},
 }
 
 // ConsulDesired builds Desired from the policy files generator.Policies
