@@ -39,6 +39,32 @@ type versionStatus struct {
 	Sweeper        string          `json:"sweeper"`
 }
 
+// haproxyStatus is one node's HAProxy in strata status.
+type haproxyStatus struct {
+	Node string `json:"node"`
+	// Workers is the number of live HAProxy worker processes, current and
+	// old, that the node's lbstats reported: more than one means old
+	// workers still hold connections from before a reload. -1 when the
+	// node's lbstats was not read.
+	Workers int `json:"workers"`
+}
+
+// haproxies lists the nodes that run an lbstats, with their worker counts.
+func haproxies(nodes []sweeper.HAProxyNode) []haproxyStatus {
+	out := []haproxyStatus{}
+	for _, n := range nodes {
+		if !n.LBStats {
+			continue
+		}
+		h := haproxyStatus{Node: n.Name, Workers: n.Workers}
+		if h.Workers == 0 {
+			h.Workers = -1
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
 // ignoredCohort is a cohort HAProxy does not route, and why.
 type ignoredCohort struct {
 	Name    string `json:"name"`
@@ -57,7 +83,9 @@ routes: an IP address and a port; a version without one is not routed, and
 is listed below the table), whether it is live, the cohorts HAProxy
 routes to it (a cohort HAProxy ignores is listed below the table, with the
 reason), its sessions on all HAProxies, its age, since when it drains, and
-what the next sweep would do with it.`,
+what the next sweep would do with it. Below the tables, every node's HAProxy
+with its live worker processes, current and old: an old worker lives on while
+it holds connections from before a reload.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
@@ -116,11 +144,13 @@ what the next sweep would do with it.`,
 				enc := json.NewEncoder(c.Stdout)
 				enc.SetIndent("", "  ")
 				enc.Encode(struct {
-					Versions []versionStatus `json:"versions"`
-					Failures []string        `json:"failures,omitempty"`
-				}{rows, inv.Failures})
+					Versions  []versionStatus `json:"versions"`
+					HAProxies []haproxyStatus `json:"haproxies"`
+					Failures  []string        `json:"failures,omitempty"`
+				}{rows, haproxies(inv.Nodes), inv.Failures})
 			} else {
 				c.printStatus(rows)
+				c.printHAProxies(haproxies(inv.Nodes))
 			}
 			if len(inv.Failures) > 0 {
 				return fmt.Errorf("could not read %s", strings.Join(inv.Failures, "; "))
@@ -224,4 +254,23 @@ func (c *CLI) printStatus(rows []versionStatus) {
 			fmt.Fprintf(c.Stdout, "%s: cohort %s (%s) is not routed by HAProxy: %s\n", r.App, release.Quote(ic.Name), r.Version, strings.TrimPrefix(ic.Problem, "ignored: "))
 		}
 	}
+}
+
+// printHAProxies prints the table of HAProxies and their workers, after a
+// blank line; nothing when no node runs an lbstats.
+func (c *CLI) printHAProxies(hs []haproxyStatus) {
+	if len(hs) == 0 {
+		return
+	}
+	fmt.Fprintln(c.Stdout)
+	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HAPROXY\tWORKERS")
+	for _, h := range hs {
+		workers := "?"
+		if h.Workers >= 0 {
+			workers = fmt.Sprint(h.Workers)
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", h.Node, workers)
+	}
+	tw.Flush()
 }

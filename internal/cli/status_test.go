@@ -1,9 +1,14 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +16,7 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 	nomadapi "github.com/hashicorp/nomad/api"
 
+	"github.com/strata-dev/strata/internal/lbstats"
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/nomadfake"
 	"github.com/strata-dev/strata/internal/testenv"
@@ -185,10 +191,69 @@ func TestStatusTellsAVersionWithoutServersIsNotRouted(t *testing.T) {
 	}
 }
 
-// TestStatusGolden compares status's table and JSON for cohortCluster with
-// testdata/status; go test -update rewrites them.
+// withHAProxy registers an HAProxy and its lbstats on the Consul agent of
+// env (node strata-test), the lbstats answering with src.
+func withHAProxy(t *testing.T, env map[string]string, src func(context.Context) (lbstats.Report, error)) {
+	t.Helper()
+	srv := httptest.NewServer(lbstats.Handler(src))
+	t.Cleanup(srv.Close)
+	host, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	p, _ := strconv.Atoi(port)
+	consul, err := consulapi.NewClient(&consulapi.Config{Address: env["CONSUL_HTTP_ADDR"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, reg := range []*consulapi.AgentServiceRegistration{
+		{ID: naming.HAProxyService, Name: naming.HAProxyService, Address: host, Port: 1},
+		{ID: naming.LBStatsService, Name: naming.LBStatsService, Address: host, Port: p},
+	} {
+		if err := consul.Agent().ServiceRegister(reg); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// twoWorkers is an lbstats report of an HAProxy whose old worker still
+// holds a session of web v2, in the slot its current worker gives v3.
+func twoWorkers(context.Context) (lbstats.Report, error) {
+	return lbstats.Report{Node: "strata-test", Time: time.Now().UTC(), Workers: 2, MasterPID: 10, Reloads: 1,
+		Versions: map[string]map[string]int{"web": {"v2": 1, "v3": 0}}, Other: map[string]int{},
+		Processes: []lbstats.Process{
+			{PID: 12, Current: true, Generation: 1, Backends: map[string]lbstats.Backend{"be_web_1": {App: "web", Version: "v3"}}},
+			{PID: 11, Generation: 0, Backends: map[string]lbstats.Backend{"be_web_1": {App: "web", Version: "v2", Sessions: 1}}},
+		},
+		Traffic: map[string]map[string]lbstats.Traffic{"web": {"v2": {}, "v3": {}}},
+	}, nil
+}
+
+// TestStatusShowsEachHAProxysWorkers: the HAProxy table counts the node's
+// live workers, and a "?" with a failure when its lbstats cannot be read.
+func TestStatusShowsEachHAProxysWorkers(t *testing.T) {
+	env, path := cohortCluster(t)
+	withHAProxy(t, env, func(context.Context) (lbstats.Report, error) {
+		return lbstats.Report{}, errors.New("haproxy master CLI /alloc/haproxy-master.sock: connection refused")
+	})
+	code, out, errOut := run(t, env, "status", "web", "-c", path)
+	if code == ExitOK || !strings.Contains(out, "HAPROXY      WORKERS\nstrata-test  ?\n") || !strings.Contains(errOut, "connection refused") {
+		t.Errorf("status with an lbstats that fails: exit %d\n%s%s\nwant a failure and strata-test's workers as ?", code, out, errOut)
+	}
+	code, out, errOut = run(t, env, "status", "web", "-o", "json", "-c", path)
+	if code == ExitOK || !strings.Contains(out, `"haproxies": [
+    {
+      "node": "strata-test",
+      "workers": -1
+    }
+  ]`) {
+		t.Errorf("status -o json with an lbstats that fails: exit %d\n%s%s\nwant strata-test's workers as -1", code, out, errOut)
+	}
+}
+
+// TestStatusGolden compares status's table and JSON for cohortCluster, with
+// an HAProxy of two workers, with testdata/status; go test -update rewrites
+// them.
 func TestStatusGolden(t *testing.T) {
 	env, path := cohortCluster(t)
+	withHAProxy(t, env, twoWorkers)
 	for _, format := range []string{"text", "json"} {
 		code, out, errOut := run(t, env, "status", "-o", format, "-c", path)
 		if code != ExitOK {

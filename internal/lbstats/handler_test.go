@@ -105,7 +105,7 @@ func TestHandlerEncodesTheReportInSnakeCase(t *testing.T) {
 	}
 	srv = serve(t, func(context.Context) (lbstats.Report, error) { return legacy(), nil })
 	_, _, body = get(t, srv, "/sessions")
-	want = `{"node":"node-1","time":"2026-11-26T12:00:00Z","workers":2,"versions":{"web":{"v1":1,"v2":0}},"other":{"strata_stats":0},"reloads":0}` + "\n"
+	want = `{"node":"node-1","time":"2026-11-26T12:00:00Z","workers":2,"versions":{"web":{"v1":1,"v2":0}},"other":{"strata_stats":0},"reloads":0,"traffic":null}` + "\n"
 	if body != want {
 		t.Errorf("GET /sessions of a report without counters =\n%s\nwant\n%s", body, want)
 	}
@@ -297,5 +297,24 @@ func TestFetchRefusesABaseURLThatIsNotHTTP(t *testing.T) {
 		if _, err := lbstats.Fetch(context.Background(), nil, base); err == nil || !strings.Contains(err.Error(), "sidecar URL") {
 			t.Errorf("Fetch(%q): %v, want an error about the URL", base, err)
 		}
+	}
+}
+
+// TestFetchKeepsAnEmptyTrafficObject: an HAProxy without versions sends
+// "traffic": {}, which must not read as a sidecar without counters.
+func TestFetchKeepsAnEmptyTrafficObject(t *testing.T) {
+	t.Parallel()
+	srv := serve(t, func(context.Context) (lbstats.Report, error) {
+		r := complete()
+		r.Versions, r.Traffic = map[string]map[string]int{}, map[string]map[string]lbstats.Traffic{}
+		r.Processes[0].Backends, r.Processes[1].Backends = map[string]lbstats.Backend{}, map[string]lbstats.Backend{}
+		return r, nil
+	})
+	r, err := lbstats.Fetch(context.Background(), srv.Client(), srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ValidateTraffic(); err != nil {
+		t.Errorf("a report without versions, fetched: %v", err)
 	}
 }

@@ -67,7 +67,7 @@ type Report struct {
 	// sum can go down: compute rates from Processes (see [Process]), and
 	// use Traffic for display. nil in a report from a sidecar older than
 	// the counters.
-	Traffic map[string]map[string]Traffic `json:"traffic,omitempty"`
+	Traffic map[string]map[string]Traffic `json:"traffic"`
 }
 
 // Process is one HAProxy worker process as one count saw it.

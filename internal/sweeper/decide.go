@@ -77,6 +77,9 @@ type HAProxyNode struct {
 	Name string
 	// HAProxy and LBStats say which of the two the catalog lists on it.
 	HAProxy, LBStats bool
+	// Workers is the number of live HAProxy worker processes, current and
+	// old, that the node's lbstats reported; 0 when it was not read.
+	Workers int
 	// Failing are the node's own checks (not a service's) that are not
 	// passing, as "serfHealth is critical": the node's Consul agent is
 	// down, or the node is in maintenance.

@@ -277,6 +277,11 @@ func gatherSessions(ctx context.Context, src Sources, inv *Inventory, calls *Cal
 			errs = append(errs, err)
 			continue
 		}
+		for i := range inv.Nodes {
+			if inv.Nodes[i].Name == s.Node.Node {
+				inv.Nodes[i].Workers += r.Workers
+			}
+		}
 		for app, versions := range r.Versions {
 			if inv.Sessions[app] == nil {
 				inv.Sessions[app] = map[string]int{}
