@@ -103,8 +103,12 @@ Running apply again changes nothing.`,
 					if notes, err = acl.AgentTokenNotes(cmd.Context(), client.ACL(), agentToken); err != nil {
 						return err
 					}
-					summary = append(summary, fmt.Sprintf("Consul (%s): %d policies, %d role, no binding rule",
-						model, len(want.Policies), len(want.Roles)))
+					roles := fmt.Sprintf("%d roles", len(want.Roles))
+					if len(want.Roles) == 1 {
+						roles = "1 role"
+					}
+					summary = append(summary, fmt.Sprintf("Consul (%s): %d policies, %s, no binding rule",
+						model, len(want.Policies), roles))
 				} else {
 					summary = append(summary, fmt.Sprintf("Consul: %d policies, %d roles, %d binding rules of auth method %s",
 						len(want.Policies), len(want.Roles), len(want.Workloads), want.AuthMethod))
