@@ -33,21 +33,26 @@ func (c *CLI) lbstatsCmd() *cobra.Command {
 	var socket, listen, node string
 	cmd := &cobra.Command{
 		Use:   "lbstats [--master-socket PATH] [--listen ADDR] [--node NAME]",
-		Short: "Serve this node's HAProxy sessions per version to the sweeper",
+		Short: "Serve this node's HAProxy sessions, counters and workers per version",
 		Long: `Lbstats runs beside HAProxy in the strata-haproxy job and tells the sweeper how
-many sessions every version has on this node. For every request it asks
-HAProxy's master CLI for the current sessions of every backend, summed over
-the current worker and every old worker still alive after reloads (an old
-worker keeps the long-lived connections it held, such as a websocket).
+many sessions every version has on this node, and the rollout controller how
+many responses, 5xx responses and errors each version served. For every
+request it asks HAProxy's master CLI for the statistics of every worker, the
+current one and every old one still alive after reloads (an old worker keeps
+the long-lived connections it held, such as a websocket), and attributes each
+worker's version slots through that worker's own slots.map.
 
 Endpoints:
-  GET /sessions   200 and {"node","time","workers","versions":{app:{version:n}},"other"}
+  GET /sessions   200 and {"node","time","workers","versions":{app:{version:n}},"other",
+                  "master_pid","reloads","processes":[...],"traffic":{...}}
                   or 503 and {"error": "..."} when HAProxy cannot be read in full
   GET /healthz    200 when a full count succeeds, 503 otherwise
+  GET /metrics    the same in Prometheus' text format (strata_haproxy_workers,
+                  strata_sessions, strata_http_responses_total, ...), or 503
 
 It never answers numbers it could not read: the sweeper retires a version
-only when every HAProxy provably reports 0 sessions for it. It runs until
-SIGINT or SIGTERM.
+only when every HAProxy provably reports 0 sessions for it, and a rollout
+never advances on incomplete data. It runs until SIGINT or SIGTERM.
 
 --master-socket defaults to $NOMAD_ALLOC_DIR/` + lbstats.MasterSocketName + `, --listen to
 $NOMAD_ADDR_lbstats, and --node to $NOMAD_NODE_ID, then the host name.`,
