@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -36,6 +37,8 @@ type Decision struct {
 	Write bool
 	// Next is the state after the decision.
 	Next State
+	// recorded says Next's last history entry is this decision's.
+	recorded bool
 }
 
 // Decide is the one rule of a rollout: given its state and what a pass
@@ -64,7 +67,7 @@ func Decide(st State, obs Observation, by string) Decision {
 	quiet := func(a Action, why string) Decision {
 		d := Decision{Action: a, Why: why, Next: next}
 		if last, ok := st.Last(); !ok || last.Decision != a || last.Step != st.Step {
-			d.Write = true
+			d.Write, d.recorded = true, true
 			d.Next.Reason = why
 			d.Next.record(Entry{At: now, Step: st.Step, Weight: st.Weight, Decision: a, Why: why, By: by})
 		}
@@ -73,6 +76,9 @@ func Decide(st State, obs Observation, by string) Decision {
 	if st.Baseline == nil {
 		if len(obs.Problems) > 0 {
 			return quiet(ActionHold, fmt.Sprintf("holding before %s: cannot take the step's baseline: %s", stepName, strings.Join(obs.Problems, "; ")))
+		}
+		if nodes := unrouted(obs.Sample, st.Candidate); len(nodes) > 0 {
+			return quiet(ActionHold, fmt.Sprintf("holding before %s: the HAProxy on %s does not route candidate %s yet (no backend serves it)", stepName, strings.Join(nodes, ", "), st.Candidate))
 		}
 		base := obs.Sample.Only(st.Candidate, st.Stable)
 		next.Baseline = &base
@@ -96,7 +102,7 @@ func Decide(st State, obs Observation, by string) Decision {
 	stable := Delta(*st.Baseline, obs.Sample, st.Stable)
 	measured := func(d Decision) Decision {
 		d.Measured, d.Candidate, d.Stable = true, cand, stable
-		if d.Write {
+		if d.recorded {
 			last := &d.Next.History[len(d.Next.History)-1]
 			c, sb := cand, stable
 			last.Candidate, last.Stable = &c, &sb
@@ -104,8 +110,15 @@ func Decide(st State, obs Observation, by string) Decision {
 		return d
 	}
 	if cand.Requests < uint64(s.MinRequests) {
-		return measured(quiet(ActionWait, fmt.Sprintf("inconclusive: candidate %s served %d requests in %s, fewer than min_requests %d; waiting for more (a rollout never advances on silence)",
-			st.Candidate, cand.Requests, stepName, s.MinRequests)))
+		d := quiet(ActionWait, fmt.Sprintf("inconclusive: candidate %s served %d requests in %s, fewer than min_requests %d; waiting for more (a rollout never advances on silence)",
+			st.Candidate, cand.Requests, stepName, s.MinRequests))
+		// Series that appeared in known workers since the baseline (a slot
+		// assigned the version) count from now on, so that a waiting step
+		// cannot wait for them forever.
+		if base, added := st.Baseline.withNew(obs.Sample, st.Candidate, st.Stable); added {
+			d.Next.Baseline, d.Write = &base, true
+		}
+		return measured(d)
 	}
 	rate := cand.ErrorRate()
 	fail := ""
@@ -129,7 +142,7 @@ func Decide(st State, obs Observation, by string) Decision {
 		}
 		next.State, next.Weight = Failed, 0
 		entry(ActionFail, why)
-		return measured(Decision{Action: ActionFail, Why: why, Write: true, Next: next})
+		return measured(Decision{Action: ActionFail, Why: why, Write: true, Next: next, recorded: true})
 	}
 	passed := fmt.Sprintf("%s passed: candidate %s %s", stepName, st.Candidate, cand)
 	if stable.Requests > 0 || st.Stable != "" {
@@ -139,7 +152,7 @@ func Decide(st State, obs Observation, by string) Decision {
 		why := passed + "; " + st.Candidate + " is live"
 		next.State = Succeeded
 		entry(ActionSucceed, why)
-		return measured(Decision{Action: ActionSucceed, Why: why, Write: true, Next: next})
+		return measured(Decision{Action: ActionSucceed, Why: why, Write: true, Next: next, recorded: true})
 	}
 	next.Step++
 	next.Weight = s.Steps[next.Step]
@@ -148,5 +161,27 @@ func Decide(st State, obs Observation, by string) Decision {
 	next.StepStarted = now
 	why := fmt.Sprintf("%s; step %d of %d: %d%% of new sessions", passed, next.Step+1, len(s.Steps), next.Weight)
 	entry(ActionAdvance, why)
-	return measured(Decision{Action: ActionAdvance, Why: why, Write: true, Next: next})
+	return measured(Decision{Action: ActionAdvance, Why: why, Write: true, Next: next, recorded: true})
+}
+
+// unrouted returns the nodes of s on which no worker has a series of
+// version: their HAProxy does not route it (yet), so a baseline taken now
+// would miss the series it is about to get.
+func unrouted(s Sample, version string) []string {
+	var out []string
+	for node, workers := range s.Nodes {
+		found := false
+		for _, series := range workers {
+			for k := range series {
+				if seriesVersion(k) == version {
+					found = true
+				}
+			}
+		}
+		if !found {
+			out = append(out, node)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

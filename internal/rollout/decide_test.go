@@ -72,6 +72,37 @@ func TestDecide(t *testing.T) {
 			want:  ActionHold, write: true, why: "connection refused",
 		},
 		{
+			name:  "no baseline is taken while an HAProxy does not route the candidate yet",
+			state: func() State { s := running(0); s.Baseline = nil; return s },
+			obs: Observation{Now: t0, CandidateRunning: true, Sample: func() Sample {
+				s := sample("w1", healthy, healthy)
+				s.Set("n2", "w9", Series("v3", "be_web_1"), healthy)
+				return s
+			}()},
+			want: ActionHold, write: true, why: "the HAProxy on n2 does not route candidate v4 yet",
+		},
+		{
+			name: "a waiting step starts counting a series that appeared in a known worker",
+			state: func() State {
+				s := running(0)
+				b := Sample{}
+				b.Worker("n1", "w1")
+				s.Baseline = &b
+				s.History = append(s.History, Entry{Step: 0, Decision: ActionWait})
+				return s
+			},
+			obs:  Observation{Now: t0.Add(time.Minute), Sample: sample("w1", healthy, Counts{Requests: 40}), CandidateRunning: true},
+			want: ActionWait, write: true,
+			check: func(t *testing.T, d Decision) {
+				if got := Delta(*d.Next.Baseline, sample("w1", healthy, Counts{Requests: 140}), "v4"); got.Requests != 100 {
+					t.Errorf("after the wait the baseline counts %d new requests, want 100", got.Requests)
+				}
+				if len(d.Next.History) != 2 {
+					t.Errorf("a second wait was recorded: %+v", d.Next.History)
+				}
+			},
+		},
+		{
 			name:  "a due step with an HAProxy that did not answer holds where it is",
 			state: func() State { return running(1) },
 			obs:   Observation{Now: t0.Add(2 * time.Minute), Sample: sample("w1", healthy, healthy), Problems: []string{"node n2: lbstats: 503"}, CandidateRunning: true},
@@ -224,7 +255,7 @@ func TestDecide(t *testing.T) {
 			if !strings.Contains(d.Why, tt.why) {
 				t.Errorf("why %q does not say %q", d.Why, tt.why)
 			}
-			if d.Write {
+			if d.recorded {
 				last, _ := d.Next.Last()
 				if last.Decision != d.Action || last.Why != d.Why || last.By != "test" {
 					t.Errorf("history's last entry %+v, want the decision", last)
@@ -264,6 +295,17 @@ func TestDelta(t *testing.T) {
 		{"a version new in a known worker is not counted (its slot may have served another)", mk("n", "w", nil), mk("n", "w", c(70, 7)), Counts{}},
 		{"sums over nodes and workers", mk("n", "w", c(1, 0), "m", "x", c(2, 0)), mk("n", "w", c(11, 1), "m", "x", c(22, 2)), c(30, 3)},
 	}
+	moved := func(backend string, c Counts) Sample {
+		var s Sample
+		s.Set("n", "w", Series("v", backend), c)
+		return s
+	}
+	tests = append(tests, struct {
+		name      string
+		base, cur Sample
+		want      Counts
+	}{"a version moved to another slot in the same worker is not counted (the slot's counters hold what it served before)",
+		moved("be_a_1", c(100, 0)), moved("be_a_2", c(9000, 900)), Counts{}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := Delta(tt.base, tt.cur, "v"); got != tt.want {

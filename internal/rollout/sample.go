@@ -194,3 +194,30 @@ func (s Sample) Only(versions ...string) Sample {
 	}
 	return out
 }
+
+// withNew returns a copy of base with the series of versions that cur has
+// in workers base knows but base lacks, at cur's values: from then on
+// Delta counts them. added is false when there is none.
+func (base Sample) withNew(cur Sample, versions ...string) (out Sample, added bool) {
+	out = base.Only(versions...)
+	out.Time = base.Time
+	for node, workers := range cur.Nodes {
+		bworkers, ok := base.Nodes[node]
+		if !ok {
+			continue
+		}
+		for worker, series := range workers {
+			bseries, ok := bworkers[worker]
+			if !ok {
+				continue
+			}
+			for k, c := range series {
+				if _, known := bseries[k]; !known && slices.Contains(versions, seriesVersion(k)) {
+					out.Nodes[node][worker][k] = c
+					added = true
+				}
+			}
+		}
+	}
+	return out, added
+}
