@@ -172,7 +172,7 @@ func (m *Master) readWorker(ctx context.Context, p Proc, selectMap func(string) 
 			return WorkerSnapshot{}, err
 		}
 		if !slices.Equal(entries, w.Maps[r.File]) {
-			return WorkerSnapshot{}, fmt.Errorf("haproxy snapshot: worker %d: the map %s %w", p.PID, r.File, errMapChanged)
+			return WorkerSnapshot{}, fmt.Errorf("the map %s %w", r.File, errMapChanged)
 		}
 	}
 	return w, nil
