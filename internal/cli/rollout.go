@@ -339,3 +339,47 @@ func (t timestamped) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// rolloutLine is a rollout in progress, as strata status shows it.
+type rolloutLine struct {
+	App       string        `json:"app"`
+	Candidate string        `json:"candidate"`
+	Stable    string        `json:"stable"`
+	State     rollout.Phase `json:"state"`
+	Step      int           `json:"step"`
+	Steps     int           `json:"steps"`
+	Weight    int           `json:"weight"`
+	Reason    string        `json:"reason"`
+}
+
+// activeRollouts reads the rollout of every app among rows and returns
+// those running or paused; a rollout that cannot be read is added to
+// failures.
+func activeRollouts(ctx context.Context, kv rollout.KV, rows []versionStatus, failures *[]string) []rolloutLine {
+	var out []rolloutLine
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if seen[r.App] {
+			continue
+		}
+		seen[r.App] = true
+		st, _, found, err := rollout.Read(ctx, kv, r.App)
+		if err != nil {
+			*failures = append(*failures, "the rollout of "+r.App+" ("+err.Error()+")")
+			continue
+		}
+		if found && st.State.Active() {
+			out = append(out, rolloutLine{App: r.App, Candidate: st.Candidate, Stable: st.Stable, State: st.State,
+				Step: st.Step, Steps: len(st.Settings.Steps), Weight: st.Weight, Reason: st.Reason})
+		}
+	}
+	return out
+}
+
+// printRolloutLines writes one line per rollout in progress.
+func printRolloutLines(w io.Writer, rs []rolloutLine) {
+	for _, r := range rs {
+		fmt.Fprintf(w, "%s: rollout of %s over %s %s, step %d of %d, %d%% of new sessions: %s (strata rollout status %s)\n",
+			r.App, r.Candidate, r.Stable, r.State, r.Step+1, r.Steps, r.Weight, r.Reason, r.App)
+	}
+}

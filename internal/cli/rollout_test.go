@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strata-dev/strata/internal/rollout"
 )
@@ -81,5 +82,33 @@ func TestRolloutCommands(t *testing.T) {
 	code, out, errOut = run(t, r.env, "rollout", "control", "--once")
 	if code != ExitOK || !strings.Contains(out, "web: hold: holding before step 1 of 3 (10%): cannot take the step's baseline: Consul's catalog lists no HAProxy") {
 		t.Errorf("control --once: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestStatusShowsARunningRollout: strata status ends with a line per
+// rollout in progress, and lists them in its JSON.
+func TestStatusShowsARunningRollout(t *testing.T) {
+	env, path := cohortCluster(t)
+	client, err := (&CLI{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}).consulClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rollout.Settings{Steps: []int{10, 100}, Interval: rollout.Duration(time.Minute), MaxErrorRate: 0.01, MinRequests: 10, OnFailure: rollout.OnFailureStay}
+	if _, err := rollout.Start(t.Context(), client.KV(), client.Health(), "web", "v3", "v2", s, time.Now(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, env, "status", "web", "-c", path)
+	if code != ExitOK || !strings.Contains(out, "web: rollout of v3 over v2 running, step 1 of 2, 10% of new sessions: started") {
+		t.Errorf("status: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = run(t, env, "status", "web", "-o", "json", "-c", path)
+	var st struct {
+		Rollouts []rolloutLine `json:"rollouts"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || code != ExitOK {
+		t.Fatalf("status json: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	if len(st.Rollouts) != 1 || st.Rollouts[0].Candidate != "v3" || st.Rollouts[0].Weight != 10 {
+		t.Errorf("rollouts %+v", st.Rollouts)
 	}
 }
