@@ -140,17 +140,20 @@ it holds connections from before a reload.`,
 				}
 				rows = append(rows, row)
 			}
+			rollouts := activeRollouts(cmd.Context(), src.Consul.KV(), rows, &inv.Failures)
 			if output == "json" {
 				enc := json.NewEncoder(c.Stdout)
 				enc.SetIndent("", "  ")
 				enc.Encode(struct {
 					Versions  []versionStatus `json:"versions"`
 					HAProxies []haproxyStatus `json:"haproxies"`
+					Rollouts  []rolloutLine   `json:"rollouts,omitempty"`
 					Failures  []string        `json:"failures,omitempty"`
-				}{rows, haproxies(inv.Nodes), inv.Failures})
+				}{rows, haproxies(inv.Nodes), rollouts, inv.Failures})
 			} else {
 				c.printStatus(rows)
 				c.printHAProxies(haproxies(inv.Nodes))
+				printRolloutLines(c.Stdout, rollouts)
 			}
 			if len(inv.Failures) > 0 {
 				return fmt.Errorf("could not read %s", strings.Join(inv.Failures, "; "))
