@@ -598,3 +598,57 @@ func BenchmarkExecTwentyCommands(b *testing.B) {
 	b.ReportMetric(float64(separate)/float64(batched), "separate/batched")
 	b.ReportMetric(float64(batched)/float64(single), "batched/one-command")
 }
+
+// TestOnlyAHostNameAndAPortLetTheStateFileRestoreASlot shows why [Runtime]
+// asks for "unassigned.invalid:1 ... init-addr last,0.0.0.0": with the other
+// ways of declaring an unassigned server, a reload with the state file
+// brings the server back ready but pointing elsewhere.
+func TestOnlyAHostNameAndAPortLetTheStateFileRestoreASlot(t *testing.T) {
+	t.Parallel()
+	const template = "server-template s 1-4 unassigned.invalid:1 disabled init-addr last,0.0.0.0"
+	for _, tc := range []struct {
+		name, template string
+		serves         bool
+		addr           string // after the reload
+	}{
+		{"a host name and a port", template, true, ""},
+		// It still reaches a here only because on Linux 0.0.0.0 means
+		// this host; an instance elsewhere is lost.
+		{"an address", "server-template s 1-4 0.0.0.0:1 disabled", true, "0.0.0.0"},
+		{"port 0, which maps ports", "server-template s 1-4 unassigned.invalid:0 disabled init-addr last,0.0.0.0", false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := haproxytest.Start(t, strings.Replace(slotConfig, template, tc.template, 1),
+				haproxytest.WithFile("versions.map", ""))
+			r := &haproxy.Runtime{Socket: p.AdminSocket}
+			a := startInstance(t, "a")
+			serve(t, r, "s1", a)
+			if got := request(t, p.Port, "", ""); got.body != "a" {
+				t.Fatalf("before the reload: %+v", got)
+			}
+			state, err := r.ServersStateFile(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.WriteFile("servers.state", state)
+			if _, err := p.Reload(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			s1 := serverNamed(t, servers(t, r), "be_app_1", "s1")
+			if s1.AdminState() != "ready" || s1.Port != a.port {
+				t.Errorf("after the reload s1 = %+v, want ready on port %d", s1, a.port)
+			}
+			want := tc.addr
+			if want == "" {
+				want = a.host
+			}
+			if s1.Addr != want {
+				t.Errorf("after the reload s1's address is %q, want %q", s1.Addr, want)
+			}
+			if got := request(t, p.Port, "", ""); (got.body == "a") != tc.serves {
+				t.Errorf("after the reload: %+v; serves a: %v, want %v", got, got.body == "a", tc.serves)
+			}
+		})
+	}
+}

@@ -130,8 +130,7 @@ func (r *Runtime) Servers(ctx context.Context) ([]ServerState, error) {
 // the version line "1", the "# be_id ..." header and one line per server,
 // which is what a "server-state-file" holds. Written to that file, it makes
 // a reload or a restart come up with the same server addresses, ports,
-// states and weights (given servers with a host name and "init-addr last,...",
-// see the package's runtime notes).
+// states and weights, given servers declared as [Runtime] says.
 func (r *Runtime) ServersStateFile(ctx context.Context) (string, error) {
 	out, err := r.Exec(ctx, "show servers state")
 	if err != nil {

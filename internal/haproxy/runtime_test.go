@@ -112,6 +112,35 @@ func TestAnswerOKKnowsWhatSuccessLooksLikeForEachCommand(t *testing.T) {
 	}
 }
 
+func TestBatchesKeepEachConnectionUnder8kB(t *testing.T) {
+	var cmds []string
+	for i := 0; i < 300; i++ {
+		cmds = append(cmds, "add map @3 /alloc/versions.map web/v"+strings.Repeat("9", i%40)+" be_web_1")
+	}
+	long := "show map /" + strings.Repeat("x", maxBatchBytes)
+	cmds = append(cmds, long, "show stat")
+	var got []string
+	for _, b := range batches(cmds) {
+		size := len("prompt\nquit\n")
+		for _, c := range b {
+			size += len(c) + 1
+		}
+		if size > maxBatchBytes && len(b) > 1 {
+			t.Errorf("a batch of %d commands is %d bytes long", len(b), size)
+		}
+		got = append(got, b...)
+	}
+	if !slices.Equal(got, cmds) {
+		t.Errorf("the batches do not hold the commands in order")
+	}
+	if n := len(batches(cmds)); n < 3 {
+		t.Errorf("%d batches", n)
+	}
+	if b := batches([]string{"show info"}); len(b) != 1 || len(b[0]) != 1 {
+		t.Errorf("one command: %q", b)
+	}
+}
+
 func TestExecRefusesWhatHAProxyWouldNotReadAsOneCommand(t *testing.T) {
 	r := &Runtime{Socket: "/nonexistent/admin.sock"}
 	for _, cmd := range []string{
