@@ -652,3 +652,34 @@ func TestOnlyAHostNameAndAPortLetTheStateFileRestoreASlot(t *testing.T) {
 		})
 	}
 }
+
+func TestACookieStillReachesADrainingServerButNotOneInMaintenance(t *testing.T) {
+	t.Parallel()
+	p, r := startSlots(t)
+	a, b := startInstance(t, "a"), startInstance(t, "b")
+	serve(t, r, "s1", a)
+	serve(t, r, "s2", b)
+	var cookie string
+	for i := 0; i < 10 && cookie == ""; i++ {
+		if got := request(t, p.Port, "", ""); got.body == "a" {
+			cookie = got.cookie
+		}
+	}
+	if cookie == "" {
+		t.Fatal("no request reached a")
+	}
+	exec(t, r, func() (string, error) { return haproxy.SetServerStateCmd("be_app_1", "s1", "drain") })
+	for i := 0; i < 4; i++ {
+		if got := request(t, p.Port, "", cookie); got.body != "a" {
+			t.Fatalf("with a's cookie, a draining: %+v, want a", got)
+		}
+		if got := request(t, p.Port, "", ""); got.body != "b" {
+			t.Fatalf("without a cookie, a draining: %+v, want b", got)
+		}
+	}
+	exec(t, r, func() (string, error) { return haproxy.SetServerStateCmd("be_app_1", "s1", "maint") })
+	got := request(t, p.Port, "", cookie)
+	if got.body != "b" || got.cookie == "" || got.cookie == cookie {
+		t.Errorf("with a's cookie, a in maintenance: %+v, want b and b's cookie", got)
+	}
+}
