@@ -296,3 +296,30 @@ func TestReplaceMapRefusesBadEntriesBeforeConnecting(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkerExecReportsAnExitedWorkerAsGone(t *testing.T) {
+	f := startFakeMaster(t, fakeWorker{pid: 200, sessions: map[string]int{"be_app_1": 1}})
+	_, err := f.master().WorkerExec(context.Background(), 999, "show stat")
+	if !errors.Is(err, ErrProcessGone) {
+		t.Errorf("err = %v, want ErrProcessGone", err)
+	}
+	answers, err := f.master().WorkerExec(context.Background(), 200, "show stat")
+	if err != nil || len(answers) != 1 || !strings.HasPrefix(answers[0], "# pxname,svname,") || strings.HasSuffix(answers[0], "\n\n") {
+		t.Errorf("WorkerExec = %q, %v; want the table without its final empty line", answers, err)
+	}
+}
+
+func TestWorkerExecNeverSendsACommandTwice(t *testing.T) {
+	f := startFakeMaster(t, fakeWorker{pid: 200})
+	f.silent = 1
+	_, err := f.master().WorkerExec(context.Background(), 200, "show stat")
+	var cliErr *CLIError
+	if !errors.As(err, &cliErr) || !errors.Is(err, errBadRuntimeAnswer) {
+		t.Errorf("err = %v, want a CLIError for an answer cut short", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.commands) != 1 {
+		t.Errorf("the master got %q, want the command once", f.commands)
+	}
+}
