@@ -113,8 +113,9 @@ func (f *fakeMaster) answer(cmd string) string {
 			f.onReload(f)
 		}
 		return ""
-	case strings.HasPrefix(cmd, "@!") && strings.HasSuffix(cmd, " show stat"):
-		pid, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(cmd, "@!"), " show stat"))
+	case strings.HasPrefix(cmd, "@!") && (strings.HasSuffix(cmd, " show stat") || strings.HasSuffix(cmd, " show stat -1 2 -1")):
+		// The BACKEND rows alone (-1 2 -1) are answered like the whole.
+		pid, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(cmd, "@!"), " -1 2 -1"), " show stat"))
 		if f.onStat != nil {
 			if answer, ok := f.onStat(f, pid); ok {
 				return answer

@@ -77,7 +77,19 @@ type StatRow struct {
 // stat"), and parses its rows. When the master no longer knows pid, the
 // error wraps [ErrProcessGone].
 func (m *Master) Stat(ctx context.Context, pid int) ([]StatRow, error) {
-	cmd := fmt.Sprintf("@!%d show stat", pid)
+	return m.stat(ctx, pid, "show stat")
+}
+
+// StatBackends is [Master.Stat] restricted to the BACKEND rows ("@!<pid> show
+// stat -1 2 -1"): what counting sessions and traffic per backend needs. With
+// strata's pre-allocated servers (16 per slot) it is a small part of the
+// whole answer, and the master relays it that much faster.
+func (m *Master) StatBackends(ctx context.Context, pid int) ([]StatRow, error) {
+	return m.stat(ctx, pid, "show stat -1 2 -1")
+}
+
+func (m *Master) stat(ctx context.Context, pid int, cmd string) ([]StatRow, error) {
+	cmd = fmt.Sprintf("@!%d %s", pid, cmd)
 	out, err := m.query(ctx, cmd)
 	if err != nil {
 		return nil, err

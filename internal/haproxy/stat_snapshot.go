@@ -39,7 +39,8 @@ type WorkerSnapshot struct {
 	// failed ones included, so the difference is fixed for the worker's
 	// life).
 	Generation int
-	// Stat is the worker's "show stat".
+	// Stat holds the BACKEND rows of the worker's "show stat"
+	// ([Master.StatBackends]).
 	Stat []StatRow
 	// Maps holds the entries of every map of the worker whose file the
 	// caller selected, by file name as "show map" lists it. Each map read
@@ -47,8 +48,8 @@ type WorkerSnapshot struct {
 	Maps map[string][]MapEntry
 }
 
-// Snapshot reads every worker, current and old, through the master: "show
-// stat", and the maps whose file name selectMap accepts (none when nil),
+// Snapshot reads every worker, current and old, through the master: the
+// BACKEND rows of "show stat", and the maps whose file name selectMap accepts (none when nil),
 // each read before and after "show stat" and equal both times, so that a
 // map and the statistics it describes belong together even while the
 // runtime API changes the map. It starts over when a map changed
@@ -161,7 +162,7 @@ func (m *Master) readWorker(ctx context.Context, p Proc, selectMap func(string) 
 			selected = append(selected, r)
 		}
 	}
-	rows, err := m.Stat(ctx, p.PID)
+	rows, err := m.StatBackends(ctx, p.PID)
 	if err != nil {
 		return WorkerSnapshot{}, err
 	}

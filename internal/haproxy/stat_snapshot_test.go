@@ -83,7 +83,7 @@ func (f *mapMaster) answer(cmd string) string {
 		n := f.reads
 		f.reads++
 		return f.maps(n)
-	case "@!201 show stat":
+	case "@!201 show stat -1 2 -1":
 		f.stats++
 		return "# pxname,svname,qcur,qmax,scur,smax,slim,stot,status,type\n" +
 			"be_web_1,BACKEND,0,0,1,1,,1,UP,1\n\n"

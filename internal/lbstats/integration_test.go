@@ -60,7 +60,7 @@ backend strata_stats
 // streamingBackend starts an HTTP server on 127.0.0.1 that answers every
 // request with a line per tick and never ends the stream by itself: only
 // when the client goes away, the test ends, or a minute of ticks has passed.
-func streamingBackend(t *testing.T) string {
+func streamingBackend(t testing.TB) string {
 	t.Helper()
 	stop := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -103,7 +103,7 @@ type stream struct {
 	tr     *http.Transport
 }
 
-func openStream(t *testing.T, port int) *stream {
+func openStream(t testing.TB, port int) *stream {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	tr := &http.Transport{}
@@ -126,7 +126,7 @@ func openStream(t *testing.T, port int) *stream {
 }
 
 // next reads the next line, proving the stream still flows.
-func (s *stream) next(t *testing.T) {
+func (s *stream) next(t testing.TB) {
 	t.Helper()
 	if _, err := s.lines.ReadString('\n'); err != nil {
 		t.Fatalf("reading the stream through HAProxy: %v", err)
