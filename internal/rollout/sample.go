@@ -10,8 +10,10 @@ import (
 // Counts are a version's HTTP counters, cumulative in a Sample, the growth
 // over a step in a Decision.
 type Counts struct {
-	// Requests are the HTTP requests the version's backend received
-	// (HAProxy's backend req_tot).
+	// Requests are the HTTP responses HAProxy sent for the version's
+	// backend, every status (lbstats' Traffic.Requests: hrsp_1xx through
+	// hrsp_other, not req_tot, so that in any window HTTP5xx never exceeds
+	// it and a request still in flight counts in neither).
 	Requests uint64 `json:"requests"`
 	// HTTP5xx are its 5xx responses (hrsp_5xx), HAProxy's own 503s when no
 	// server answered included.
