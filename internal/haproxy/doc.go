@@ -95,9 +95,11 @@
 //
 // [Master.Sessions] sums, per backend, the scur column of the BACKEND rows of
 // "show stat" in the current worker and in every old worker, asking each
-// through the master as "@!<pid> show stat". BACKEND rows are used rather than
-// the sum of server rows because they also count the sessions still waiting
-// in the backend's queue for a server. HAProxy 2.6.12
+// through the master as "@!<pid> show stat -1 2 -1" (BACKEND rows only; see
+// [Master.Snapshot], which also reads maps such as slots.map around them).
+// BACKEND rows are used rather than the sum of server rows because they also
+// count the sessions still waiting in the backend's queue for a server, and
+// those on servers in maintenance. HAProxy 2.6.12
 // still reports the proxies of an old (stopping) worker. A worker that exits
 // between "show proc" and "@!<pid>" held no session: it counts 0 only when the
 // master confirms it is gone ("Can't find the target PID …", or an empty or
