@@ -133,20 +133,24 @@ type Backend struct {
 // started, from the BACKEND row of "show stat".
 type Traffic struct {
 	// Requests counts the HTTP responses sent for the backend: the sum of
-	// hrsp_1xx, hrsp_2xx, hrsp_3xx, hrsp_4xx, hrsp_5xx and hrsp_other.
+	// its BACKEND row's hrsp_1xx, hrsp_2xx, hrsp_3xx, hrsp_4xx, hrsp_5xx
+	// and hrsp_other.
 	//
-	// It is not req_tot, on purpose: an error rate is Responses5xx /
-	// Requests, and with responses both counters move together when a
-	// response's status is known, so Responses5xx never exceeds Requests
-	// in any window, and a request still in flight (a slow candidate, a
-	// long poll) or abandoned by its client without any response counts in
-	// neither. req_tot counts a request when it arrives, so a window can
-	// hold 5xx responses of requests counted in the window before. Measured
-	// on HAProxy 2.6.12: a response HAProxy makes itself (503 when no server
-	// is usable or the connection is refused, 502, 504) counts in the
-	// backend's hrsp_5xx and in req_tot alike; an interim 100 Continue is
-	// counted on the server row only, so each request has one response
-	// here; a websocket's 101 counts as its one response.
+	// Measured on HAProxy 2.6.12, the BACKEND row counts a request
+	// (req_tot) and its response (hrsp_*) together, when the transaction
+	// ends: a streaming response or a websocket counts when it closes, not
+	// while it is open (it is a session then); an interim 100 Continue is
+	// not counted, only the final status; a websocket's 101 is its one
+	// response; a response HAProxy makes itself (503 after a refused
+	// connection or with no usable server, 502 after a server hung up)
+	// counts in hrsp_5xx and req_tot alike. req_tot and this sum moved
+	// together in every case measured. The sum is used rather than req_tot
+	// because it can never be smaller than Responses5xx, by construction,
+	// so an error rate Responses5xx / Requests computed from one row never
+	// exceeds 1, whatever moment another HAProxy version counts req_tot
+	// at. Server rows are not used: they count responses as they start,
+	// but not HAProxy's own 503 after a refused connection, the first sign
+	// of a broken version.
 	Requests int64 `json:"requests"`
 	// Responses5xx counts 5xx responses (hrsp_5xx), including those HAProxy
 	// made itself for the backend.

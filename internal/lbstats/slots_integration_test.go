@@ -325,3 +325,73 @@ func TestCollectCountsResponses5xxAndErrorsPerVersionAndStartsAgainInANewWorker(
 		t.Errorf("web v1 after a reload and one request = %+v, want 1 request: a new worker counts from 0", got)
 	}
 }
+
+// upgradingBackend answers every request with 101 Switching Protocols and
+// then one line, as a websocket handshake followed by a frame would.
+func upgradingBackend(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		// The accept value of the key the test sends (RFC 6455, 1.3): HAProxy
+		// checks it.
+		buf.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+			"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\nhello\n")
+		buf.Flush()
+		c.SetReadDeadline(time.Now().Add(patience))
+		buf.ReadByte() // until the client goes away
+	}))
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+// TestCollectCountsAWebsocketWhenItEnds: HAProxy 2.6.12 counts a
+// backend's requests and responses when the transaction ends, so an open
+// websocket (or any stream) is a session but not yet a response.
+func TestCollectCountsAWebsocketWhenItEnds(t *testing.T) {
+	t.Parallel()
+	p := haproxytest.Start(t, slotConfig(upgradingBackend(t), closedPort(t), closedPort(t)),
+		haproxytest.WithFile("slots.map", "be_web_1 web/v1\n"),
+		haproxytest.WithFile("versions.map", "v1 be_web_1\n"))
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(patience))
+	fmt.Fprint(c, "GET /ws HTTP/1.1\r\nHost: web\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	rd := bufio.NewReader(c)
+	status, err := rd.ReadString('\n')
+	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 101") {
+		t.Fatalf("upgrade through HAProxy: %q, %v", status, err)
+	}
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == "hello\n" {
+			break
+		}
+	}
+	// The tunnel is open: one session, and no response counted yet.
+	r := collect(t, p.Master())
+	if got := r.Traffic["web"]["v1"]; got != (lbstats.Traffic{}) || r.Versions["web"]["v1"] != 1 {
+		t.Errorf("an open websocket: traffic %+v, sessions %d; want no response yet and 1 session", got, r.Versions["web"]["v1"])
+	}
+	c.Close()
+	eventually(t, "the closed websocket counted", func() (bool, string) {
+		r, err := lbstats.Collect(context.Background(), p.Master(), fixedClock, "node-1")
+		if err != nil {
+			return false, err.Error()
+		}
+		return r.Versions["web"]["v1"] == 0, fmt.Sprintf("%+v, %d sessions", r.Traffic["web"]["v1"], r.Versions["web"]["v1"])
+	})
+	r = collect(t, p.Master())
+	if got, want := r.Traffic["web"]["v1"], (lbstats.Traffic{Requests: 1}); got != want {
+		t.Errorf("a closed websocket: traffic %+v, want %+v: its 101 is its one response", got, want)
+	}
+}
