@@ -17,6 +17,7 @@ import (
 	"github.com/strata-dev/strata/internal/generator"
 	"github.com/strata-dev/strata/internal/haproxy"
 	"github.com/strata-dev/strata/internal/routing"
+	"github.com/strata-dev/strata/internal/routing/apply"
 )
 
 func (c *CLI) haproxyCmd() *cobra.Command {
@@ -28,7 +29,126 @@ template blocks render its configuration from Consul. These commands render the
 same templates, with the same consul-template code, against a Consul you name,
 so you see exactly what HAProxy gets.`,
 	}
-	cmd.AddCommand(c.haproxyRenderCmd(false), c.haproxyRenderCmd(true), c.haproxyReloadCmd())
+	cmd.AddCommand(c.haproxyRenderCmd(false), c.haproxyRenderCmd(true), c.haproxyReloadCmd(), c.haproxyApplyCmd(), c.haproxyRunCmd())
+	return cmd
+}
+
+// haproxyDirs resolves the routing directory (--dir, else $NOMAD_TASK_DIR)
+// and the master socket (--master-socket, else
+// $NOMAD_ALLOC_DIR/haproxy-master.sock, else DIR/master.sock).
+func (c *CLI) haproxyDirs(dir, socket string) (string, string, error) {
+	if dir == "" {
+		dir, _ = c.lookupEnv("NOMAD_TASK_DIR")
+	}
+	if dir == "" {
+		return "", "", usageError{fmt.Errorf("--dir is required outside a Nomad task ($NOMAD_TASK_DIR is not set)")}
+	}
+	if socket == "" {
+		socket = filepath.Join(dir, "master.sock")
+		if alloc, ok := c.lookupEnv("NOMAD_ALLOC_DIR"); ok && alloc != "" {
+			socket = filepath.Join(alloc, generator.MasterSocketName)
+		}
+	}
+	return dir, socket, nil
+}
+
+// haproxyApplyCmd is what the HAProxy job's template blocks run on change.
+func (c *CLI) haproxyApplyCmd() *cobra.Command {
+	var dir, socket string
+	var settle, timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "apply",
+		Short: "Apply the rendered routing state to HAProxy at run time (the templates' change script)",
+		Long: `Apply is what the strata-haproxy job's template blocks run when consul-template
+re-renders routing.intent or haproxy.cfg (change_mode = "script"). It takes a
+lock, waits --settle for sibling templates to finish writing, gives each
+running version a slot and each instance a server (keeping those they have;
+reusing a slot or a server only once no worker holds a session on it), writes
+the map files and servers.state, and applies the difference through HAProxy's
+admin socket: no reload, no new process. Only when haproxy.cfg changed (a
+routing setting in strata.yaml) does it reload HAProxy, once. It exits 0 when
+HAProxy runs the desired state, 1 otherwise.`,
+		Example: `  strata haproxy apply                       # in a Nomad task: uses $NOMAD_TASK_DIR
+  strata haproxy apply --dir /var/lib/strata-haproxy`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, socket, err := c.haproxyDirs(dir, socket)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			res, err := apply.Apply(ctx, apply.Options{
+				Dir: dir, Master: &haproxy.Master{Socket: socket},
+				Runtime: &haproxy.Runtime{Socket: filepath.Join(dir, "admin.sock")},
+				Settle:  settle, Log: c.Stderr, CounterPath: c.fallbackCounter(),
+			})
+			if err != nil {
+				return err
+			}
+			switch {
+			case res.Reloaded:
+				fmt.Fprintf(c.Stdout, "strata: haproxy.cfg changed: HAProxy reloaded; %d runtime change(s)\n", len(res.Commands))
+			case len(res.Commands) > 0:
+				fmt.Fprintf(c.Stdout, "strata: %d runtime change(s) applied, no reload\n", len(res.Commands))
+			default:
+				fmt.Fprintln(c.Stdout, "strata: HAProxy already runs this state")
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", "", "directory holding haproxy.cfg, routing.intent, the maps and admin.sock (default: $NOMAD_TASK_DIR)")
+	f.StringVar(&socket, "master-socket", "", "HAProxy's master CLI socket (default: $NOMAD_ALLOC_DIR/haproxy-master.sock, else DIR/master.sock)")
+	f.DurationVar(&settle, "settle", apply.DefaultSettle, "how long to wait for sibling templates to finish writing")
+	f.DurationVar(&timeout, "timeout", 25*time.Second, "give up after this long")
+	return cmd
+}
+
+// fallbackCounter is where apply counts the steps that found no free slot
+// or server, for the lbstats sidecar: in the allocation directory, which
+// both tasks see.
+func (c *CLI) fallbackCounter() string {
+	if alloc, ok := c.lookupEnv("NOMAD_ALLOC_DIR"); ok && alloc != "" {
+		return filepath.Join(alloc, apply.FallbackCounterName)
+	}
+	return ""
+}
+
+// haproxyRunCmd starts HAProxy on the files of the first render.
+func (c *CLI) haproxyRunCmd() *cobra.Command {
+	var dir, bin string
+	cmd := &cobra.Command{
+		Use:   "run [flags] -- HAPROXY-ARGS...",
+		Short: "Write the routing files from the first render, then execute HAProxy (the HAProxy task's command)",
+		Long: `Run is the strata-haproxy task's command. Nomad renders haproxy.cfg and
+routing.intent before the task starts but runs no change script for that first
+render; run writes the map files and servers.state from it (as 'strata haproxy
+apply' would, without an HAProxy to change), records haproxy.cfg as the
+configuration HAProxy loads, and replaces itself with HAProxy, given the
+arguments after --.`,
+		Example: `  strata haproxy run --haproxy /usr/sbin/haproxy -- -W -S master.sock -f "$NOMAD_TASK_DIR/haproxy.cfg"`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, _, err := c.haproxyDirs(dir, "-")
+			if err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				return usageError{fmt.Errorf("give HAProxy's arguments after --")}
+			}
+			if _, err := apply.Apply(cmd.Context(), apply.Options{Dir: dir, Log: c.Stderr}); err != nil {
+				return err
+			}
+			path, err := exec.LookPath(bin)
+			if err != nil {
+				return fmt.Errorf("--haproxy %s: %w", bin, err)
+			}
+			return syscall.Exec(path, append([]string{path}, args...), os.Environ())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", "", "directory holding haproxy.cfg and routing.intent (default: $NOMAD_TASK_DIR)")
+	f.StringVar(&bin, "haproxy", "haproxy", "the haproxy binary")
 	return cmd
 }
 
@@ -93,9 +213,10 @@ func (c *CLI) haproxyRenderCmd(check bool) *cobra.Command {
 	var once bool
 	cmd := &cobra.Command{
 		Use:   "render",
-		Short: "Render haproxy.cfg and versions.map from Consul into a directory",
+		Short: "Render haproxy.cfg, routing.intent and the map files from Consul into a directory",
 		Long: `Render reads strata.yaml and Consul (--consul, or CONSUL_HTTP_ADDR, and
-CONSUL_HTTP_TOKEN) and writes haproxy.cfg and versions.map into --dir. Without
+CONSUL_HTTP_TOKEN) and writes haproxy.cfg and routing.intent into --dir, and the
+map files and servers.state the apply step derives from them. Without
 --once it keeps them up to date as Consul changes, until interrupted; with
 --once it fails after ` + fmt.Sprint(routing.OnceAttempts) + ` attempts when Consul cannot be read.`,
 		Example: `  strata haproxy render --consul 127.0.0.1:8500 --once
@@ -133,6 +254,11 @@ interrupted.`
 		}
 		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		if check && ctx.Err() != nil {
+			// haproxy.cfg needs nothing from Consul: a render started now
+			// could write it after the directory is removed.
+			return fmt.Errorf("interrupted before the check finished: nothing was checked")
+		}
 		if check {
 			tmp, err := checkDir()
 			if err != nil {
@@ -155,13 +281,20 @@ interrupted.`
 			opts.ConsulAddr, _ = c.lookupEnv("CONSUL_HTTP_ADDR")
 		}
 		opts.Token, _ = c.lookupEnv("CONSUL_HTTP_TOKEN")
-		if !check {
-			opts.OnRender = func(files []string) error {
+		// The apply step writes the maps and servers.state from the
+		// intent, as it does in the HAProxy task, without an HAProxy to
+		// change.
+		opts.OnRender = func(files []string) error {
+			if !check {
 				for _, f := range files {
 					fmt.Fprintf(c.Stdout, "rendered %s\n", f)
 				}
-				return nil
 			}
+			if _, err := os.Stat(filepath.Join(abs, routing.IntentFile)); err != nil {
+				return nil // haproxy.cfg, which needs no Consul, came first
+			}
+			_, err := apply.Apply(ctx, apply.Options{Dir: abs})
+			return err
 		}
 		err = routing.Render(ctx, data, opts)
 		switch {
@@ -182,7 +315,7 @@ interrupted.`
 	if check {
 		f.StringVar(&haproxyBin, "haproxy", "", "haproxy binary (default: haproxy on PATH, then /usr/sbin/haproxy)")
 	} else {
-		f.StringVar(&dir, "dir", "haproxy", "directory to write haproxy.cfg and versions.map into")
+		f.StringVar(&dir, "dir", "haproxy", "directory to write haproxy.cfg, routing.intent and the maps into")
 		f.BoolVar(&once, "once", false, "render once, then exit")
 	}
 	return cmd

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -98,7 +99,7 @@ func TestHAProxyCheckRendersFromConsulAndValidates(t *testing.T) {
 		out := filepath.Join(dir, "rendered")
 		code, stdout, stderr := run(t, env, "haproxy", "render", "--once", "-c", cfg, "--dir", out)
 		m, _ := os.ReadFile(filepath.Join(out, "versions.map"))
-		if code != ExitOK || !strings.Contains(string(m), "web/v1 v1") || !strings.Contains(string(m), "web/v2 v2") {
+		if code != ExitOK || !regexp.MustCompile(`(?m)^web/v1 be_web_\d+$`).Match(m) || !regexp.MustCompile(`(?m)^web/v2 be_web_\d+$`).Match(m) {
 			t.Errorf("exit %d\nstdout %s\nstderr %s\nversions.map:\n%s", code, stdout, stderr, m)
 		}
 	})

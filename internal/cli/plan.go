@@ -169,8 +169,10 @@ still 1).`,
 	return cmd
 }
 
-// routingFiles are the HAProxy files a plan compares, in the order shown.
-var routingFiles = []string{"haproxy.cfg", "versions.map"}
+// routingFiles are the HAProxy files a plan compares, in the order shown:
+// today's templates render haproxy.cfg and routing.intent; a job rendered
+// before hitless routing had versions.map.
+var routingFiles = []string{"haproxy.cfg", "routing.intent", "versions.map"}
 
 // writeRoutingDiff prints the HAProxy files that would change.
 func writeRoutingDiff(c *CLI, diffs map[string][]string) {

@@ -32,19 +32,21 @@ const LBStatsService = naming.LBStatsService
 const MasterSocketName = lbstats.MasterSocketName
 
 // HAProxyJob builds the system job that runs HAProxy in master-worker mode on
-// every client node, with template blocks rendering haproxy.cfg and
-// versions.map from Consul. It returns nil when no app is routed.
+// every client node, with template blocks rendering the structural
+// haproxy.cfg (from strata.yaml alone) and routing.intent (the desired
+// routing state, from Consul). It returns nil when no app is routed.
 //
 // The job holds only what shapes the configuration (addresses, cookie
-// names); versions, live and cohorts reach the templates through Consul, so
-// a deploy or a promotion never changes this job: a change would replace
-// its allocations and cut every session they hold.
+// names, slot counts); versions, live and cohorts reach the templates
+// through Consul, so a deploy or a promotion never changes this job: a
+// change would replace its allocations and cut every session they hold.
 //
-// Both templates reload through `strata haproxy reload`, which serialises
-// and coalesces: two templates that change together re-render about 15 ms
-// apart, and HAProxy 2.6 drops a second SIGUSR2 that arrives while it
-// re-executes, so a plain signal per template can leave HAProxy on stale
-// files.
+// Both templates run `strata haproxy apply` when they change: it writes the
+// map files and servers.state and applies the difference through HAProxy's
+// runtime API, reloading only when haproxy.cfg changed. It serialises and
+// coalesces like the reload it replaces. HAProxy itself starts through
+// `strata haproxy run`, which writes those files from the first render
+// before it executes haproxy, so HAProxy loads them.
 func HAProxyJob(cfg *config.Config) (*api.Job, error) {
 	data := routing.NewData(cfg, "", "")
 	if len(data.Apps) == 0 {
@@ -116,17 +118,20 @@ func HAProxyJob(cfg *config.Config) (*api.Job, error) {
 	task := &api.Task{Name: "haproxy", Driver: h.Driver, Config: map[string]any{}}
 	// The master socket is in the allocation's shared directory, where
 	// the lbstats sidecar reaches it.
-	args := []any{"-W", "-S", "${NOMAD_ALLOC_DIR}/" + MasterSocketName, "-f", "${NOMAD_TASK_DIR}/haproxy.cfg"}
+	haproxyArgs := []any{"-W", "-S", "${NOMAD_ALLOC_DIR}/" + MasterSocketName, "-f", "${NOMAD_TASK_DIR}/haproxy.cfg"}
+	run := func(bin string) []any {
+		return append([]any{"haproxy", "run", "--haproxy", bin, "--"}, haproxyArgs...)
+	}
 	switch h.Driver {
 	case config.DriverDocker:
 		task.Config["image"] = h.Image
-		task.Config["command"] = "haproxy"
-		task.Config["args"] = args
+		task.Config["command"] = h.Strata
+		task.Config["args"] = run("haproxy")
 		// HAProxy binds the apps' addresses on the node itself.
 		task.Config["network_mode"] = "host"
 	default:
-		task.Config["command"] = h.Command
-		task.Config["args"] = args
+		task.Config["command"] = h.Strata
+		task.Config["args"] = run(h.Command)
 	}
 	if r := h.Resources; r != nil && (r.CPU != nil || r.Memory != nil || r.MemoryMax != nil) {
 		task.Resources = &api.Resources{CPU: r.CPU, MemoryMB: r.Memory, MemoryMaxMB: r.MemoryMax}
@@ -144,7 +149,7 @@ func HAProxyJob(cfg *config.Config) (*api.Job, error) {
 			ChangeMode:   new("script"),
 			ChangeScript: &api.ChangeScript{
 				Command:     new(h.Strata),
-				Args:        []string{"haproxy", "reload"},
+				Args:        []string{"haproxy", "apply"},
 				Timeout:     new(reloadScriptTimeout),
 				FailOnError: new(false),
 			},
@@ -172,8 +177,9 @@ func HAProxyJob(cfg *config.Config) (*api.Job, error) {
 	return job, nil
 }
 
-// reloadScriptTimeout bounds one `strata haproxy reload`: waiting for the
-// lock, the settle delay and a confirmed reload.
+// reloadScriptTimeout bounds one `strata haproxy apply`: waiting for the
+// lock, the settle delay, the runtime changes and, when haproxy.cfg changed,
+// a confirmed reload.
 const reloadScriptTimeout = 30 * time.Second
 
 // portLabel turns an app name into a port label (no '-').

@@ -178,6 +178,11 @@ func adoptIntended(t *testing.T, want, got *api.Job, userSet bool) []string {
 						changed = append(changed, "HAProxy template text")
 					}
 				}
+				// Hitless routing (issue 12): the templates render
+				// haproxy.cfg and routing.intent and run `strata haproxy
+				// apply`; HAProxy starts through `strata haproxy run`,
+				// given the recorded arguments. Checked value by value.
+				adoptHitless(t, wt, gg.Tasks[ti], &changed)
 			}
 		}
 		if *got.ID == HAProxyJobID || *got.ID == SweeperJobID {
@@ -254,6 +259,45 @@ func adoptIntended(t *testing.T, want, got *api.Job, userSet bool) []string {
 		}
 	}
 	return changed
+}
+
+// adoptHitless adopts the HAProxy task's changes of issue 12 into the
+// recorded task want, after checking them on the rendered task got.
+func adoptHitless(t *testing.T, want, got *api.Task, changed *[]string) {
+	t.Helper()
+	for mi, wm := range want.Templates {
+		if mi >= len(got.Templates) {
+			break
+		}
+		gm := got.Templates[mi]
+		if wm.DestPath != nil && *wm.DestPath == "local/versions.map" {
+			if gm.DestPath == nil || *gm.DestPath != "local/routing.intent" {
+				t.Errorf("template %d renders into %v, want local/routing.intent", mi, gm.DestPath)
+			}
+			wm.DestPath = gm.DestPath
+			*changed = append(*changed, "HAProxy template destination")
+		}
+		if wm.ChangeScript != nil && gm.ChangeScript != nil && !reflect.DeepEqual(wm.ChangeScript.Args, gm.ChangeScript.Args) {
+			if !reflect.DeepEqual(gm.ChangeScript.Args, []string{"haproxy", "apply"}) {
+				t.Errorf("template %d change script args %q, want haproxy apply", mi, gm.ChangeScript.Args)
+			}
+			wm.ChangeScript.Args = gm.ChangeScript.Args
+			*changed = append(*changed, "HAProxy change script")
+		}
+	}
+	if got.Name != "haproxy" || reflect.DeepEqual(want.Config, got.Config) {
+		return
+	}
+	wargs, _ := want.Config["args"].([]any)
+	gargs, _ := got.Config["args"].([]any)
+	if len(gargs) != len(wargs)+5 || !reflect.DeepEqual(gargs[5:], wargs) || gargs[0] != "haproxy" || gargs[1] != "run" || gargs[2] != "--haproxy" || gargs[4] != "--" {
+		t.Errorf("haproxy task args %q, want haproxy run --haproxy BIN -- %q", gargs, wargs)
+	}
+	if cmd := want.Config["command"]; gargs[3] != cmd && !(cmd == "haproxy" && gargs[3] == "haproxy") {
+		t.Errorf("haproxy task runs --haproxy %v, recorded command %v", gargs[3], cmd)
+	}
+	want.Config = got.Config
+	*changed = append(*changed, "HAProxy task command (strata haproxy run)")
 }
 
 // checkDerivedDeadline checks a changed progress deadline against the rule.

@@ -14,6 +14,7 @@ import (
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/release"
 	"github.com/strata-dev/strata/internal/routing"
+	"github.com/strata-dev/strata/internal/routing/apply"
 	"github.com/strata-dev/strata/internal/testenv"
 )
 
@@ -75,20 +76,42 @@ func TestCohortRulesAgreeWithTheCLI(t *testing.T) {
 	}
 	dir := renderOnce(t, c, routing.Data{StatsBind: "127.0.0.1:18404", Apps: []routing.App{web()}})
 	haproxyCheck(t, dir)
-	cfg, err := os.ReadFile(filepath.Join(dir, "haproxy.cfg"))
+	cfg, err := os.ReadFile(filepath.Join(dir, routing.IntentFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// What HAProxy routes: opt-in rules set the version cookie, opt-out
-	// rules clear it.
-	rule := regexp.MustCompile(`Set-Cookie "strata_version=([^;]*);.* if METH_GET \{ path (\S+) \}`)
+	// What HAProxy routes: the intent's cohort lines, which the apply step
+	// writes into cohorts.map (opt-in paths to their version, opt-out paths
+	// to "-").
+	rule := regexp.MustCompile(`(?m)^cohort web \S+ (\S+) (\S+) (\S+)$`)
 	var optIns, optOuts []string
 	for _, m := range rule.FindAllStringSubmatch(string(cfg), -1) {
-		if m[1] == "" {
-			optOuts = append(optOuts, m[2])
-		} else {
-			optIns = append(optIns, m[1]+" "+m[2])
+		optIns = append(optIns, m[1]+" "+m[2])
+		if m[3] != "-" {
+			optOuts = append(optOuts, m[3])
 		}
+	}
+	cohortsMap, err := os.ReadFile(filepath.Join(dir, apply.CohortsMap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mapped, fromIntent []string
+	for _, l := range strings.Split(strings.TrimSpace(string(cohortsMap)), "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			mapped = append(mapped, l)
+		}
+	}
+	for _, in := range optIns {
+		v, p, _ := strings.Cut(in, " ")
+		fromIntent = append(fromIntent, "web"+p+" "+v)
+	}
+	for _, p := range optOuts {
+		fromIntent = append(fromIntent, "web"+p+" -")
+	}
+	slices.Sort(mapped)
+	slices.Sort(fromIntent)
+	if !slices.Equal(mapped, fromIntent) {
+		t.Errorf("cohorts.map holds %q, the intent routes %q", mapped, fromIntent)
 	}
 
 	cohorts, err := release.ListCohorts(context.Background(), c.Client.KV(), c.Client.Health(), "web")
@@ -128,7 +151,7 @@ func TestCohortRulesAgreeWithTheCLI(t *testing.T) {
 			if strings.Contains(tc.name, "/") || tc.name == "Bad_Name" {
 				return
 			}
-			comment := regexp.MustCompile(`(?m)^    # cohort `+regexp.QuoteMeta(tc.name)+`: (.*)$`).FindAllStringSubmatch(string(cfg), -1)
+			comment := regexp.MustCompile(`(?m)^# cohort `+regexp.QuoteMeta(tc.name)+`: (.*)$`).FindAllStringSubmatch(string(cfg), -1)
 			var says []string
 			for _, m := range comment {
 				says = append(says, m[1])

@@ -18,6 +18,7 @@ import (
 	"github.com/strata-dev/strata/internal/testenv"
 
 	"github.com/strata-dev/strata/internal/routing"
+	"github.com/strata-dev/strata/internal/routing/apply"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -83,6 +84,10 @@ func renderOnce(t *testing.T, c *testenv.Consul, d routing.Data) string {
 	if err := routing.Render(ctx, d, routing.Options{ConsulAddr: c.Addr, Dir: dir, Once: true}); err != nil {
 		t.Fatal(err)
 	}
+	// The apply step writes the maps and servers.state HAProxy loads.
+	if _, err := apply.Apply(ctx, apply.Options{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
 	return dir
 }
 
@@ -99,6 +104,10 @@ func haproxyCheck(t *testing.T, dir string) {
 func web() routing.App {
 	return routing.App{Name: "web", Bind: "127.0.0.1:18080", Cookie: "strata_version", ServerCookie: "strata_server"}
 }
+
+// goldenFiles are the files a render and the apply step write that the
+// golden tests compare.
+var goldenFiles = []string{routing.ConfigFile, routing.IntentFile, apply.VersionsMap, apply.SlotsMap, apply.LiveMap, apply.CohortsMap}
 
 type seed struct {
 	instances []instance
@@ -223,7 +232,7 @@ func TestGoldenRenders(t *testing.T) {
 			tc.data.StatsBind = "127.0.0.1:18404"
 			dir := renderOnce(t, c, tc.data)
 			haproxyCheck(t, dir)
-			for _, f := range []string{"haproxy.cfg", "versions.map"} {
+			for _, f := range goldenFiles {
 				got, err := os.ReadFile(filepath.Join(dir, f))
 				if err != nil {
 					t.Fatal(err)
@@ -307,7 +316,9 @@ func TestRenderOnceGivesUpWhenConsulIsDown(t *testing.T) {
 		!strings.Contains(err.Error(), "no Consul agent answers there") {
 		t.Errorf("got %v", err)
 	}
-	if _, serr := os.Stat(filepath.Join(dir, "haproxy.cfg")); serr == nil {
-		t.Errorf("a failed render wrote haproxy.cfg")
+	// haproxy.cfg reads nothing from Consul; the intent, which does, is
+	// not written.
+	if _, serr := os.Stat(filepath.Join(dir, routing.IntentFile)); serr == nil {
+		t.Errorf("a failed render wrote %s", routing.IntentFile)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/strata-dev/strata/internal/haproxy"
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/routing"
+	"github.com/strata-dev/strata/internal/routing/apply"
 	"github.com/strata-dev/strata/internal/sweeper"
 )
 
@@ -27,9 +28,11 @@ const (
 // HAProxy is a node's HAProxy in master-worker mode, its configuration
 // rendered from the node's own Consul agent with strata's templates and
 // kept up to date the way the strata-haproxy job's template blocks keep it:
-// a render on every change, then one coalesced reload.
+// a render on every change, then the apply step (`strata haproxy apply`),
+// which changes HAProxy at run time and reloads only when haproxy.cfg
+// changed.
 type HAProxy struct {
-	// Dir holds haproxy.cfg, versions.map and the sockets.
+	// Dir holds haproxy.cfg, routing.intent, the maps and the sockets.
 	Dir string
 	// Master is HAProxy's master CLI.
 	Master *haproxy.Master
@@ -51,6 +54,11 @@ func (n *Node) RunHAProxy(ctx context.Context, haproxyBin string, apps []routing
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("topology: %s: rendering HAProxy's configuration: %w", n.Name, err)
+	}
+	// The maps and servers.state HAProxy loads, as `strata haproxy run`
+	// writes them in the job.
+	if _, err := apply.Apply(ctx, apply.Options{Dir: dir}); err != nil {
+		return nil, fmt.Errorf("topology: %s: %w", n.Name, err)
 	}
 	h := &HAProxy{Dir: dir, Master: &haproxy.Master{Socket: filepath.Join(dir, "master.sock")}}
 	h.Proc, err = n.Run("haproxy", haproxyBin, "-W", "-S", h.Master.Socket, "-f", filepath.Join(dir, "haproxy.cfg"))
@@ -77,10 +85,10 @@ func (n *Node) RunHAProxy(ctx context.Context, haproxyBin string, apps []routing
 	opts.OnRender = func([]string) error {
 		rctx, cancel := context.WithTimeout(follow, 25*time.Second)
 		defer cancel()
-		_, err := haproxy.ReloadCoalesced(rctx, h.Master, filepath.Join(dir, ".strata-reload.lock"),
-			[]string{filepath.Join(dir, "haproxy.cfg"), filepath.Join(dir, "versions.map")}, haproxy.DefaultSettle)
+		_, err := apply.Apply(rctx, apply.Options{Dir: dir, Master: h.Master,
+			Runtime: &haproxy.Runtime{Socket: filepath.Join(dir, "admin.sock")}, Settle: apply.DefaultSettle})
 		if err != nil && follow.Err() == nil {
-			return fmt.Errorf("topology: %s: reloading HAProxy: %w", n.Name, err)
+			return fmt.Errorf("topology: %s: applying the routing to HAProxy: %w", n.Name, err)
 		}
 		return nil
 	}

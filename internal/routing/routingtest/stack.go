@@ -1,8 +1,10 @@
 // Package routingtest runs strata's whole routing chain for tests, all of it
 // real: a Consul agent, demo backends registered the way Nomad registers
 // them, the templates rendered continuously by the consul-template library,
-// and an HAProxy in master-worker mode reloaded through the same coalescing
-// reload the HAProxy job's change script runs.
+// and an HAProxy in master-worker mode changed through the same apply step
+// (package routing/apply) the HAProxy job's change script runs: at run
+// time through the admin socket, with a reload only when haproxy.cfg
+// changes.
 package routingtest
 
 import (
@@ -27,27 +29,33 @@ import (
 	"github.com/strata-dev/strata/internal/haproxy/haproxytest"
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/routing"
+	"github.com/strata-dev/strata/internal/routing/apply"
 	"github.com/strata-dev/strata/internal/testenv"
 )
 
 // Stack is the whole routing chain of one test, all real: a Consul agent,
 // demo backends registered the way Nomad registers them, the templates
 // rendered continuously by the consul-template library, and an HAProxy in
-// master-worker mode reloaded through the same coalescing reload the Nomad
-// job's change script runs.
+// master-worker mode changed through the same apply step the Nomad job's
+// change script runs.
 type Stack struct {
 	t testing.TB
 	// Consul is the agent the templates read.
 	Consul *testenv.Consul
-	// Proxy is the HAProxy serving the app.
+	// Proxy is the HAProxy serving the apps.
 	Proxy *haproxytest.Process
-	// Dir is where the templates render.
+	// Dir is where the templates render and the apply step writes.
 	Dir string
-	// Front is the app's frontend, host:port.
-	Front   string
+	// Front is the first app's frontend, host:port.
+	Front string
+	// Fronts are every app's frontends, host:port, by app name.
+	Fronts map[string]string
+	// Data is what the templates were rendered with.
+	Data    routing.Data
 	reloads chan struct{}
 	mu      sync.Mutex
 	renders int
+	applied []apply.Result
 }
 
 // Backend starts a demo server for version v and registers it in Consul
@@ -103,16 +111,24 @@ func (s *Stack) Register(id, v string, port int, live bool) {
 }
 
 // Start renders once, starts HAProxy on the result, then keeps
-// rendering and reloading until the test ends.
+// rendering and applying until the test ends.
 func Start(t testing.TB, setup func(s *Stack), app routing.App) *Stack {
 	return StartWait(t, setup, app, 10*time.Millisecond, 100*time.Millisecond)
 }
 
 // StartWait is Start with consul-template's wait timers.
 func StartWait(t testing.TB, setup func(s *Stack), app routing.App, waitMin, waitMax time.Duration) *Stack {
+	return StartApps(t, setup, []routing.App{app}, waitMin, waitMax)
+}
+
+// StartApps is StartWait for several apps. Each app with an empty Bind gets
+// a frontend on a free port of its own; apps whose Bind is the same
+// non-empty label (any text, "shared" say) share one free port, and are
+// chosen by their Host. Fronts says where each app is served.
+func StartApps(t testing.TB, setup func(s *Stack), apps []routing.App, waitMin, waitMax time.Duration) *Stack {
 	consul := testenv.StartConsul(t)
 	testenv.RequireBinary(t, "haproxy")
-	s := &Stack{t: t, Consul: consul, reloads: make(chan struct{}, 1000)}
+	s := &Stack{t: t, Consul: consul, reloads: make(chan struct{}, 1000), Fronts: map[string]string{}}
 	setup(s)
 	dir, err := os.MkdirTemp("", "strata-routing")
 	if err != nil {
@@ -120,25 +136,42 @@ func StartWait(t testing.TB, setup func(s *Stack), app routing.App, waitMin, wai
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	s.Dir = dir
-	ports := testenv.FreePorts(t, 2)
-	app.Bind = fmt.Sprintf("127.0.0.1:%d", ports[0])
-	s.Front = app.Bind
-	data := routing.Data{Dir: dir, StatsBind: fmt.Sprintf("127.0.0.1:%d", ports[1]), Apps: []routing.App{app}}
+	ports := testenv.FreePorts(t, len(apps)+1)
+	shared := map[string]string{}
+	apps = append([]routing.App(nil), apps...)
+	for i := range apps {
+		label := apps[i].Bind
+		bind := fmt.Sprintf("127.0.0.1:%d", ports[i+1])
+		if label != "" {
+			if b, ok := shared[label]; ok {
+				bind = b
+			}
+			shared[label] = bind
+		}
+		apps[i].Bind = bind
+		s.Fronts[apps[i].Name] = bind
+	}
+	s.Front = apps[0].Bind
+	s.Data = routing.Data{Dir: dir, StatsBind: fmt.Sprintf("127.0.0.1:%d", ports[0]), Apps: apps}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := routing.Render(ctx, data, routing.Options{ConsulAddr: consul.Addr, Dir: dir, Once: true}); err != nil {
+	if err := routing.Render(ctx, s.Data, routing.Options{ConsulAddr: consul.Addr, Dir: dir, Once: true}); err != nil {
 		t.Fatal(err)
 	}
-	cfg, _ := os.ReadFile(filepath.Join(dir, "haproxy.cfg"))
+	// The files HAProxy loads at start: maps and servers.state.
+	if _, err := apply.Apply(ctx, apply.Options{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(dir, routing.ConfigFile))
 	s.Proxy = haproxytest.Start(t, string(cfg))
 
 	runCtx, stop := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
-		errc <- routing.Render(runCtx, data, routing.Options{
+		errc <- routing.Render(runCtx, s.Data, routing.Options{
 			ConsulAddr: consul.Addr, Dir: dir, WaitMin: waitMin, WaitMax: waitMax,
-			OnRender: s.reload,
+			OnRender: s.apply,
 		})
 	}()
 	t.Cleanup(func() {
@@ -150,29 +183,41 @@ func StartWait(t testing.TB, setup func(s *Stack), app routing.App, waitMin, wai
 	return s
 }
 
-// reload is the test's change script: the rendered configuration goes where
-// this HAProxy reads it, then the coalescing reload runs.
-func (s *Stack) reload(files []string) error {
-	cfg, err := os.ReadFile(filepath.Join(s.Dir, "haproxy.cfg"))
-	if err != nil {
-		return err
-	}
-	s.Proxy.WriteConfig(string(cfg))
+// apply is the test's change script: the apply step of `strata haproxy
+// apply`, with the configuration installed where this HAProxy reads it.
+func (s *Stack) apply(files []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	_, err = haproxy.ReloadCoalesced(ctx, s.Proxy.Master(), filepath.Join(s.Dir, "reload.lock"),
-		[]string{s.Proxy.ConfigPath, filepath.Join(s.Dir, "versions.map")}, haproxy.DefaultSettle)
+	res, err := apply.Apply(ctx, s.ApplyOptions())
 	if err != nil {
-		return fmt.Errorf("reload: %w\n%s", err, s.Proxy.Output())
+		return fmt.Errorf("apply: %w\n%s", err, s.Proxy.Output())
 	}
 	s.mu.Lock()
 	s.renders++
+	s.applied = append(s.applied, res)
 	s.mu.Unlock()
 	select {
 	case s.reloads <- struct{}{}:
 	default:
 	}
 	return nil
+}
+
+// ApplyOptions are the options the stack's change script passes to
+// apply.Apply, for tests that run the apply step themselves.
+func (s *Stack) ApplyOptions() apply.Options {
+	return apply.Options{
+		Dir: s.Dir, ConfigPath: s.Proxy.ConfigPath, Master: s.Proxy.Master(),
+		Runtime: &haproxy.Runtime{Socket: filepath.Join(s.Dir, "admin.sock")},
+		Settle:  apply.DefaultSettle,
+	}
+}
+
+// Applied returns what every apply step so far did.
+func (s *Stack) Applied() []apply.Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]apply.Result(nil), s.applied...)
 }
 
 // Answer is what one request through HAProxy got.
@@ -193,14 +238,35 @@ var noRedirects = &http.Client{
 	Transport:     &http.Transport{DisableKeepAlives: true},
 }
 
-// Get sends one request through HAProxy with the given cookies and headers.
+// Get sends one request through HAProxy with the given cookies and headers
+// to the first app's frontend. A "Host" header sets the request's host.
 func (s *Stack) Get(path string, cookies map[string]string, headers map[string]string) Answer {
 	s.t.Helper()
-	req, _ := http.NewRequest("GET", "http://"+s.Front+path, nil)
+	return s.GetFrom(s.Front, path, cookies, headers)
+}
+
+// GetApp is Get on app's frontend.
+func (s *Stack) GetApp(app, path string, cookies map[string]string, headers map[string]string) Answer {
+	s.t.Helper()
+	front, ok := s.Fronts[app]
+	if !ok {
+		s.t.Fatalf("no app %s in this stack", app)
+	}
+	return s.GetFrom(front, path, cookies, headers)
+}
+
+// GetFrom is Get on the frontend at front, host:port.
+func (s *Stack) GetFrom(front, path string, cookies map[string]string, headers map[string]string) Answer {
+	s.t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+front+path, nil)
 	for k, v := range cookies {
 		req.Header.Add("Cookie", k+"="+v)
 	}
 	for k, v := range headers {
+		if strings.EqualFold(k, "Host") {
+			req.Host = v
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	resp, err := noRedirects.Do(req)
@@ -218,7 +284,7 @@ func (s *Stack) Get(path string, cookies map[string]string, headers map[string]s
 }
 
 // Eventually retries check until it holds, for at most 10 s: KV and catalog
-// changes reach HAProxy through a render and a reload.
+// changes reach HAProxy through a render and an apply step.
 func (s *Stack) Eventually(what string, check func() (bool, string)) {
 	s.t.Helper()
 	s.EventuallyT(s.t, what, check)
@@ -241,8 +307,12 @@ func (s *Stack) EventuallyT(t testing.TB, what string, check func() (bool, strin
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	cfg, _ := os.ReadFile(filepath.Join(s.Dir, "haproxy.cfg"))
-	t.Fatalf("%s: still %s after 10s\nHAProxy output:\n%s\nhaproxy.cfg:\n%s", what, last, s.Proxy.Output(), cfg)
+	var files strings.Builder
+	for _, f := range []string{routing.IntentFile, apply.VersionsMap, apply.LiveMap, apply.CohortsMap} {
+		b, _ := os.ReadFile(filepath.Join(s.Dir, f))
+		fmt.Fprintf(&files, "%s:\n%s\n", f, b)
+	}
+	t.Fatalf("%s: still %s after 10s\nHAProxy output:\n%s\n%s", what, last, s.Proxy.Output(), files.String())
 }
 
 // Put writes a Consul KV key.
@@ -253,7 +323,7 @@ func (s *Stack) Put(key, value string) {
 	}
 }
 
-// RenderCount is how many renders have been reloaded into HAProxy.
+// RenderCount is how many renders have been applied to HAProxy.
 func (s *Stack) RenderCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

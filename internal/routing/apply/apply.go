@@ -1,0 +1,368 @@
+package apply
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/strata-dev/strata/internal/haproxy"
+	"github.com/strata-dev/strata/internal/routing"
+)
+
+// Files the apply step keeps in the routing directory beside the maps.
+const (
+	// StateFile is the assignment of slots and servers (State, JSON).
+	StateFile = "state.json"
+	// StatsFile counts applies, reloads and slot exhaustion (Stats, JSON).
+	StatsFile = "apply-stats.json"
+	// lockFile serialises apply steps.
+	lockFile = ".strata-apply.lock"
+	// loadedFile holds the SHA-256 of the haproxy.cfg HAProxy last loaded.
+	loadedFile = ".strata-loaded-cfg"
+)
+
+// DefaultSettle is the settle time of `strata haproxy apply`: the two
+// templates rarely change together (haproxy.cfg changes only with
+// strata.yaml), so a short wait keeps convergence fast.
+const DefaultSettle = 10 * time.Millisecond
+
+// Options say where Apply reads and writes, and which HAProxy it changes.
+type Options struct {
+	// Dir is the routing directory: routing.intent and haproxy.cfg as
+	// rendered, the map files, servers.state and the apply step's own
+	// files. Map paths in haproxy.cfg name files in it.
+	Dir string
+	// ConfigPath is where HAProxy reads its configuration; empty means
+	// Dir/haproxy.cfg. When it is another file, Apply copies the rendered
+	// one there before a reload.
+	ConfigPath string
+	// Master is HAProxy's master CLI. Nil means HAProxy does not run yet:
+	// Apply writes the files and records haproxy.cfg as the configuration
+	// HAProxy is about to load, and changes nothing at run time.
+	Master *haproxy.Master
+	// Runtime runs runtime API commands in the current worker; nil means
+	// through Master (MasterExec).
+	Runtime Exec
+	// Settle is how long Apply waits, holding the lock, for sibling
+	// templates to finish writing.
+	Settle time.Duration
+	// Log receives one line per notable event (a reload, exhaustion);
+	// nil discards them.
+	Log io.Writer
+	// CounterPath, when set, is a file holding one integer: the number of
+	// apply steps that found no free slot or server (Stats.Exhausted), for
+	// the lbstats sidecar, which reads it from the allocation directory.
+	CounterPath string
+}
+
+// FallbackCounterName is the file name `strata haproxy apply` keeps
+// Options.CounterPath under in $NOMAD_ALLOC_DIR.
+const FallbackCounterName = "strata-apply-fallbacks"
+
+// Result says what one Apply did.
+type Result struct {
+	// Reloaded is true when haproxy.cfg changed and HAProxy was reloaded.
+	Reloaded bool
+	// Commands are the runtime API commands applied.
+	Commands []string
+	// Exhausted says which versions or instances found no slot or server.
+	Exhausted []string
+}
+
+// Stats are the apply step's counters since the routing directory was
+// created, in StatsFile, for lbstats and metrics.
+type Stats struct {
+	// Applies counts apply steps that completed.
+	Applies int64 `json:"applies"`
+	// Reloads counts reloads Apply made because haproxy.cfg changed.
+	Reloads int64 `json:"reloads"`
+	// Exhausted counts apply steps that left a version or an instance out
+	// for want of a slot or a server.
+	Exhausted int64 `json:"exhausted"`
+	// LastExhausted says what was left out the last time.
+	LastExhausted []string `json:"last_exhausted,omitempty"`
+}
+
+// Apply brings HAProxy to the state routing.intent asks for; see the package
+// documentation. It holds an exclusive lock on the routing directory for the
+// whole step, so concurrent calls run one after the other and the later one
+// finds nothing left to do.
+func Apply(ctx context.Context, opts Options) (Result, error) {
+	var res Result
+	unlock, err := haproxy.Lock(ctx, filepath.Join(opts.Dir, lockFile))
+	if err != nil {
+		return res, fmt.Errorf("apply: %w", err)
+	}
+	defer unlock()
+	if opts.Settle > 0 {
+		t := time.NewTimer(opts.Settle)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return res, fmt.Errorf("apply: settling: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	intentPath := filepath.Join(opts.Dir, routing.IntentFile)
+	text, err := os.ReadFile(intentPath)
+	if err != nil {
+		return res, fmt.Errorf("apply: reading the intent: %w", err)
+	}
+	in, err := Parse(intentPath, string(text))
+	if err != nil {
+		return res, fmt.Errorf("apply: %w", err)
+	}
+	prev, err := loadState(filepath.Join(opts.Dir, StateFile))
+	if err != nil {
+		return res, fmt.Errorf("apply: %w", err)
+	}
+	var sess Sessions
+	if opts.Master != nil {
+		if sess, err = ReadSessions(ctx, opts.Master); err != nil {
+			return res, fmt.Errorf("apply: counting sessions, without which no slot or server can be freed: %w", err)
+		}
+	}
+	next, exhausted := Assign(prev, in, sess)
+	res.Exhausted = exhausted
+	d := Desire(next, in)
+	if err := writeFiles(opts.Dir, d, next); err != nil {
+		return res, fmt.Errorf("apply: %w", err)
+	}
+	for _, e := range exhausted {
+		logf(opts.Log, "strata: routing: slots exhausted: %s; raise it in strata.yaml (a change of routing settings reloads HAProxy once)", e)
+	}
+
+	cfgPath := filepath.Join(opts.Dir, routing.ConfigFile)
+	cfg, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return res, fmt.Errorf("apply: reading the structural configuration: %w", err)
+	}
+	sum := sha256.Sum256(cfg)
+	cfgSum := hex.EncodeToString(sum[:])
+	loadedPath := filepath.Join(opts.Dir, loadedFile)
+	if opts.Master == nil {
+		if err := writeAtomic(loadedPath, []byte(cfgSum+"\n")); err != nil {
+			return res, fmt.Errorf("apply: %w", err)
+		}
+		return res, updateStats(opts, res)
+	}
+	loaded, err := os.ReadFile(loadedPath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return res, fmt.Errorf("apply: %w", err)
+	}
+	if strings.TrimSpace(string(loaded)) != cfgSum {
+		// The structure changed: the new worker loads the maps and
+		// servers.state written above.
+		if opts.ConfigPath != "" && filepath.Clean(opts.ConfigPath) != cfgPath {
+			if err := writeAtomic(opts.ConfigPath, cfg); err != nil {
+				return res, fmt.Errorf("apply: installing the configuration: %w", err)
+			}
+		}
+		if _, err := opts.Master.Reload(ctx); err != nil {
+			return res, fmt.Errorf("apply: haproxy.cfg changed: %w", err)
+		}
+		res.Reloaded = true
+		logf(opts.Log, "strata: routing: haproxy.cfg changed: HAProxy reloaded")
+		if err := writeAtomic(loadedPath, []byte(cfgSum+"\n")); err != nil {
+			return res, fmt.Errorf("apply: reloaded, but recording it failed, so the next apply reloads again: %w", err)
+		}
+	}
+	x := opts.Runtime
+	if x == nil {
+		x = MasterExec{Master: opts.Master}
+	}
+	cmds, err := converge(ctx, x, opts.Dir, d)
+	res.Commands = cmds
+	if err != nil {
+		return res, fmt.Errorf("apply: %w", err)
+	}
+	return res, updateStats(opts, res)
+}
+
+// convergeAttempts bounds how often Apply reads the worker back and applies
+// what still differs.
+const convergeAttempts = 3
+
+// converge applies the difference between the worker and d, then reads the
+// worker back to verify it took.
+func converge(ctx context.Context, x Exec, dir string, d Desired) ([]string, error) {
+	var all, last []string
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		now, err := readRunning(ctx, x, dir)
+		if err != nil {
+			return all, fmt.Errorf("reading HAProxy's state: %w", err)
+		}
+		last = differences(d, now)
+		if len(last) == 0 {
+			return all, nil
+		}
+		if attempt == convergeAttempts {
+			break
+		}
+		cmds := commands(d, now, dir)
+		all = append(all, cmds...)
+		lastErr = run(ctx, x, cmds)
+	}
+	if lastErr != nil {
+		return all, fmt.Errorf("HAProxy does not run the desired state after %d attempts: %w; still different: %s", convergeAttempts, lastErr, strings.Join(last, "; "))
+	}
+	return all, fmt.Errorf("HAProxy does not run the desired state after %d attempts; still different: %s", convergeAttempts, strings.Join(last, "; "))
+}
+
+// ReadSessions counts the current sessions (queued included) of every
+// backend and server, summed over the current and old workers: a slot or a
+// server is free only when no worker holds a session on it.
+func ReadSessions(ctx context.Context, m *haproxy.Master) (Sessions, error) {
+	s := Sessions{Backends: map[string]int{}, Servers: map[string]map[string]int{}}
+	procs, err := m.Procs(ctx)
+	if err != nil {
+		return s, err
+	}
+	for _, p := range procs {
+		if !p.Worker() {
+			continue
+		}
+		rows, err := m.Stat(ctx, p.PID)
+		if errors.Is(err, haproxy.ErrProcessGone) {
+			continue // it exited: it holds nothing
+		}
+		if err != nil {
+			return s, fmt.Errorf("%s %d: %w", p.Role, p.PID, err)
+		}
+		for _, r := range rows {
+			switch r.Type {
+			case haproxy.TypeBackend:
+				s.Backends[r.PxName] += r.Scur + r.Qcur
+			case haproxy.TypeServer:
+				if s.Servers[r.PxName] == nil {
+					s.Servers[r.PxName] = map[string]int{}
+				}
+				s.Servers[r.PxName][r.SvName] += r.Scur + r.Qcur
+			}
+		}
+	}
+	return s, nil
+}
+
+func loadState(path string) (*State, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &State{Apps: map[string]*AppState{}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w (remove it to start the assignment over)", path, err)
+	}
+	return &st, nil
+}
+
+// writeFiles writes the maps, servers.state and the state, each only when
+// its content changes.
+func writeFiles(dir string, d Desired, st *State) error {
+	files := map[string][]byte{ServersState: d.ServersStateText()}
+	for _, f := range MapFiles {
+		files[f] = d.MapText(f)
+	}
+	js, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	files[StateFile] = append(js, '\n')
+	for name, b := range files {
+		path := filepath.Join(dir, name)
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, b) {
+			continue
+		}
+		if err := writeAtomic(path, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func updateStats(opts Options, res Result) error {
+	path := filepath.Join(opts.Dir, StatsFile)
+	var st Stats
+	if b, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(b, &st) // a damaged file starts over
+	}
+	st.Applies++
+	if res.Reloaded {
+		st.Reloads++
+	}
+	if len(res.Exhausted) > 0 {
+		st.Exhausted++
+		st.LastExhausted = res.Exhausted
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(path, append(b, '\n')); err != nil {
+		return err
+	}
+	if opts.CounterPath != "" {
+		return writeAtomic(opts.CounterPath, fmt.Appendf(nil, "%d\n", st.Exhausted))
+	}
+	return nil
+}
+
+// ReadStats reads the counters of the routing directory dir; a directory
+// without them reads as zero.
+func ReadStats(dir string) (Stats, error) {
+	var st Stats
+	b, err := os.ReadFile(filepath.Join(dir, StatsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("%s: %w", filepath.Join(dir, StatsFile), err)
+	}
+	return st, nil
+}
+
+// writeAtomic writes b beside path and renames it over path.
+func writeAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+func logf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format+"\n", args...)
+	}
+}
