@@ -54,6 +54,10 @@ It never answers numbers it could not read: the sweeper retires a version
 only when every HAProxy provably reports 0 sessions for it, and a rollout
 never advances on incomplete data. It runs until SIGINT or SIGTERM.
 
+Inside a Nomad allocation, /metrics also exposes the apply step's count of
+steps that found no free version slot or server
+(strata_haproxy_apply_fallbacks_total), from $NOMAD_ALLOC_DIR/` + lbstats.ApplyFallbacksName + `.
+
 --master-socket defaults to $NOMAD_ALLOC_DIR/` + lbstats.MasterSocketName + `, --listen to
 $NOMAD_ADDR_lbstats, and --node to $NOMAD_NODE_ID, then the host name.`,
 		Example: `  strata lbstats                                   # in a Nomad task
@@ -91,10 +95,15 @@ $NOMAD_ADDR_lbstats, and --node to $NOMAD_NODE_ID, then the host name.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			fallbacks := ""
+			if dir, _ := c.lookupEnv(lbstatsAllocDirEnv); dir != "" {
+				fallbacks = filepath.Join(dir, lbstats.ApplyFallbacksName)
+			}
 			return lbstats.Serve(ctx, lbstats.Options{
-				Master: &haproxy.Master{Socket: socket},
-				Listen: listen,
-				Node:   node,
+				Master:         &haproxy.Master{Socket: socket},
+				Listen:         listen,
+				Node:           node,
+				ApplyFallbacks: fallbacks,
 				Ready: func(addr net.Addr) {
 					fmt.Fprintf(c.Stdout, "strata lbstats: node %s, HAProxy master %s, serving http://%s/sessions\n", node, socket, addr)
 				},

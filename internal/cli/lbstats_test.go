@@ -264,3 +264,26 @@ func TestLbstatsLooksForTheMasterSocketWhereTheHAProxyJobPutsIt(t *testing.T) {
 			lbstats.MasterSocketName, generator.MasterSocketName)
 	}
 }
+
+func TestLbstatsMetricsReadTheApplyStepsCounterInItsAllocation(t *testing.T) {
+	t.Parallel()
+	_, alloc := lbstatsHAProxy(t)
+	if err := os.WriteFile(filepath.Join(alloc, lbstats.ApplyFallbacksName), []byte("2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := startLbstats(t, map[string]string{
+		"NOMAD_ALLOC_DIR": alloc, "NOMAD_ADDR_lbstats": "127.0.0.1:0", "NOMAD_NODE_ID": "9f1c2a7e",
+	})
+	resp, err := (&http.Client{Timeout: lbstatsPatience}).Get(r.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b := new(bytes.Buffer)
+	b.ReadFrom(resp.Body)
+	for _, want := range []string{`strata_haproxy_workers{node="9f1c2a7e"} 1`, `strata_haproxy_apply_fallbacks_total{node="9f1c2a7e"} 2`} {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(b.String(), want+"\n") {
+			t.Errorf("GET /metrics = %s\n%s\nwant %s", resp.Status, b, want)
+		}
+	}
+}

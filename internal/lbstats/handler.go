@@ -36,12 +36,18 @@ type errorBody struct {
 // A nil src fails every request. Each call of src is bounded by
 // [CollectTimeout] and the request's context; at most four run at once.
 func Handler(src func(ctx context.Context) (Report, error)) http.Handler {
+	return newHandler(src, "")
+}
+
+// newHandler is Handler whose /metrics also reads the apply step's fallback
+// counter at fallbacks, when set (see [Options.ApplyFallbacks]).
+func newHandler(src func(ctx context.Context) (Report, error), fallbacks string) http.Handler {
 	if src == nil {
 		src = func(context.Context) (Report, error) {
 			return Report{}, errors.New("lbstats: no source of reports configured")
 		}
 	}
-	h := &handler{src: src, slots: make(chan struct{}, maxCollections)}
+	h := &handler{src: src, fallbacks: fallbacks, slots: make(chan struct{}, maxCollections)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /sessions", h.sessions)
 	mux.HandleFunc("GET /healthz", h.healthz)
@@ -50,8 +56,9 @@ func Handler(src func(ctx context.Context) (Report, error)) http.Handler {
 }
 
 type handler struct {
-	src   func(ctx context.Context) (Report, error)
-	slots chan struct{}
+	src       func(ctx context.Context) (Report, error)
+	fallbacks string
+	slots     chan struct{}
 }
 
 // collect makes one valid report for r, waiting for a free slot first.
@@ -104,6 +111,9 @@ func (h *handler) metrics(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
 	if err == nil {
 		err = WriteMetrics(&b, rep)
+	}
+	if err == nil && h.fallbacks != "" {
+		err = writeFallbacks(&b, rep.Node, h.fallbacks)
 	}
 	if err != nil {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

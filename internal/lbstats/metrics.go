@@ -1,8 +1,11 @@
 package lbstats
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,7 +36,38 @@ var (
 		"Failed connections to a version's servers in one worker, from one backend (econ)."}
 	metricRespErrors = metric{"strata_response_errors_total", "counter",
 		"Failed responses of a version's servers in one worker, from one backend (eresp)."}
+	metricFallbacks = metric{"strata_haproxy_apply_fallbacks_total", "counter",
+		"Apply steps that found no free version slot or server for a version or an instance (the apply step's own counter)."}
 )
+
+// maxCounterFile bounds what writeFallbacks reads of the counter file.
+const maxCounterFile = 64
+
+// writeFallbacks appends the apply step's fallback counter, read from the
+// file at path (one integer and a newline), labelled with node. A file that
+// does not exist yet (no apply step wrote it) adds nothing; one that cannot
+// be read or holds anything but a count is an error naming it.
+func writeFallbacks(w io.Writer, node, path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("lbstats: the apply step's fallback counter: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxCounterFile+1))
+	if err != nil {
+		return fmt.Errorf("lbstats: the apply step's fallback counter: %w", err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || n < 0 || len(b) > maxCounterFile {
+		return fmt.Errorf("lbstats: the apply step's fallback counter %s: %s is not a count", path, quote(b))
+	}
+	_, err = fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s{%s} %d\n", metricFallbacks.name, metricFallbacks.help,
+		metricFallbacks.name, metricFallbacks.kind, metricFallbacks.name, label("node", node), n)
+	return err
+}
 
 // WriteMetrics writes r in Prometheus' text format: the number of workers,
 // the master's reload counter and every version's sessions, labelled with

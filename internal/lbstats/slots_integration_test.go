@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -393,5 +395,56 @@ func TestCollectCountsAWebsocketWhenItEnds(t *testing.T) {
 	r = collect(t, p.Master())
 	if got, want := r.Traffic["web"]["v1"], (lbstats.Traffic{Requests: 1}); got != want {
 		t.Errorf("a closed websocket: traffic %+v, want %+v: its 101 is its one response", got, want)
+	}
+}
+
+func TestServeExposesTheApplyStepsFallbackCounter(t *testing.T) {
+	t.Parallel()
+	p := haproxytest.Start(t, slotConfig("127.0.0.1:9", "127.0.0.1:9", "127.0.0.1:9"),
+		haproxytest.WithFile("slots.map", "be_web_1 web/v1\n"), haproxytest.WithFile("versions.map", "v1 be_web_1\n"))
+	counter := filepath.Join(t.TempDir(), "strata-apply-fallbacks")
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan net.Addr, 1)
+	served := make(chan error, 1)
+	go func() {
+		served <- lbstats.Serve(ctx, lbstats.Options{Master: p.Master(), Listen: "127.0.0.1:0", Node: "node-1", Now: fixedClock,
+			ApplyFallbacks: counter, Ready: func(a net.Addr) { ready <- a }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-served
+	})
+	var addr net.Addr
+	select {
+	case addr = <-ready:
+	case err := <-served:
+		t.Fatalf("Serve: %v", err)
+	case <-time.After(patience):
+		t.Fatal("Serve was not ready in time")
+	}
+	metrics := func() (int, string) {
+		resp, err := (&http.Client{Timeout: patience}).Get("http://" + addr.String() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	const name = "strata_haproxy_apply_fallbacks_total"
+	if code, body := metrics(); code != http.StatusOK || strings.Contains(body, name) || !strings.Contains(body, `strata_sessions{node="node-1",app="web",version="v1"} 0`) {
+		t.Errorf("GET /metrics before the apply step wrote its counter = %d\n%s\nwant 200, sessions and no %s", code, body, name)
+	}
+	if err := os.WriteFile(counter, []byte("3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := metrics(); code != http.StatusOK || !strings.Contains(body, name+`{node="node-1"} 3`+"\n") {
+		t.Errorf("GET /metrics with the counter at 3 = %d\n%s", code, body)
+	}
+	if err := os.WriteFile(counter, []byte("three\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := metrics(); code != http.StatusServiceUnavailable || !strings.Contains(body, counter+`: "three" is not a count`) {
+		t.Errorf("GET /metrics with a counter that is not a count = %d\n%s\nwant 503 naming the file", code, body)
 	}
 }
