@@ -161,7 +161,7 @@ func (d Data) templateApp(a App) templateApp {
 
 // NewData collects the routing settings of every web app that has them.
 func NewData(cfg *config.Config, dir, statsBind string) Data {
-	d := Data{Dir: dir, StatsBind: statsBind, Apps: []App{}}
+	d := Data{Dir: dir, StatsBind: statsBind, Apps: []App{}, MworkerMaxReloads: cfg.HAProxy.MworkerMaxReloadsSetting()}
 	for _, a := range cfg.Apps {
 		r := a.Routing
 		if a.Kind != config.KindWeb || r == nil {
@@ -172,6 +172,7 @@ func NewData(cfg *config.Config, dir, statsBind string) Data {
 			Cookie: r.Cookie, ServerCookie: r.ServerCookie,
 			MaxAge: int64(r.CookieMaxAge.Seconds()), Secure: r.Secure,
 			PinPaths: r.PinPaths, Header: r.Header,
+			MaxVersions: r.MaxVersions, MaxServers: r.MaxServers,
 		})
 	}
 	return d
