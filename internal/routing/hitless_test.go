@@ -339,3 +339,61 @@ func TestTheStateSurvivesAReloadAndARestart(t *testing.T) {
 		t.Errorf("no server cookie before the restart")
 	}
 }
+
+// TestSlotsRunningOutReloadOnceWithMore runs an app with 2 version slots of
+// 2 servers: a third version, then a third instance, find no place, so the
+// apply step adds slots and servers to haproxy.cfg and reloads once for
+// each, says so in its counters, and routes them; a stream survives.
+func TestSlotsRunningOutReloadOnceWithMore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Consul and HAProxy; -short skips it")
+	}
+	app := webApp()
+	app.MaxVersions, app.MaxServers = 2, 2
+	s := routingtest.Start(t, func(s *routingtest.Stack) {
+		s.Backend("v1", 1, false)
+		s.Backend("v2", 1, true)
+	}, app)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream := s.OpenStream(ctx, "v1")
+	reloads := s.MasterReloads()
+
+	s.Backend("v3", 1, false)
+	s.Eventually("v3 routed", func() (bool, string) {
+		a := s.Get("/", map[string]string{"strata_version": "v3"}, nil)
+		return a.Version == "v3", a.Version
+	})
+	if got := s.MasterReloads() - reloads; got != 1 {
+		t.Errorf("%d reloads for a version beyond the slots, want 1", got)
+	}
+	for _, n := range []int{2, 3} {
+		s.Backend("v2", n, true)
+	}
+	s.Eventually("v2-3 routed", func() (bool, string) {
+		for range 6 {
+			if a := s.Get("/", map[string]string{"strata_version": "v2"}, nil); a.Server == "v2-3" {
+				return true, ""
+			}
+		}
+		return false, "v2-3 never answers"
+	})
+	// The apply step that routed v2-3 may still be verifying.
+	s.Eventually("the counters", func() (bool, string) {
+		st, err := apply.ReadStats(s.Dir)
+		return err == nil && st.Exhausted == 2 && st.Reloads == 2 && len(st.LastExhausted) > 0, fmt.Sprintf("%+v, %v", st, err)
+	})
+	if got := s.MasterReloads() - reloads; got != 2 {
+		t.Errorf("%d reloads after an instance beyond the servers too, want 2", got)
+	}
+	for _, v := range []string{"v1", "v2", "v3"} {
+		if a := s.Get("/", map[string]string{"strata_version": v}, nil); a.Version != v {
+			t.Errorf("cookie %s: %q", v, a.Version)
+		}
+	}
+	s.Eventually("the files equal what HAProxy runs", func() (bool, string) {
+		run, written := runningState(t, s.Dir), writtenState(t, s.Dir)
+		return run == written, "running:\n" + run + "\nwritten:\n" + written
+	})
+	streamFlows(t, s, stream)
+}

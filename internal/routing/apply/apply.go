@@ -43,8 +43,9 @@ type Options struct {
 	// files. Map paths in haproxy.cfg name files in it.
 	Dir string
 	// ConfigPath is where HAProxy reads its configuration; empty means
-	// Dir/haproxy.cfg. When it is another file, Apply copies the rendered
-	// one there before a reload.
+	// Dir/haproxy.cfg. Apply installs the configuration there before a
+	// reload: the rendered one, with the slots and servers added when they
+	// ran out (see Expand).
 	ConfigPath string
 	// Master is HAProxy's master CLI. Nil means HAProxy does not run yet:
 	// Apply writes the files and records haproxy.cfg as the configuration
@@ -75,7 +76,9 @@ type Result struct {
 	Reloaded bool
 	// Commands are the runtime API commands applied.
 	Commands []string
-	// Exhausted says which versions or instances found no slot or server.
+	// Exhausted says which versions or instances found no slot or server
+	// within the limits: Apply then added slots or servers to haproxy.cfg
+	// and reloaded (Reloaded).
 	Exhausted []string
 }
 
@@ -132,25 +135,70 @@ func Apply(ctx context.Context, opts Options) (Result, error) {
 			return res, fmt.Errorf("apply: counting sessions, without which no slot or server can be freed: %w", err)
 		}
 	}
+	// Limits: the configuration's, or more where they ran out before.
+	grown := map[string]Limits{}
+	for app, ai := range in.Apps {
+		if g, ok := prev.Grown[app]; ok && (g.Slots > ai.Slots || g.Servers > ai.Servers) {
+			g = Limits{Slots: max(g.Slots, ai.Slots), Servers: max(g.Servers, ai.Servers)}
+			grown[app] = g
+			ai.Slots, ai.Servers = g.Slots, g.Servers
+		}
+	}
 	next, exhausted := Assign(prev, in, sess)
-	res.Exhausted = exhausted
+	if len(exhausted) > 0 {
+		// Slots ran out: HAProxy gets more, with one reload (below).
+		limits := map[string]Limits{}
+		for app, ai := range in.Apps {
+			limits[app] = Limits{Slots: ai.Slots, Servers: ai.Servers}
+		}
+		for app, l := range Needed(in, limits, next) {
+			grown[app] = l
+			in.Apps[app].Slots, in.Apps[app].Servers = l.Slots, l.Servers
+			logf(opts.Log, "strata: routing: slots ran out for %s: haproxy.cfg gets %d version slots of %d servers, and HAProxy reloads once; raise routing.max_versions or max_servers in strata.yaml to avoid it", app, l.Slots, l.Servers)
+		}
+		for _, e := range exhausted {
+			logf(opts.Log, "strata: routing: %s", e)
+		}
+		res.Exhausted = exhausted
+		next, exhausted = Assign(prev, in, sess)
+		for _, e := range exhausted {
+			logf(opts.Log, "strata: routing: still without a place after growing: %s", e)
+		}
+	}
+	if len(grown) > 0 {
+		next.Grown = grown
+	}
 	d := Desire(next, in)
-	if err := writeFiles(opts.Dir, d, next); err != nil {
-		return res, fmt.Errorf("apply: %w", err)
-	}
-	for _, e := range exhausted {
-		logf(opts.Log, "strata: routing: slots exhausted: %s; raise it in strata.yaml (a change of routing settings reloads HAProxy once)", e)
-	}
 
 	cfgPath := filepath.Join(opts.Dir, routing.ConfigFile)
-	cfg, err := os.ReadFile(cfgPath)
+	rendered, err := os.ReadFile(cfgPath)
 	if err != nil {
 		return res, fmt.Errorf("apply: reading the structural configuration: %w", err)
+	}
+	cfg := rendered
+	if len(grown) > 0 {
+		expanded, err := Expand(string(rendered), grown)
+		if err != nil {
+			return res, fmt.Errorf("apply: adding slots to %s: %w", cfgPath, err)
+		}
+		cfg = []byte(expanded)
+	}
+	target := cfgPath
+	if opts.ConfigPath != "" {
+		target = opts.ConfigPath
+	}
+	if err := writeFiles(opts.Dir, d, next); err != nil {
+		return res, fmt.Errorf("apply: %w", err)
 	}
 	sum := sha256.Sum256(cfg)
 	cfgSum := hex.EncodeToString(sum[:])
 	loadedPath := filepath.Join(opts.Dir, loadedFile)
 	if opts.Master == nil {
+		if old, err := os.ReadFile(target); err != nil || !bytes.Equal(old, cfg) {
+			if err := writeAtomic(target, cfg); err != nil {
+				return res, fmt.Errorf("apply: installing the configuration: %w", err)
+			}
+		}
 		if err := writeAtomic(loadedPath, []byte(cfgSum+"\n")); err != nil {
 			return res, fmt.Errorf("apply: %w", err)
 		}
@@ -163,8 +211,8 @@ func Apply(ctx context.Context, opts Options) (Result, error) {
 	if strings.TrimSpace(string(loaded)) != cfgSum {
 		// The structure changed: the new worker loads the maps and
 		// servers.state written above.
-		if opts.ConfigPath != "" && filepath.Clean(opts.ConfigPath) != cfgPath {
-			if err := writeAtomic(opts.ConfigPath, cfg); err != nil {
+		if old, err := os.ReadFile(target); err != nil || !bytes.Equal(old, cfg) {
+			if err := writeAtomic(target, cfg); err != nil {
 				return res, fmt.Errorf("apply: installing the configuration: %w", err)
 			}
 		}

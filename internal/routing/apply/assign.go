@@ -13,6 +13,10 @@ import (
 // which version holds which slot, and which instance which server.
 type State struct {
 	Apps map[string]*AppState `json:"apps"`
+	// Grown are the limits of apps that ran out of slots or servers,
+	// beyond what the configuration declares: the apply step adds them to
+	// haproxy.cfg (Expand) and keeps them.
+	Grown map[string]Limits `json:"grown,omitempty"`
 }
 
 // AppState is one app's slots in use, by slot number (1-based).
