@@ -130,7 +130,7 @@ func Apply(ctx context.Context, opts Options) (Result, error) {
 		return res, fmt.Errorf("apply: %w", err)
 	}
 	var sess Sessions
-	if opts.Master != nil {
+	if opts.Master != nil && NeedsSessions(prev, in) {
 		if sess, err = ReadSessions(ctx, opts.Master); err != nil {
 			return res, fmt.Errorf("apply: counting sessions, without which no slot or server can be freed: %w", err)
 		}

@@ -188,3 +188,57 @@ func sortedVersions(vs map[string]*VersionIntent) []string {
 	})
 	return keys
 }
+
+// NeedsSessions reports whether Assign's answer for prev and in can depend
+// on sessions: something is to be freed (a version or an instance gone, a
+// server in maintenance) or placed (a new version or instance). When it
+// cannot (a promotion, a cohort, a drain, a rollout weight), the apply step
+// skips counting them in every worker.
+func NeedsSessions(prev *State, in *Intent) bool {
+	for app, ai := range in.Apps {
+		var pa *AppState
+		if prev != nil {
+			pa = prev.Apps[app]
+		}
+		if pa == nil {
+			if len(ai.Versions) > 0 {
+				return true
+			}
+			continue
+		}
+		placed := map[string]*Slot{}
+		for _, s := range pa.Slots {
+			vi := ai.Versions[s.Version]
+			if vi == nil {
+				return true
+			}
+			placed[s.Version] = s
+			ids := map[string]bool{}
+			for _, srv := range vi.Servers {
+				ids[srv.ID] = true
+			}
+			for _, srv := range s.Servers {
+				if srv.Maint || !ids[srv.ID] {
+					return true
+				}
+				delete(ids, srv.ID)
+			}
+			if len(ids) > 0 {
+				return true
+			}
+		}
+		for v := range ai.Versions {
+			if placed[v] == nil {
+				return true
+			}
+		}
+	}
+	if prev != nil {
+		for app := range prev.Apps {
+			if in.Apps[app] == nil {
+				return true
+			}
+		}
+	}
+	return false
+}

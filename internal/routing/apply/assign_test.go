@@ -204,3 +204,39 @@ func TestDesireMapsOnlyAllowedVersions(t *testing.T) {
 		t.Errorf("servers %+v", d.Servers)
 	}
 }
+
+func TestNeedsSessions(t *testing.T) {
+	base := intent("v1:a@1,b@2", "v2:c@3")
+	st, _ := Assign(nil, base, Sessions{})
+	promoted := intent("v1:a@1,b@2", "v2:c@3")
+	promoted.Apps["web"].Live = "v2"
+	drained := intent("v1!:a@1,b@2", "v2:c@3")
+	moved := intent("v1:a@1,b@9", "v2:c@3")
+	for _, c := range []struct {
+		sentence string
+		in       *Intent
+		want     bool
+	}{
+		{"a promotion needs no sessions", promoted, false},
+		{"a drain needs no sessions", drained, false},
+		{"an instance on a new port needs no sessions", moved, false},
+		{"an instance gone needs them", intent("v1:a@1", "v2:c@3"), true},
+		{"a new instance needs them", intent("v1:a@1,b@2,d@4", "v2:c@3"), true},
+		{"a version gone needs them", intent("v1:a@1,b@2"), true},
+		{"a new version needs them", intent("v1:a@1,b@2", "v2:c@3", "v3:e@5"), true},
+	} {
+		t.Run(c.sentence, func(t *testing.T) {
+			if got := NeedsSessions(st, c.in); got != c.want {
+				t.Errorf("NeedsSessions = %v, want %v", got, c.want)
+			}
+			if !c.want {
+				// Sessions cannot change the answer.
+				a, _ := Assign(st, c.in, Sessions{})
+				b, _ := Assign(st, c.in, sessions("be_web_1/s1", 1, "be_web_2", 1, "be_web_3", 1))
+				if !reflect.DeepEqual(a, b) {
+					t.Errorf("sessions changed the assignment")
+				}
+			}
+		})
+	}
+}
