@@ -18,6 +18,7 @@ import (
 	"github.com/strata-dev/strata/internal/generator"
 	"github.com/strata-dev/strata/internal/haproxy/haproxytest"
 	"github.com/strata-dev/strata/internal/lbstats"
+	"github.com/strata-dev/strata/internal/routing/apply"
 )
 
 // lbstatsPatience bounds every wait in the lbstats tests.
@@ -285,5 +286,13 @@ func TestLbstatsMetricsReadTheApplyStepsCounterInItsAllocation(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || !strings.Contains(b.String(), want+"\n") {
 			t.Errorf("GET /metrics = %s\n%s\nwant %s", resp.Status, b, want)
 		}
+	}
+}
+
+// TestLbstatsReadsTheFallbackCounterApplyWrites: the apply step and the
+// sidecar name the same file in the allocation directory.
+func TestLbstatsReadsTheFallbackCounterApplyWrites(t *testing.T) {
+	if apply.FallbackCounterName != lbstats.ApplyFallbacksName {
+		t.Errorf("apply writes %s, lbstats reads %s", apply.FallbackCounterName, lbstats.ApplyFallbacksName)
 	}
 }
