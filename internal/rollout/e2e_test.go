@@ -30,7 +30,7 @@ import (
 
 // e2e is one such chain.
 type e2e struct {
-	t *testing.T
+	t testing.TB
 	s *routingtest.Stack
 }
 
@@ -39,7 +39,7 @@ func webApp() routing.App {
 }
 
 // startE2E starts the chain with v4 failing failRate of its requests.
-func startE2E(t *testing.T, failRate float64) *e2e {
+func startE2E(t testing.TB, failRate float64) *e2e {
 	t.Helper()
 	s := routingtest.Start(t, func(s *routingtest.Stack) {
 		s.Register(serviceID("v3"), "v3", serveDemo(t, "v3", 0), true)
@@ -60,7 +60,7 @@ func serviceID(v string) string {
 
 // serveDemo starts strata's demo app for version v, failing failRate of
 // its requests, and returns its port.
-func serveDemo(t *testing.T, v string, failRate float64) int {
+func serveDemo(t testing.TB, v string, failRate float64) int {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
