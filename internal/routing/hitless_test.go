@@ -397,3 +397,93 @@ func TestSlotsRunningOutReloadOnceWithMore(t *testing.T) {
 	})
 	streamFlows(t, s, stream)
 }
+
+// TestAnInstanceLeavingWithAStreamGoesToMaintenanceUntilItEnds opens a
+// stream on v1's only instance, then deregisters the instance: its server
+// goes to maintenance (no new request reaches it) while the stream flows
+// and the sessions HAProxy counts (what the sweeper reads) still include
+// it; once the stream ends, the server and then the slot are freed.
+func TestAnInstanceLeavingWithAStreamGoesToMaintenanceUntilItEnds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Consul and HAProxy; -short skips it")
+	}
+	var v1 string
+	s := routingtest.Start(t, func(s *routingtest.Stack) {
+		v1 = s.Backend("v1", 1, false)
+		s.Backend("v2", 1, true)
+	}, webApp())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream := s.OpenStream(ctx, "v1")
+	slotOf := func(v string) string {
+		b, _ := os.ReadFile(filepath.Join(s.Dir, apply.SlotsMap))
+		for _, l := range splitLines(string(b)) {
+			if be, version, ok := cutSpace(l); ok && version == "web/"+v {
+				return be
+			}
+		}
+		return ""
+	}
+	be := slotOf("v1")
+	if be == "" {
+		t.Fatal("v1 has no slot")
+	}
+	sessions := func() int {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n, err := s.Proxy.Master().Sessions(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n[be]
+	}
+	s.Eventually("the stream is counted", func() (bool, string) { return sessions() == 1, fmt.Sprint(sessions()) })
+
+	if err := s.Consul.Client.Agent().ServiceDeregister(v1); err != nil {
+		t.Fatal(err)
+	}
+	s.Eventually("v1's cookie goes to live", func() (bool, string) {
+		a := s.Get("/", map[string]string{"strata_version": "v1"}, nil)
+		return a.Version == "v2", a.Version
+	})
+	if want := "server " + be + "/s1 "; !containsPrefixed(runningState(t, s.Dir), want, "maint") {
+		t.Errorf("%s is not in maintenance:\n%s", want, runningState(t, s.Dir))
+	}
+	if n := sessions(); n != 1 {
+		t.Errorf("%s counts %d sessions with its server in maintenance, want 1", be, n)
+	}
+	if slotOf("v1") != be {
+		t.Errorf("v1's slot was freed while it held a session")
+	}
+	streamFlows(t, s, stream)
+
+	cancel()
+	s.Eventually("the session ends", func() (bool, string) { return sessions() == 0, fmt.Sprint(sessions()) })
+	// The next apply step frees the slot.
+	s.Put("strata/web/cohorts/nudge", `{"version":"v2","opt_in":"/nudge"}`)
+	s.Eventually("v1's slot is freed", func() (bool, string) { return slotOf("v1") == "", slotOf("v1") })
+	s.Eventually("the files equal what HAProxy runs", func() (bool, string) {
+		run, written := runningState(t, s.Dir), writtenState(t, s.Dir)
+		return run == written, "running:\n" + run + "\nwritten:\n" + written
+	})
+}
+
+func cutSpace(l string) (string, string, bool) {
+	for i := range len(l) {
+		if l[i] == ' ' {
+			return l[:i], l[i+1:], true
+		}
+	}
+	return "", "", false
+}
+
+// containsPrefixed reports whether a line of text starts with prefix and
+// ends with suffix.
+func containsPrefixed(text, prefix, suffix string) bool {
+	for _, l := range splitLines(text) {
+		if len(l) >= len(prefix)+len(suffix) && l[:len(prefix)] == prefix && l[len(l)-len(suffix):] == suffix {
+			return true
+		}
+	}
+	return false
+}
