@@ -32,4 +32,3 @@ func TestChurnStartsNoHAProxyProcess(t *testing.T) {
 		t.Errorf("%d of %d samples of HAProxy's processes failed: %v", r.watch.Failures, r.watch.Samples, r.watch.LastError)
 	}
 }
-
