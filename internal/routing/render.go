@@ -28,7 +28,7 @@ type Options struct {
 	// ConsulAddr and Token reach Consul; empty means CONSUL_HTTP_ADDR and
 	// CONSUL_HTTP_TOKEN, read the way consul/api's DefaultConfig reads them.
 	ConsulAddr, Token string
-	// Dir receives haproxy.cfg and versions.map.
+	// Dir receives haproxy.cfg and routing.intent.
 	Dir string
 	// Once renders as soon as all data is there, then returns.
 	Once bool
