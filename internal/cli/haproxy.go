@@ -159,8 +159,9 @@ func (c *CLI) haproxyReloadCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "reload",
 		Short: "Reload HAProxy once for a set of re-rendered files (the templates' change script)",
-		Long: `Reload is what the strata-haproxy job's template blocks run when consul-template
-re-renders haproxy.cfg or versions.map (change_mode = "script"). It takes a lock,
+		Long: `Reload reloads HAProxy once for the files in --dir. It was the change script of
+strata-haproxy jobs rendered before 'strata haproxy apply', which now changes
+HAProxy at run time and reloads only when haproxy.cfg changes. It takes a lock,
 waits --settle for sibling templates to finish writing, and reloads HAProxy
 through its master CLI unless the last confirmed reload already loaded exactly
 these files. Two templates that change together therefore cause one reload

@@ -132,6 +132,21 @@ func TestEveryRoutingChangeIsHitless(t *testing.T) {
 			}
 			return true, ""
 		}},
+		{"a rollout at 50 sends about half of the new sessions", func() {
+			s.Put("strata/web/rollout", `{"candidate":"v4","stable":"v3","weight":50,"step":1,"state":"running"}`)
+		}, func() (bool, string) {
+			// 200 new sessions: outside 50..150 has a probability
+			// below 1e-12 at 50%, and is certain at 100% or 0%.
+			n := 0
+			for range 200 {
+				if a := s.Get("/", nil, nil); a.Version == "v4" {
+					n++
+				} else if a.Version != "v3" {
+					return false, a.Version
+				}
+			}
+			return n >= 50 && n <= 150, fmt.Sprintf("%d of 200 to v4", n)
+		}},
 		{"a paused rollout at weight 0 sends none", func() {
 			s.Put("strata/web/rollout", `{"candidate":"v4","stable":"v3","weight":0,"step":0,"state":"paused"}`)
 		}, func() (bool, string) {
