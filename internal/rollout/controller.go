@@ -89,6 +89,9 @@ func (c *Controller) Pass(ctx context.Context) ([]Result, error) {
 	reports := GatherReports(ctx, c.Consul, c.HTTP, c.now())
 	for _, r := range todo {
 		res := c.decide(ctx, kv, health, r.st, r.idx, reports)
+		if ctx.Err() != nil {
+			break
+		}
 		results = append(results, res)
 	}
 	return results, nil
@@ -105,6 +108,11 @@ func (c *Controller) decide(ctx context.Context, kv KV, health Catalog, st State
 	case errors.Is(err, release.ErrNotRunning), errors.Is(err, release.ErrDraining):
 	default:
 		obs.Problems = append(obs.Problems, err.Error())
+	}
+	if err := ctx.Err(); err != nil {
+		// Stopping: what failed to be read is this controller's doing,
+		// not the fleet's; decide nothing.
+		return Result{App: app, Err: err}
 	}
 	d := Decide(st, obs, c.ID)
 	res := Result{App: app, Decision: d}
