@@ -55,7 +55,7 @@ func TestRolloutCommands(t *testing.T) {
 		{"status while paused", []string{"rollout", "status", "web"}, ExitOK, "none while paused"},
 		{"pause twice", []string{"rollout", "pause", "web"}, ExitError, "is paused, not running"},
 		{"resume", []string{"rollout", "resume", "web"}, ExitOK, "the step starts over"},
-		{"abort", []string{"rollout", "abort", "web"}, ExitOK, "weight 0, v1 stays live, and sessions pinned to v2 return to it"},
+		{"abort", []string{"rollout", "abort", "web"}, ExitOK, "weight 0, v1 stays live, and sessions pinned to v2 go back to v1"},
 		{"status after abort", []string{"rollout", "status", "web"}, ExitOK, "aborted"},
 		{"a new start after an abort", []string{"rollout", "start", "web", "v3"}, ExitOK, "rollout of v3 started"},
 	}

@@ -137,17 +137,14 @@ func Decide(st State, obs Observation, by string) Decision {
 	if fail != "" {
 		why := fail + "; weight 0, " + st.Stable + " stays live"
 		if s.OnFailure == OnFailureReturn {
-			why += ", and sessions pinned to " + st.Candidate + " return to it (on_failure: return)"
+			why += ", and sessions pinned to " + st.Candidate + " go back to " + st.Stable + " (on_failure: return)"
 			next.Return = true
 		}
 		next.State, next.Weight = Failed, 0
 		entry(ActionFail, why)
 		return measured(Decision{Action: ActionFail, Why: why, Write: true, Next: next, recorded: true})
 	}
-	passed := fmt.Sprintf("%s passed: candidate %s %s", stepName, st.Candidate, cand)
-	if stable.Requests > 0 || st.Stable != "" {
-		passed += fmt.Sprintf(", stable %s %s", st.Stable, stable)
-	}
+	passed := fmt.Sprintf("%s passed: candidate %s %s, stable %s %s", stepName, st.Candidate, cand, st.Stable, stable)
 	if st.Step == len(s.Steps)-1 {
 		why := passed + "; " + st.Candidate + " is live"
 		next.State = Succeeded

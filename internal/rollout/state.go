@@ -62,7 +62,8 @@ type Settings struct {
 	MinRequests int `json:"min_requests"`
 	// MaxErrorRateRatio, when > 0, also bounds the candidate's rate by
 	// ratio × the stable version's rate over the same step, when the
-	// stable version served at least MinRequests.
+	// stable version served at least MinRequests. Taken as written: while
+	// stable has no 5xx at all, any candidate 5xx fails the step.
 	MaxErrorRateRatio float64 `json:"max_error_rate_ratio,omitempty"`
 	// OnFailure is OnFailureStay or OnFailureReturn.
 	OnFailure string `json:"on_failure"`

@@ -188,7 +188,7 @@ func Abort(ctx context.Context, kv KV, app string, now time.Time, by string) (St
 		st.Reason = fmt.Sprintf("aborted at step %d of %d: weight 0, %s stays live", st.Step+1, len(st.Settings.Steps), st.Stable)
 		if st.Settings.OnFailure == OnFailureReturn {
 			st.Return = true
-			st.Reason += ", and sessions pinned to " + st.Candidate + " return to it (on_failure: return)"
+			st.Reason += ", and sessions pinned to " + st.Candidate + " go back to " + st.Stable + " (on_failure: return)"
 		}
 		st.record(Entry{At: now.UTC(), Step: st.Step, Weight: 0, Decision: ActionAbort, Why: st.Reason, By: by})
 		return nil
