@@ -105,7 +105,8 @@ func configKey(job *api.Job) string {
 	switch *job.ID {
 	case generator.HAProxyJobID:
 		return "haproxy"
-	case generator.SweeperJobID:
+	case generator.SweeperJobID, generator.RolloutJobID:
+		// The rollout controller's task takes the sweeper's settings.
 		return "sweeper"
 	}
 	return "job " + *job.ID
