@@ -492,4 +492,26 @@ func TestOperatorCommands(t *testing.T) {
 	}
 	// A finished rollout is replaced by a new start.
 	f.start(fastSettings())
+
+	// A rollout edited by hand into something strata cannot read, whose
+	// weight the template may still route, can still be aborted.
+	put := func(v string) {
+		if _, err := kv.Put(&consulapi.KVPair{Key: Key("web"), Value: []byte(v)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(`{"candidate":"v4","state":"running","weight":50,"extra":"kept"}`)
+	if _, err := Abort(ctx, kv, "web", f.now(), "cli"); err != nil {
+		t.Fatalf("abort of an invalid rollout: %v", err)
+	}
+	p, _, _ := kv.Get(Key("web"), nil)
+	var raw map[string]any
+	json.Unmarshal(p.Value, &raw)
+	if raw["state"] != "aborted" || raw["weight"] != float64(0) || raw["extra"] != "kept" || !strings.Contains(fmt.Sprint(raw["reason"]), "not valid") {
+		t.Errorf("aborted invalid rollout: %s", p.Value)
+	}
+	put(`not json`)
+	if _, err := Abort(ctx, kv, "web", f.now(), "cli"); err == nil || !strings.Contains(err.Error(), "consul kv delete strata/web/rollout") {
+		t.Errorf("abort of a value that is not JSON: %v", err)
+	}
 }

@@ -219,7 +219,7 @@ type Entry struct {
 func Parse(app string, b []byte) (State, error) {
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {
-		return State{}, fmt.Errorf("%s is not a rollout's JSON (%v): abort it with strata rollout abort %s, or delete the key", Key(app), err, app)
+		return State{}, fmt.Errorf("%s is not a rollout's JSON (%v): HAProxy routes no weight from it; delete it (consul kv delete %s) and start again", Key(app), err, Key(app))
 	}
 	if !naming.ValidVersion(s.Candidate) {
 		return State{}, fmt.Errorf("%s: candidate %q is not a valid version (%s)", Key(app), s.Candidate, naming.VersionGrammar)

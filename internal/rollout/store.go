@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -178,8 +179,13 @@ func Resume(ctx context.Context, kv KV, app string, now time.Time, by string) (S
 
 // Abort ends a running or paused rollout: weight 0, the stable version
 // stays live; with on_failure "return", the candidate's pinned sessions
-// return to live.
+// return to live. A stored rollout that is JSON but not a valid one (edited
+// by hand: the template may still route its weight) is aborted too: its
+// state becomes "aborted" and its weight 0, its other fields kept.
 func Abort(ctx context.Context, kv KV, app string, now time.Time, by string) (State, error) {
+	if _, _, found, err := Read(ctx, kv, app); found && err != nil {
+		return abortInvalid(ctx, kv, app, err)
+	}
 	return change(ctx, kv, app, func(st *State) error {
 		if !st.State.Active() {
 			return fmt.Errorf("%w: %s: the rollout of %s is already %s", ErrNotActive, app, st.Candidate, st.State)
@@ -241,4 +247,38 @@ func List(ctx context.Context, kv KV) ([]string, error) {
 		}
 	}
 	return apps, nil
+}
+
+// abortInvalid sets state "aborted" and weight 0 in a stored rollout that
+// Parse refuses (why), keeping its other fields, with check-and-set. It
+// returns why's error when the value is not a JSON object at all: HAProxy
+// routes no weight from it then.
+func abortInvalid(ctx context.Context, kv KV, app string, why error) (State, error) {
+	for n := range attempts {
+		p, _, err := kv.Get(Key(app), (&consulapi.QueryOptions{}).WithContext(ctx))
+		if err != nil {
+			return State{}, fmt.Errorf("reading %s: %w", Key(app), err)
+		}
+		if p == nil {
+			return State{}, fmt.Errorf("%w: %s: no rollout (%s is not set)", ErrNoRollout, app, Key(app))
+		}
+		var raw map[string]any
+		if json.Unmarshal(p.Value, &raw) != nil || raw == nil {
+			return State{}, why
+		}
+		reason := fmt.Sprintf("aborted: the stored rollout was not valid (%v): weight 0", why)
+		raw["state"], raw["weight"], raw["reason"] = string(Aborted), 0, reason
+		b, _ := json.Marshal(raw)
+		ok, _, _, err := kv.Txn(consulapi.KVTxnOps{{Verb: consulapi.KVCAS, Key: Key(app), Value: b, Index: p.ModifyIndex}}, (&consulapi.QueryOptions{}).WithContext(ctx))
+		if err != nil {
+			return State{}, fmt.Errorf("writing %s: %w", Key(app), err)
+		}
+		if ok {
+			return State{App: app, State: Aborted, Reason: reason}, nil
+		}
+		if err := backoff(ctx, n); err != nil {
+			return State{}, err
+		}
+	}
+	return State{}, fmt.Errorf("%s: %s kept changing (%d attempts); try again", app, Key(app), attempts)
 }
