@@ -37,6 +37,9 @@ type design struct {
 	// register registers it with an HTTP check, as Nomad would.
 	serve    func(v string, n int) int
 	register func(id, v string, port int, live bool)
+	// ports are the ports of the instances backend started, by the demo
+	// name that answers ("<version>-<n>").
+	ports map[string]int
 }
 
 // webApp's settings, for both designs.
@@ -81,6 +84,10 @@ var designs = []struct {
 // routingtest.Stack.Backend does.
 func (d *design) backend(v string, n int, live bool) {
 	port := d.serve(v, n)
+	if d.ports == nil {
+		d.ports = map[string]int{}
+	}
+	d.ports[fmt.Sprintf("%s-%d", v, n)] = port
 	d.register(fmt.Sprintf("_nomad-task-%08d-0000-0000-0000-%012d-web-web-web-http-%s", n, len(v)*1000+n, v), v, port, live)
 }
 
