@@ -50,6 +50,9 @@ type Inventory struct {
 	Live map[string]string
 	// Cohorts are the versions cohorts target, per app.
 	Cohorts map[string][]string
+	// Rollouts are the candidates of rollouts in progress (running or
+	// paused, strata/<app>/rollout), per app.
+	Rollouts map[string]string
 	// Draining holds strata/<app>/draining/<version>: since when.
 	Draining map[string]map[string]time.Time
 	// Sessions per version, summed over every HAProxy and all its workers.
@@ -134,6 +137,7 @@ type State string
 const (
 	StateLive       State = "live"
 	StateCohort     State = "cohort"
+	StateRollout    State = "rollout candidate"
 	StateNewestKept State = "newest-kept"
 	StateTooYoung   State = "too young"
 	StateBusy       State = "busy"
@@ -326,6 +330,8 @@ func decideApp(app string, jobs []Job, inv Inventory, cfg Config, p Policy, know
 			v.State, v.Reason = StateLive, "live in strata.yaml"
 		case cohort[j.Version]:
 			v.State, v.Reason = StateCohort, "a cohort's target"
+		case j.Version == inv.Rollouts[app]:
+			v.State, v.Reason = StateRollout, "the candidate of a rollout in progress (strata/"+app+"/rollout)"
 		case kept[j.Version]:
 			v.State, v.Reason = StateNewestKept, fmt.Sprintf("among the newest %d", p.Keep)
 		case now.Sub(j.FirstSubmit) < p.MinAge:
@@ -376,7 +382,7 @@ func decideApp(app string, jobs []Job, inv Inventory, cfg Config, p Policy, know
 			v.Reason += ": it takes no keep place"
 		}
 		// A protected version must not stay out of the allow-list.
-		protected := v.State == StateLive || v.State == StateCohort || v.State == StateNewestKept || v.State == StateTooYoung
+		protected := v.State == StateLive || v.State == StateCohort || v.State == StateRollout || v.State == StateNewestKept || v.State == StateTooYoung
 		if protected && draining {
 			v.Action = ActionAbortDrain
 			v.Reason += "; it was draining: drain aborted"

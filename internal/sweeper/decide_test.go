@@ -88,6 +88,12 @@ func TestDecide(t *testing.T) {
 			inv.Cohorts = map[string][]string{"web": {"v1"}}
 			return inv
 		}, config, "v1", StateCohort, ActionNone, "cohort"},
+		{"the candidate of a rollout in progress is kept, and its drain aborted", func() Inventory {
+			inv := idle()
+			inv.Rollouts = map[string]string{"web": "v1"}
+			inv.Draining = map[string]map[string]time.Time{"web": {"v1": t0.Add(-time.Minute)}}
+			return inv
+		}, config, "v1", StateRollout, ActionAbortDrain, "the candidate of a rollout in progress"},
 		{"the newest keep versions are kept", func() Inventory {
 			inv := idle()
 			inv.Live = map[string]string{"web": "v1"}

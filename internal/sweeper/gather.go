@@ -71,7 +71,7 @@ type Indexes struct {
 // Inventory.Failures (so Decide retires nothing) rather than returned: the
 // pass still reports what it knows.
 func Gather(ctx context.Context, src Sources, now time.Time) (Inventory, Indexes, Calls) {
-	inv := Inventory{Live: map[string]string{}, Cohorts: map[string][]string{}, Draining: map[string]map[string]time.Time{},
+	inv := Inventory{Live: map[string]string{}, Cohorts: map[string][]string{}, Rollouts: map[string]string{}, Draining: map[string]map[string]time.Time{},
 		Sessions: map[string]map[string]int{}, Deployments: map[string]map[string]Deployment{}}
 	idx := Indexes{Draining: map[string]map[string]uint64{}, Live: map[string]uint64{}}
 	var calls Calls
@@ -210,6 +210,10 @@ func gatherKV(ctx context.Context, src Sources, now time.Time, inv *Inventory, i
 			if v := cohortVersion(p.Value); v != "" {
 				inv.Cohorts[app] = append(inv.Cohorts[app], v)
 			}
+		case len(parts) == 3 && parts[2] == "rollout":
+			if v := rolloutCandidate(p.Value); v != "" {
+				inv.Rollouts[app] = v
+			}
 		case len(parts) == 4 && parts[2] == "draining" && naming.ValidVersion(parts[3]):
 			since, err := time.Parse(time.RFC3339, strings.TrimSpace(string(p.Value)))
 			if err != nil {
@@ -307,4 +311,17 @@ func cohortVersion(value []byte) string {
 		return ""
 	}
 	return c.Version
+}
+
+// rolloutCandidate returns the valid candidate of a rollout in progress
+// (state running or paused: HAProxy may send it new sessions), or "".
+func rolloutCandidate(value []byte) string {
+	var r struct {
+		Candidate string `json:"candidate"`
+		State     string `json:"state"`
+	}
+	if json.Unmarshal(value, &r) != nil || !naming.ValidVersion(r.Candidate) || (r.State != "running" && r.State != "paused") {
+		return ""
+	}
+	return r.Candidate
 }
