@@ -11,6 +11,7 @@
 // A web version is retired like this:
 //
 //  1. Drain: it is not live (in KV or strata.yaml), not a cohort's target,
+//     not the candidate of a rollout in progress (strata/<app>/rollout),
 //     not among the newest Keep, older than MinAge, and every HAProxy reports
 //     0 sessions for it, old workers included. The sweeper writes
 //     strata/<app>/draining/<version>; the templates drop it from the cookie
