@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -513,5 +517,69 @@ func TestOperatorCommands(t *testing.T) {
 	put(`not json`)
 	if _, err := Abort(ctx, kv, "web", f.now(), "cli"); err == nil || !strings.Contains(err.Error(), "consul kv delete strata/web/rollout") {
 		t.Errorf("abort of a value that is not JSON: %v", err)
+	}
+}
+
+// TestKilledControllerProcessesNeitherRepeatNorSkipAStep runs the
+// controller as a process and kills it with SIGKILL, again and again, at
+// moments that fall anywhere in its passes (between reading and writing,
+// during a write), starting a new one each time, while traffic flows: the
+// rollout still decides each step exactly once and the candidate becomes
+// live once.
+func TestKilledControllerProcessesNeitherRepeatNorSkipAStep(t *testing.T) {
+	f := newFleet(t, "n1")
+	s := fastSettings()
+	s.Interval = Duration(300 * time.Millisecond)
+	f.start(s)
+	stop := make(chan struct{})
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				f.serve(20, 0, 20)
+			}
+		}
+	}()
+	defer func() { close(stop); <-served }()
+	kills := 0
+	deadline := time.Now().Add(90 * time.Second)
+	for i := 0; f.state().State == Running; i++ {
+		if time.Now().After(deadline) || i > 1000 {
+			t.Fatalf("still running after %d controllers: %v", i, decisions(f.state()))
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), childEnv+"="+f.consul.Addr)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Kill it after 10 to 80 ms: it starts in about 10, and a pass takes a
+		// few. Every fourth lives 400 ms, so that a slow machine progresses.
+		life := time.Duration(10+rand.IntN(70)) * time.Millisecond
+		if i%4 == 3 {
+			life = 400 * time.Millisecond
+		}
+		time.Sleep(life)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		kills++
+	}
+	st := f.state()
+	var got []string
+	for _, d := range decisions(st) {
+		if !strings.HasPrefix(d, "wait@") && !strings.HasPrefix(d, "hold@") {
+			got = append(got, d)
+		}
+	}
+	t.Logf("%d controllers killed; history %v", kills, decisions(st))
+	if strings.Join(got, " ") != wantSuccess {
+		t.Errorf("history %s, want %s (waits and holds aside)", strings.Join(decisions(st), " "), wantSuccess)
+	}
+	if _, hist, _ := release.Live(context.Background(), f.consul.Client.KV(), "web"); f.live() != "v4" || strings.Join(hist, ",") != "v3" {
+		t.Errorf("live %s, history %v; want v4 promoted once over v3", f.live(), hist)
 	}
 }
