@@ -6,11 +6,12 @@
 //
 // A rollout is one JSON value in Consul KV, strata/<app>/rollout ([State]),
 // written only with check-and-set on its ModifyIndex: by `strata rollout
-// start|pause|resume|abort` and by the controller. HAProxy's template reads
-// candidate, weight, state and return from it (see the contract in
-// /tmp/team/rollout-contract.md, mirrored in [State]'s field comments): a
-// share weight of new sessions goes to candidate while state is running or
-// paused; pinned sessions never move.
+// start|pause|resume|abort` and by the controller. HAProxy's template
+// (templates/routing.intent.ctmpl) reads candidate, weight, state and return
+// from it ([State]'s field comments are the contract): a share weight of new
+// sessions goes to candidate while state is running or paused, and a failed
+// or aborted candidate with return set leaves the allow-list; pinned
+// sessions never move otherwise.
 //
 // A rollout carries the settings it started with ([Settings], from
 // strata.yaml's apps.<app>.rollout): a change of strata.yaml never changes
