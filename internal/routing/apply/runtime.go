@@ -2,10 +2,8 @@ package apply
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/strata-dev/strata/internal/haproxy"
@@ -20,33 +18,19 @@ type Exec interface {
 }
 
 // MasterExec runs commands in the current worker through the master CLI
-// ("@!<pid> <command>"), one connection per command.
+// ("@!<pid> <command>", [haproxy.Master.WorkerExec]).
 type MasterExec struct{ Master *haproxy.Master }
 
 // Exec runs cmds in the master's current worker, which it looks up first.
 func (m MasterExec) Exec(ctx context.Context, cmds ...string) ([]string, error) {
-	procs, err := m.Master.Procs(ctx)
+	current, _, err := m.Master.Workers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	pid := 0
-	for _, p := range procs {
-		if p.Role == haproxy.RoleCurrent {
-			pid = p.PID
-		}
-	}
-	if pid == 0 {
+	if len(current) == 0 {
 		return nil, fmt.Errorf("the master at %s lists no current worker", m.Master.Socket)
 	}
-	out := make([]string, 0, len(cmds))
-	for _, c := range cmds {
-		a, err := m.Master.Command(ctx, fmt.Sprintf("@!%d %s", pid, c))
-		if err != nil {
-			return out, err
-		}
-		out = append(out, a)
-	}
-	return out, nil
+	return m.Master.WorkerExec(ctx, current[len(current)-1].PID, cmds...)
 }
 
 // running is what the current worker holds.
@@ -88,42 +72,29 @@ func readRunning(ctx context.Context, x Exec, dir string) (running, error) {
 	return r, nil
 }
 
-// parseShowMap parses "show map <file>": "<pointer> <key> <value>" lines.
+// parseShowMap parses an Exec answer to "show map <file>", which lacks the
+// empty line that ends HAProxy's.
 func parseShowMap(out string) ([]Entry, error) {
-	var entries []Entry
-	for _, line := range strings.Split(out, "\n") {
-		if line == "" {
-			continue
-		}
-		f := strings.SplitN(line, " ", 3)
-		if len(f) != 3 || !strings.HasPrefix(f[0], "0x") {
-			return nil, fmt.Errorf("unexpected answer %q", strings.TrimSpace(out))
-		}
-		entries = append(entries, Entry{f[1], f[2]})
+	es, err := haproxy.ParseMapEntries(out + "\n")
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]Entry, 0, len(es))
+	for _, e := range es {
+		entries = append(entries, Entry{e.Key, e.Value})
 	}
 	return entries, nil
 }
 
-// parseServersState parses "show servers state" (format 1) into to.
+// parseServersState parses "show servers state" (or a servers.state file)
+// into to.
 func parseServersState(out string, to map[string]serverNow) error {
-	lines := strings.Split(out, "\n")
-	if strings.TrimSpace(lines[0]) != "1" {
-		return fmt.Errorf("show servers state: unexpected answer %q", lines[0])
+	servers, err := haproxy.ParseServersState(out)
+	if err != nil {
+		return err
 	}
-	for _, line := range lines[1:] {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Fields(line)
-		if len(f) < 19 {
-			return fmt.Errorf("show servers state: short line %q", line)
-		}
-		admin, err1 := strconv.Atoi(f[6])
-		port, err2 := strconv.Atoi(f[18])
-		if err1 != nil || err2 != nil {
-			return fmt.Errorf("show servers state: bad line %q", line)
-		}
-		to[f[1]+"/"+f[3]] = serverNow{addr: f[4], port: port, maint: admin&1 != 0}
+	for _, sv := range servers {
+		to[sv.Backend+"/"+sv.Name] = serverNow{addr: sv.Addr, port: sv.Port, maint: sv.Admin.Maint()}
 	}
 	return nil
 }
@@ -218,46 +189,14 @@ func setState(be, srv, state string) string {
 	return fmt.Sprintf("set server %s/%s state %s", be, srv, state)
 }
 
-// checkAnswer says whether a command's answer is a success.
-func checkAnswer(cmd, answer string) error {
-	a := strings.TrimSpace(answer)
-	switch {
-	case strings.HasPrefix(cmd, "set server ") && strings.Contains(cmd, " addr "):
-		if strings.Contains(a, "changed") || strings.Contains(a, "no need to change") {
-			return nil
-		}
-	case a == "":
-		return nil
-	}
-	return &CommandError{Command: cmd, Answer: a}
-}
-
-// CommandError is a runtime API command HAProxy refused.
-type CommandError struct{ Command, Answer string }
-
-// Error names the command and HAProxy's answer.
-func (e *CommandError) Error() string {
-	return fmt.Sprintf("HAProxy refused %q: %s", e.Command, e.Answer)
-}
-
-// run executes cmds and checks every answer.
+// run executes cmds; both Exec implementations report every refused
+// command as a *haproxy.RuntimeError.
 func run(ctx context.Context, x Exec, cmds []string) error {
 	if len(cmds) == 0 {
 		return nil
 	}
-	out, err := x.Exec(ctx, cmds...)
-	var errs []error
-	if err != nil {
-		errs = append(errs, err)
-	}
-	for i, a := range out {
-		if i < len(cmds) {
-			if err := checkAnswer(cmds[i], a); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errors.Join(errs...)
+	_, err := x.Exec(ctx, cmds...)
+	return err
 }
 
 // differences lists where now differs from d, for messages; empty when
