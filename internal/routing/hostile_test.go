@@ -289,14 +289,20 @@ func TestHostileConsulDataChangesOnlyItsOwnItem(t *testing.T) {
 			c.apply(t)
 			probe := fmt.Sprintf("/probe-%d", i)
 			put(t, s, fmt.Sprintf("strata/web/cohorts/zz-probe-%d", i), fmt.Sprintf(`{"version":"v2","opt_in":%q}`, probe))
+			// The probe is a KV write and the case may be a catalog
+			// registration, which the agent syncs separately: wait for both
+			// to be rendered and applied.
 			s.EventuallyT(t, "HAProxy loads the render after "+c.name, func() (bool, string) {
 				a := s.Get(probe, nil, nil)
-				return a.Status == 302, fmt.Sprintf("%s answers %d", probe, a.Status)
+				if a.Status != 302 {
+					return false, fmt.Sprintf("%s answers %d", probe, a.Status)
+				}
+				intent, _ := os.ReadFile(filepath.Join(s.Dir, routing.IntentFile))
+				if !strings.Contains(string(intent), c.evidence) {
+					return false, fmt.Sprintf("the render does not show the data (%q):\n%s", c.evidence, intent)
+				}
+				return true, ""
 			})
-			intent, _ := os.ReadFile(filepath.Join(s.Dir, routing.IntentFile))
-			if !strings.Contains(string(intent), c.evidence) {
-				t.Fatalf("the render does not show the data (%q):\n%s", c.evidence, intent)
-			}
 			haproxyCheck(t, s.Dir)
 			if cfg, _ := os.ReadFile(filepath.Join(s.Dir, routing.ConfigFile)); !bytes.Equal(cfg, structure) {
 				t.Errorf("haproxy.cfg changed:\n%s", cfg)
