@@ -61,9 +61,11 @@ func (c *CLI) haproxyApplyCmd() *cobra.Command {
 		Short: "Apply the rendered routing state to HAProxy at run time (the templates' change script)",
 		Long: `Apply is what the strata-haproxy job's template blocks run when consul-template
 re-renders routing.intent or haproxy.cfg (change_mode = "script"). It takes a
-lock, waits --settle for sibling templates to finish writing, gives each
-running version a slot and each instance a server (keeping those they have;
-reusing a slot or a server only once no worker holds a session on it), writes
+lock; while routing.intent and haproxy.cfg name different strata.yaml
+settings (one of the two is still to be written after strata.yaml changed)
+it waits for the other, at most --settle. It gives each running version a
+slot and each instance a server (keeping those they have; reusing a slot or
+a server only once no worker holds a session on it), writes
 the map files and servers.state, and applies the difference through HAProxy's
 admin socket: no reload, no new process. Only when haproxy.cfg changed (a
 routing setting in strata.yaml) does it reload HAProxy, once. It exits 0 when
@@ -100,7 +102,7 @@ HAProxy runs the desired state, 1 otherwise.`,
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", "", "directory holding haproxy.cfg, routing.intent, the maps and admin.sock (default: $NOMAD_TASK_DIR)")
 	f.StringVar(&socket, "master-socket", "", "HAProxy's master CLI socket (default: $NOMAD_ALLOC_DIR/haproxy-master.sock, else DIR/master.sock)")
-	f.DurationVar(&settle, "settle", apply.DefaultSettle, "how long to wait for sibling templates to finish writing")
+	f.DurationVar(&settle, "settle", apply.DefaultSettle, "how long to wait at most for routing.intent and haproxy.cfg to name the same settings (no wait when they do)")
 	f.DurationVar(&timeout, "timeout", 25*time.Second, "give up after this long")
 	return cmd
 }

@@ -130,12 +130,16 @@ func (h *HAProxy) MworkerMaxReloadsSetting() int {
 
 // HAProxy defaults. Nomad's own template defaults (a 5 s splay and a 5 s
 // minimum wait) put 8 to 10 s between a change in Consul and HAProxy seeing
-// it; strata sets small ones on every template.
+// it; strata sets small ones on every template. The minimum wait only needs
+// to gather the writes of one change (a promote's transaction, instances
+// registered together): a render is applied at run time, without a reload,
+// and consul-template itself lets each watched query return at most ten
+// times a second, so 20 ms keeps bursts cheap and changes fast.
 const (
 	DefaultHAProxyDriver   = DriverRawExec
 	DefaultHAProxyCommand  = "/usr/sbin/haproxy"
 	DefaultStrataBinary    = "/usr/local/bin/strata"
-	DefaultTemplateWaitMin = 50 * time.Millisecond
+	DefaultTemplateWaitMin = 20 * time.Millisecond
 	DefaultTemplateWaitMax = time.Second
 )
 

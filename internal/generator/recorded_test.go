@@ -277,6 +277,15 @@ func adoptHitless(t *testing.T, want, got *api.Task, changed *[]string) {
 			wm.DestPath = gm.DestPath
 			*changed = append(*changed, "HAProxy template destination")
 		}
+		// The default minimum wait went from 50 ms to 20 ms: renders are
+		// applied at run time now, so they need gathering less.
+		if wm.Wait != nil && gm.Wait != nil && wm.Wait.Min != nil && gm.Wait.Min != nil && *wm.Wait.Min != *gm.Wait.Min {
+			if *wm.Wait.Min != 50*time.Millisecond || *gm.Wait.Min != config.DefaultTemplateWaitMin {
+				t.Errorf("template %d waits at least %v, recorded %v; want the default %v instead of the old 50ms", mi, *gm.Wait.Min, *wm.Wait.Min, config.DefaultTemplateWaitMin)
+			}
+			wm.Wait.Min = gm.Wait.Min
+			*changed = append(*changed, "HAProxy template minimum wait")
+		}
 		if wm.ChangeScript != nil && gm.ChangeScript != nil && !reflect.DeepEqual(wm.ChangeScript.Args, gm.ChangeScript.Args) {
 			if !reflect.DeepEqual(gm.ChangeScript.Args, []string{"haproxy", "apply"}) {
 				t.Errorf("template %d change script args %q, want haproxy apply", mi, gm.ChangeScript.Args)

@@ -14,6 +14,7 @@ import (
 
 	consulapi "github.com/hashicorp/consul/api"
 
+	"github.com/strata-dev/strata/internal/config"
 	"github.com/strata-dev/strata/internal/demo"
 	"github.com/strata-dev/strata/internal/haproxy"
 	"github.com/strata-dev/strata/internal/naming"
@@ -49,18 +50,20 @@ const (
 )
 
 // startRuntime runs the current design, with strata's template timers
-// (wait 50 ms to 1 s); setup adds backends before the first render.
+// (config.DefaultTemplateWaitMin to DefaultTemplateWaitMax); setup adds
+// backends before the first render.
 func startRuntime(tb testing.TB, setup func(d *design)) *design {
 	d := &design{name: "runtime"}
 	s := routingtest.StartWait(tb, func(s *routingtest.Stack) {
 		d.consul, d.serve, d.register = s.Consul.Client, s.Serve, s.Register
 		setup(d)
-	}, webApp(), 50*time.Millisecond, time.Second)
+	}, webApp(), config.DefaultTemplateWaitMin, config.DefaultTemplateWaitMax)
 	d.master, d.front = s.Proxy.Master(), s.Front
 	return d
 }
 
-// startReload runs the frozen reload design with the same timers.
+// startReload runs the frozen reload design with the timers strata set when
+// it was current: wait 50 ms to 1 s.
 func startReload(tb testing.TB, setup func(d *design)) *design {
 	d := &design{name: "reload"}
 	s := reloaddesign.StartWait(tb, func(s *reloaddesign.Stack) {

@@ -232,12 +232,17 @@ func TestGoldenRenders(t *testing.T) {
 			tc.data.StatsBind = "127.0.0.1:18404"
 			dir := renderOnce(t, c, tc.data)
 			haproxyCheck(t, dir)
+			// Both templates name the settings they were rendered from,
+			// the same; the name hashes the render directory too, so the
+			// golden files show it as @STRUCTURE@.
+			structure := renderedStructure(t, dir)
 			for _, f := range goldenFiles {
 				got, err := os.ReadFile(filepath.Join(dir, f))
 				if err != nil {
 					t.Fatal(err)
 				}
 				got = bytes.ReplaceAll(got, []byte(dir), []byte("@DIR@"))
+				got = bytes.ReplaceAll(got, []byte(structure), []byte("@STRUCTURE@"))
 				golden := filepath.Join("testdata", strings.ReplaceAll(tc.name, " ", "_"), f)
 				if *update {
 					os.MkdirAll(filepath.Dir(golden), 0o755)
@@ -256,6 +261,28 @@ func TestGoldenRenders(t *testing.T) {
 			}
 		})
 	}
+}
+
+// renderedStructure returns the structure routing.intent and haproxy.cfg in
+// dir name, and fails unless both name the same one.
+func renderedStructure(t *testing.T, dir string) string {
+	t.Helper()
+	text, err := os.ReadFile(filepath.Join(dir, routing.IntentFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := apply.Parse(routing.IntentFile, string(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(dir, routing.ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs := apply.CfgStructure(cfg); in.Structure == "" || cs != in.Structure {
+		t.Fatalf("routing.intent names the structure %q, haproxy.cfg %q: want the same", in.Structure, cs)
+	}
+	return in.Structure
 }
 
 func TestCheckBind(t *testing.T) {

@@ -31,10 +31,10 @@ const (
 	loadedFile = ".strata-loaded-cfg"
 )
 
-// DefaultSettle is the settle time of `strata haproxy apply`: the two
-// templates rarely change together (haproxy.cfg changes only with
-// strata.yaml), so a short wait keeps convergence fast.
-const DefaultSettle = 10 * time.Millisecond
+// DefaultSettle is how long `strata haproxy apply` waits at most for
+// routing.intent and haproxy.cfg to name the same settings (see Options.Settle).
+// It costs nothing in normal operation, where they agree at once.
+const DefaultSettle = time.Second
 
 // Options say where Apply reads and writes, and which HAProxy it changes.
 type Options struct {
@@ -54,8 +54,11 @@ type Options struct {
 	// Runtime runs runtime API commands in the current worker; nil means
 	// through Master (MasterExec).
 	Runtime Exec
-	// Settle is how long Apply waits, holding the lock, for sibling
-	// templates to finish writing.
+	// Settle is how long Apply waits at most, holding the lock, while
+	// routing.intent and haproxy.cfg were rendered from different settings
+	// (their structure lines differ): the sibling template is still to be
+	// written. When they agree, as they do whenever only Consul data
+	// changed, Apply does not wait at all.
 	Settle time.Duration
 	// Log receives one line per notable event (a reload, exhaustion);
 	// nil discards them.
@@ -107,21 +110,7 @@ func Apply(ctx context.Context, opts Options) (Result, error) {
 		return res, fmt.Errorf("apply: %w", err)
 	}
 	defer unlock()
-	if opts.Settle > 0 {
-		t := time.NewTimer(opts.Settle)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return res, fmt.Errorf("apply: settling: %w", ctx.Err())
-		case <-t.C:
-		}
-	}
-	intentPath := filepath.Join(opts.Dir, routing.IntentFile)
-	text, err := os.ReadFile(intentPath)
-	if err != nil {
-		return res, fmt.Errorf("apply: reading the intent: %w", err)
-	}
-	in, err := Parse(intentPath, string(text))
+	in, rendered, err := readRendered(ctx, opts)
 	if err != nil {
 		return res, fmt.Errorf("apply: %w", err)
 	}
@@ -171,10 +160,6 @@ func Apply(ctx context.Context, opts Options) (Result, error) {
 	d := Desire(next, in)
 
 	cfgPath := filepath.Join(opts.Dir, routing.ConfigFile)
-	rendered, err := os.ReadFile(cfgPath)
-	if err != nil {
-		return res, fmt.Errorf("apply: reading the structural configuration: %w", err)
-	}
 	cfg := rendered
 	if len(grown) > 0 {
 		expanded, err := Expand(string(rendered), grown)
@@ -235,6 +220,47 @@ func Apply(ctx context.Context, opts Options) (Result, error) {
 		return res, fmt.Errorf("apply: %w", err)
 	}
 	return res, updateStats(opts, res)
+}
+
+// settlePoll is how often readRendered looks again while the two rendered
+// files disagree.
+const settlePoll = 5 * time.Millisecond
+
+// readRendered reads routing.intent and haproxy.cfg as rendered. The two
+// templates render in passes of their own, so after a change of strata.yaml
+// one may be written before the other: while their structure lines name
+// different settings, it reads them again, for at most opts.Settle, and then
+// goes on with what it has (the sibling's own apply step follows). In normal
+// operation only routing.intent changes and they agree at once: no wait.
+func readRendered(ctx context.Context, opts Options) (*Intent, []byte, error) {
+	intentPath := filepath.Join(opts.Dir, routing.IntentFile)
+	cfgPath := filepath.Join(opts.Dir, routing.ConfigFile)
+	deadline := time.Now().Add(opts.Settle)
+	for {
+		text, err := os.ReadFile(intentPath)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading the intent: %w", err)
+		}
+		in, err := Parse(intentPath, string(text))
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg, err := os.ReadFile(cfgPath)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading the structural configuration: %w", err)
+		}
+		cs := CfgStructure(cfg)
+		if in.Structure == "" || cs == "" || in.Structure == cs || !time.Now().Before(deadline) {
+			return in, cfg, nil
+		}
+		t := time.NewTimer(settlePoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, fmt.Errorf("waiting for %s and %s to name the same settings: %w", routing.IntentFile, routing.ConfigFile, ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // convergeAttempts bounds how often Apply reads the worker back and applies

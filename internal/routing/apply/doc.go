@@ -23,7 +23,11 @@
 //  5. reloads HAProxy only when haproxy.cfg changed since the last reload
 //     it confirmed, and applies again right after.
 //
-// Everything runs under one lock with a short settle, like the coalesced
-// reload it replaces, so two renders close together are applied once, in
-// order, and a reload is never lost or doubled.
+// Everything runs under one lock, like the coalesced reload it replaces, so
+// two renders close together are applied once, in order, and a reload is
+// never lost or doubled. The two templates render in passes of their own:
+// when routing.intent and haproxy.cfg name different settings in their
+// structure lines (strata.yaml changed and one of them is still to be
+// written), Apply waits for the other, at most Options.Settle; when only
+// Consul data changed they agree and it does not wait.
 package apply

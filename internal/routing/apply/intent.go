@@ -14,6 +14,11 @@ import (
 
 // Intent is the desired routing state: what routing.intent says.
 type Intent struct {
+	// Structure identifies the strata.yaml routing settings the intent was
+	// rendered from (the "structure" item, a SHA-256 in hex); haproxy.cfg
+	// rendered from the same settings carries it in a "# strata-structure"
+	// comment (see CfgStructure). Empty when the file has no such item.
+	Structure string
 	// Apps are the routed apps by name.
 	Apps map[string]*AppIntent
 	// Hosts are the host names (exact or "*.domain") that choose an app on
@@ -71,14 +76,15 @@ type Host struct {
 }
 
 var (
-	appRe      = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
-	versionRe  = regexp.MustCompile(grammar.VersionPattern)
-	cohortRe   = regexp.MustCompile(grammar.CohortNamePattern)
-	pathRe     = regexp.MustCompile(grammar.PathPattern)
-	addressRe  = regexp.MustCompile(grammar.AddressPattern)
-	serverIDRe = regexp.MustCompile(`^s[0-9a-f]{12}$`)
-	frontRe    = regexp.MustCompile(`^fe_[a-z0-9_-]{1,80}$`)
-	hostRe     = regexp.MustCompile(`^(\*\.)?[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*$`)
+	appRe       = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
+	versionRe   = regexp.MustCompile(grammar.VersionPattern)
+	cohortRe    = regexp.MustCompile(grammar.CohortNamePattern)
+	pathRe      = regexp.MustCompile(grammar.PathPattern)
+	addressRe   = regexp.MustCompile(grammar.AddressPattern)
+	serverIDRe  = regexp.MustCompile(`^s[0-9a-f]{12}$`)
+	structureRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	frontRe     = regexp.MustCompile(`^fe_[a-z0-9_-]{1,80}$`)
+	hostRe      = regexp.MustCompile(`^(\*\.)?[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*$`)
 )
 
 // Parse reads routing.intent. Every field is checked again against the
@@ -118,6 +124,17 @@ func Parse(name, text string) (*Intent, error) {
 				return nil
 			}
 			switch f[0] {
+			case "structure":
+				if err := need(2); err != nil {
+					return err
+				}
+				if err := check(structureRe, "structure (64 hex digits)", f[1]); err != nil {
+					return err
+				}
+				if in.Structure != "" {
+					return fmt.Errorf("structure appears twice")
+				}
+				in.Structure = f[1]
 			case "app":
 				if err := need(4); err != nil {
 					return err
@@ -264,4 +281,22 @@ func Parse(name, text string) (*Intent, error) {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	return in, nil
+}
+
+// cfgStructurePrefix starts the comment line of haproxy.cfg that names the
+// settings it was rendered from, as routing.intent's structure item does.
+const cfgStructurePrefix = "# strata-structure "
+
+// CfgStructure returns the structure haproxy.cfg names in its
+// "# strata-structure <sha256>" line, or "" when it names none.
+func CfgStructure(cfg []byte) string {
+	for line := range strings.Lines(string(cfg)) {
+		if rest, ok := strings.CutPrefix(line, cfgStructurePrefix); ok {
+			if rest = strings.TrimSpace(rest); structureRe.MatchString(rest) {
+				return rest
+			}
+			return ""
+		}
+	}
+	return ""
 }

@@ -8,6 +8,7 @@ import (
 func TestParse(t *testing.T) {
 	good := strings.Join([]string{
 		"# a comment",
+		"structure " + strings.Repeat("ab", 32),
 		"host fe_shared_1 *.example.com web",
 		"app web 8 16",
 		"live web v2",
@@ -24,7 +25,7 @@ func TestParse(t *testing.T) {
 	a := in.Apps["web"]
 	if a.Slots != 8 || a.Servers != 16 || a.Live != "v2" || a.Candidate != "v2" || a.Weight != 25 ||
 		!a.Versions["v1"].Draining || a.Versions["v2"].Servers[0].Addr != "2001:db8::2" || a.Cohorts[0].OptOut != "" ||
-		len(in.Hosts) != 1 {
+		len(in.Hosts) != 1 || in.Structure != strings.Repeat("ab", 32) {
 		t.Errorf("parsed %+v, hosts %+v", a, in.Hosts)
 	}
 	for _, c := range []struct{ sentence, line string }{
@@ -39,6 +40,7 @@ func TestParse(t *testing.T) {
 		{"an item of an app never declared is refused", "live api v1"},
 		{"an uppercase version is refused", "live web V2"},
 		{"a tab inside a line is refused", "live web\tv2"},
+		{"a structure that is not a SHA-256 is refused", "structure abc"},
 	} {
 		t.Run(c.sentence, func(t *testing.T) {
 			text := "app web 8 16\nversion web v2 running\n" + c.line + "\n"
@@ -47,5 +49,21 @@ func TestParse(t *testing.T) {
 				t.Errorf("Parse accepted %q or did not name the line: %v", c.line, err)
 			}
 		})
+	}
+}
+
+func TestCfgStructure(t *testing.T) {
+	sum := strings.Repeat("0f", 32)
+	for _, c := range []struct {
+		cfg, want string
+	}{
+		{"# Generated\n# strata-structure " + sum + "\nglobal\n", sum},
+		{"global\n    log stderr\n", ""},
+		{"# strata-structure not-a-sum\n", ""},
+		{"    # strata-structure " + sum + "\n", ""},
+	} {
+		if got := CfgStructure([]byte(c.cfg)); got != c.want {
+			t.Errorf("CfgStructure(%q) = %q, want %q", c.cfg, got, c.want)
+		}
 	}
 }

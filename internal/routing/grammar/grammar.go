@@ -77,6 +77,13 @@ var ipv6 = strings.Join([]string{
 	`(` + hex + `:){1,4}:` + ipv4,
 }, "|")
 
+// IPv4Pattern is the IPv4 part of AddressPattern alone. Its language is a
+// subset of AddressPattern's, so testing it first changes no verdict; the
+// templates do, because consul-template compiles a pattern at every
+// regexMatch and this one compiles about ten times faster than
+// AddressPattern (whose IPv6 alternatives unroll into a large program).
+var IPv4Pattern = `^` + ipv4 + `$`
+
 // AddressPattern is the grammar of a server's address: an IPv4 or IPv6
 // literal, nothing else. A host name would make HAProxy resolve it when it
 // loads the configuration, and one that does not resolve makes the whole
@@ -112,7 +119,8 @@ func Server(address string, port int) bool {
 }
 
 // Template returns the patterns the templates see as $g, by the names they
-// use: version, version_tag, cohort_name, path, address.
+// use: version, version_tag, cohort_name, path, address, and ipv4 (a
+// faster first test for addresses, IPv4Pattern).
 func Template() map[string]string {
 	return map[string]string{
 		"version":     VersionPattern,
@@ -120,5 +128,6 @@ func Template() map[string]string {
 		"cohort_name": CohortNamePattern,
 		"path":        PathPattern,
 		"address":     AddressPattern,
+		"ipv4":        IPv4Pattern,
 	}
 }

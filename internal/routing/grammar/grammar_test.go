@@ -151,6 +151,27 @@ func TestAddressPatternAgreesWithNetip(t *testing.T) {
 	}
 }
 
+// TestIPv4PatternIsPartOfAddressPattern checks the templates' shortcut:
+// whatever IPv4Pattern accepts, AddressPattern accepts, so testing it first
+// changes no verdict; and it accepts every IPv4 address netip prints.
+func TestIPv4PatternIsPartOfAddressPattern(t *testing.T) {
+	v4, all := regexp.MustCompile(grammar.IPv4Pattern), regexp.MustCompile(grammar.AddressPattern)
+	r := rand.New(rand.NewPCG(3, 4))
+	alphabet := "0123456789.:a \n"
+	for range 100000 {
+		a := netip.AddrFrom4([4]byte{byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))}).String()
+		if !v4.MatchString(a) {
+			t.Fatalf("%q is an IPv4 address IPv4Pattern refuses", a)
+		}
+		s := []byte(a)
+		i := r.IntN(len(s) + 1)
+		s = append(s[:i], append([]byte{alphabet[r.IntN(len(alphabet))]}, s[i:]...)...)
+		if v4.Match(s) && !all.Match(s) {
+			t.Fatalf("IPv4Pattern accepts %q, which AddressPattern refuses", s)
+		}
+	}
+}
+
 func TestPath(t *testing.T) {
 	for _, c := range []struct {
 		name string
