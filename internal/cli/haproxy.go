@@ -52,16 +52,17 @@ func (c *CLI) haproxyDirs(dir, socket string) (string, string, error) {
 	return dir, socket, nil
 }
 
-// haproxyApplyCmd is what the HAProxy job's template blocks run on change.
+// haproxyApplyCmd runs one apply step by hand.
 func (c *CLI) haproxyApplyCmd() *cobra.Command {
 	var dir, socket string
 	var settle, timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "apply",
-		Short: "Apply the rendered routing state to HAProxy at run time (the templates' change script)",
-		Long: `Apply is what the strata-haproxy job's template blocks run when consul-template
-re-renders routing.intent or haproxy.cfg (change_mode = "script"). It takes a
-lock; while routing.intent and haproxy.cfg name different strata.yaml
+		Short: "Apply the rendered routing state to HAProxy at run time, once",
+		Long: `Apply runs one apply step: the step 'strata haproxy run', the HAProxy task's
+command, runs in its own process each time Nomad's template blocks signal it
+(change_mode = "signal"). Use it by hand, from a script, or as a template
+change script outside Nomad. It takes a lock; while routing.intent and haproxy.cfg name different strata.yaml
 settings (one of the two is still to be written after strata.yaml changed)
 it waits for the other, at most --settle. It gives each running version a
 slot and each instance a server (keeping those they have; reusing a slot or
@@ -115,43 +116,6 @@ func (c *CLI) fallbackCounter() string {
 		return filepath.Join(alloc, apply.FallbackCounterName)
 	}
 	return ""
-}
-
-// haproxyRunCmd starts HAProxy on the files of the first render.
-func (c *CLI) haproxyRunCmd() *cobra.Command {
-	var dir, bin string
-	cmd := &cobra.Command{
-		Use:   "run [flags] -- HAPROXY-ARGS...",
-		Short: "Write the routing files from the first render, then execute HAProxy (the HAProxy task's command)",
-		Long: `Run is the strata-haproxy task's command. Nomad renders haproxy.cfg and
-routing.intent before the task starts but runs no change script for that first
-render; run writes the map files and servers.state from it (as 'strata haproxy
-apply' would, without an HAProxy to change), records haproxy.cfg as the
-configuration HAProxy loads, and replaces itself with HAProxy, given the
-arguments after --.`,
-		Example: `  strata haproxy run --haproxy /usr/sbin/haproxy -- -W -S master.sock -f "$NOMAD_TASK_DIR/haproxy.cfg"`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, _, err := c.haproxyDirs(dir, "-")
-			if err != nil {
-				return err
-			}
-			if len(args) == 0 {
-				return usageError{fmt.Errorf("give HAProxy's arguments after --")}
-			}
-			if _, err := apply.Apply(cmd.Context(), apply.Options{Dir: dir, Log: c.Stderr}); err != nil {
-				return err
-			}
-			path, err := exec.LookPath(bin)
-			if err != nil {
-				return fmt.Errorf("--haproxy %s: %w", bin, err)
-			}
-			return syscall.Exec(path, append([]string{path}, args...), os.Environ())
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&dir, "dir", "", "directory holding haproxy.cfg and routing.intent (default: $NOMAD_TASK_DIR)")
-	f.StringVar(&bin, "haproxy", "haproxy", "the haproxy binary")
-	return cmd
 }
 
 // haproxyReloadCmd is what the HAProxy job's template blocks run on change.

@@ -13,6 +13,7 @@ import (
 	"github.com/strata-dev/strata/internal/lbstats"
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/routing"
+	"github.com/strata-dev/strata/internal/routing/apply"
 )
 
 // HAProxyJobID is the ID of the HAProxy system job (naming.HAProxyJobID).
@@ -146,15 +147,13 @@ func HAProxyJob(cfg *config.Config) (*api.Job, error) {
 		task.Templates = append(task.Templates, &api.Template{
 			EmbeddedTmpl: new(t.Contents),
 			DestPath:     new("local/" + t.File),
-			ChangeMode:   new("script"),
-			ChangeScript: &api.ChangeScript{
-				Command:     new(h.Strata),
-				Args:        []string{"haproxy", "apply"},
-				Timeout:     new(reloadScriptTimeout),
-				FailOnError: new(false),
-			},
-			Splay: new(time.Duration(0)),
-			Wait:  &api.WaitConfig{Min: new(h.WaitMin), Max: new(h.WaitMax)},
+			// The task's command, `strata haproxy run`, applies the
+			// files in its own process at each signal: no process is
+			// started per change.
+			ChangeMode:   new("signal"),
+			ChangeSignal: new(apply.ChangeSignalName),
+			Splay:        new(time.Duration(0)),
+			Wait:         &api.WaitConfig{Min: new(h.WaitMin), Max: new(h.WaitMax)},
 		})
 	}
 	lb := &api.Task{
@@ -176,11 +175,6 @@ func HAProxyJob(cfg *config.Config) (*api.Job, error) {
 	job.TaskGroups = []*api.TaskGroup{group}
 	return job, nil
 }
-
-// reloadScriptTimeout bounds one `strata haproxy apply`: waiting for the
-// lock, the settle delay, the runtime changes and, when haproxy.cfg changed,
-// a confirmed reload.
-const reloadScriptTimeout = 30 * time.Second
 
 // portLabel turns an app name into a port label (no '-').
 func portLabel(app string) string { return strings.ReplaceAll(app, "-", "_") }

@@ -273,6 +273,7 @@ func writeIdentity(b *body, w *api.WorkloadIdentity) {
 func writeTemplate(b *body, t *api.Template) {
 	setString(b, "destination", t.DestPath, "")
 	setString(b, "change_mode", t.ChangeMode, "")
+	setString(b, "change_signal", t.ChangeSignal, "")
 	setString(b, "left_delimiter", t.LeftDelim, "")
 	setString(b, "right_delimiter", t.RightDelim, "")
 	setDuration(b, "splay", t.Splay)

@@ -178,7 +178,8 @@ func decodeGroup(gb *reader) *api.TaskGroup {
 		for _, mb := range tb.blocks("template", 0) {
 			tm := &api.Template{
 				DestPath: mb.strPtr("destination"), ChangeMode: mb.strPtr("change_mode"),
-				Splay: mb.durPtr("splay"), EmbeddedTmpl: mb.strPtr("data"),
+				ChangeSignal: mb.strPtr("change_signal"),
+				Splay:        mb.durPtr("splay"), EmbeddedTmpl: mb.strPtr("data"),
 				LeftDelim: mb.strPtr("left_delimiter"), RightDelim: mb.strPtr("right_delimiter"),
 			}
 			for _, wb := range mb.blocks("wait", 0) {

@@ -16,6 +16,7 @@ import (
 	"github.com/strata-dev/strata/internal/config"
 	"github.com/strata-dev/strata/internal/nomadrec"
 	"github.com/strata-dev/strata/internal/nomadrules"
+	"github.com/strata-dev/strata/internal/routing/apply"
 )
 
 // recordedConfig maps a recording's config name ("strata", "edge/static_port")
@@ -286,12 +287,14 @@ func adoptHitless(t *testing.T, want, got *api.Task, changed *[]string) {
 			wm.Wait.Min = gm.Wait.Min
 			*changed = append(*changed, "HAProxy template minimum wait")
 		}
-		if wm.ChangeScript != nil && gm.ChangeScript != nil && !reflect.DeepEqual(wm.ChangeScript.Args, gm.ChangeScript.Args) {
-			if !reflect.DeepEqual(gm.ChangeScript.Args, []string{"haproxy", "apply"}) {
-				t.Errorf("template %d change script args %q, want haproxy apply", mi, gm.ChangeScript.Args)
+		// The recorded templates ran `strata haproxy reload` as a change
+		// script; now they signal the task, whose command applies.
+		if wm.ChangeMode != nil && *wm.ChangeMode == "script" && wm.ChangeScript != nil {
+			if gm.ChangeMode == nil || *gm.ChangeMode != "signal" || gm.ChangeSignal == nil || *gm.ChangeSignal != apply.ChangeSignalName || gm.ChangeScript != nil {
+				t.Errorf("template %d: change mode %v, signal %v, script %+v; want signal %s and no script", mi, gm.ChangeMode, gm.ChangeSignal, gm.ChangeScript, apply.ChangeSignalName)
 			}
-			wm.ChangeScript.Args = gm.ChangeScript.Args
-			*changed = append(*changed, "HAProxy change script")
+			wm.ChangeMode, wm.ChangeSignal, wm.ChangeScript = gm.ChangeMode, gm.ChangeSignal, gm.ChangeScript
+			*changed = append(*changed, "HAProxy template change mode")
 		}
 	}
 	if got.Name != "haproxy" || reflect.DeepEqual(want.Config, got.Config) {

@@ -27,7 +27,7 @@ var written = map[reflect.Type][]string{
 	reflect.TypeFor[api.Task]():             {"Name", "Driver", "Lifecycle", "Config", "KillTimeout", "Env", "Identities", "Consul", "Resources", "Templates"},
 	reflect.TypeFor[api.Consul]():           {"Cluster", "Namespace", "Partition"},
 	reflect.TypeFor[api.WorkloadIdentity](): {"Name", "Audience", "ChangeMode", "Env", "File", "TTL"},
-	reflect.TypeFor[api.Template]():         {"EmbeddedTmpl", "DestPath", "ChangeMode", "ChangeScript", "Splay", "Wait", "LeftDelim", "RightDelim"},
+	reflect.TypeFor[api.Template]():         {"EmbeddedTmpl", "DestPath", "ChangeMode", "ChangeSignal", "ChangeScript", "Splay", "Wait", "LeftDelim", "RightDelim"},
 	reflect.TypeFor[api.ChangeScript]():     {"Command", "Args", "Timeout", "FailOnError"},
 	reflect.TypeFor[api.WaitConfig]():       {"Min", "Max"},
 	reflect.TypeFor[api.Resources]():        {"CPU", "MemoryMB", "MemoryMaxMB"},

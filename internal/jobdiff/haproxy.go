@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	cttemplate "github.com/hashicorp/consul-template/template"
+
+	"github.com/strata-dev/strata/internal/routing/apply"
 )
 
 // renderedNote heads the diff of an HAProxy file rendered from the job's
@@ -18,7 +20,8 @@ const renderedNote = "as rendered with no Consul data (no instances, no KV; ${NO
 // consul-template does in Nomad's template block, but with no Consul data:
 // what remains is what strata.yaml decides (frontends, binds, cookies,
 // settings), which is what a change to strata.yaml changes. Nomad's
-// variables stay as ${NAME}.
+// variables stay as ${NAME}. The structure line, a digest of the settings,
+// is left out: the diff shows the settings that changed instead.
 func renderOffline(text string) (string, error) {
 	tmpl, err := cttemplate.NewTemplate(&cttemplate.NewTemplateInput{Contents: text})
 	if err != nil {
@@ -31,7 +34,7 @@ func renderOffline(text string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return string(res.Output), nil
+	return apply.WithoutStructure(string(res.Output)), nil
 }
 
 // renderedDiff is the line diff of an HAProxy template change as rendered

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -60,6 +62,31 @@ func startRuntime(tb testing.TB, setup func(d *design)) *design {
 	}, webApp(), config.DefaultTemplateWaitMin, config.DefaultTemplateWaitMax)
 	d.master, d.front = s.Proxy.Master(), s.Front
 	return d
+}
+
+// startRuntimeTask is startRuntime with HAProxy run as the HAProxy task
+// runs it, through `<strata> haproxy run`, signalled at each render as
+// Nomad's template blocks signal it; strata is the binary.
+func startRuntimeTask(tb testing.TB, strata string, setup func(d *design)) *design {
+	d := &design{name: "runtime-task"}
+	s := routingtest.StartWait(tb, func(s *routingtest.Stack) {
+		s.Strata = strata
+		d.consul, d.serve, d.register = s.Consul.Client, s.Serve, s.Register
+		setup(d)
+	}, webApp(), config.DefaultTemplateWaitMin, config.DefaultTemplateWaitMax)
+	d.master, d.front = s.Proxy.Master(), s.Front
+	return d
+}
+
+// buildStrata builds strata's binary into a directory of tb's and returns
+// its path.
+func buildStrata(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "strata")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/strata-dev/strata/cmd/strata").CombinedOutput(); err != nil {
+		tb.Fatalf("building strata: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // startReload runs the frozen reload design with the timers strata set when

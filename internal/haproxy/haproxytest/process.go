@@ -85,7 +85,18 @@ type Process struct {
 type Option func(*options)
 
 type options struct {
-	files map[string]string
+	files   map[string]string
+	command func(p *Process, bin string, args []string) []string
+}
+
+// WithCommand runs HAProxy through another program: command gets the
+// haproxy binary and HAProxy's arguments (-W -S <master socket> -f
+// <config>) and returns the command line to run instead, such as strata's
+// `strata haproxy run … --haproxy BIN -- ARGS…`, which runs HAProxy as its
+// child. PID is then that program's, and signals sent to it (Signal, and
+// the soft stop at cleanup) must reach HAProxy through it.
+func WithCommand(command func(p *Process, bin string, args []string) []string) Option {
+	return func(o *options) { o.command = command }
 }
 
 // WithFile writes a file into the process's directory before HAProxy
@@ -137,7 +148,7 @@ func Start(t testing.TB, cfg string, opts ...Option) *Process {
 			p.WriteFile(name, content)
 		}
 		p.WriteConfig(cfg)
-		err := p.run(bin)
+		err := p.run(bin, o.command)
 		if err == nil {
 			return p
 		}
@@ -152,9 +163,14 @@ func Start(t testing.TB, cfg string, opts ...Option) *Process {
 	}
 }
 
-// run starts HAProxy and waits until it is ready.
-func (p *Process) run(bin string) error {
-	cmd := exec.Command(bin, "-W", "-S", p.MasterSocket, "-f", p.ConfigPath)
+// run starts HAProxy, through command when it is set, and waits until it
+// is ready.
+func (p *Process) run(bin string, command func(p *Process, bin string, args []string) []string) error {
+	argv := []string{bin, "-W", "-S", p.MasterSocket, "-f", p.ConfigPath}
+	if command != nil {
+		argv = command(p, bin, argv[1:])
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = p.Dir
 	out := &output{}
 	cmd.Stdout = out
@@ -211,6 +227,21 @@ func (p *Process) waitReady() error {
 		}
 	}
 	return fmt.Errorf("no worker after %d checks: %v", maxAttempts, last)
+}
+
+// Signal sends sig to the process Start started: HAProxy's master, or the
+// program of WithCommand.
+func (p *Process) Signal(sig syscall.Signal) error {
+	return syscall.Kill(p.PID, sig)
+}
+
+// Exited waits at most d for the process Start started to exit, and says
+// whether it did and, if so, what its exit was (nil for status 0).
+func (p *Process) Exited(d time.Duration) (bool, error) {
+	if !p.wait(d) {
+		return false, nil
+	}
+	return true, p.err
 }
 
 // Master returns a client of the process's master CLI.

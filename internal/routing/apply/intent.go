@@ -300,3 +300,20 @@ func CfgStructure(cfg []byte) string {
 	}
 	return ""
 }
+
+// WithoutStructure returns text, a rendered routing.intent or haproxy.cfg,
+// without its structure line ("structure <sha256>" or "# strata-structure
+// <sha256>"): a digest of the settings, which tells a reader of a diff of the
+// settings themselves nothing.
+func WithoutStructure(text string) string {
+	var out strings.Builder
+	for line := range strings.Lines(text) {
+		f := strings.Fields(line)
+		if (len(f) == 2 && f[0] == "structure" && structureRe.MatchString(f[1])) ||
+			(strings.HasPrefix(line, cfgStructurePrefix) && len(f) == 3 && structureRe.MatchString(f[2])) {
+			continue
+		}
+		out.WriteString(line)
+	}
+	return out.String()
+}

@@ -67,3 +67,11 @@ func TestCfgStructure(t *testing.T) {
 		}
 	}
 }
+
+func TestWithoutStructure(t *testing.T) {
+	sum := strings.Repeat("0f", 32)
+	text := "# Generated\n# strata-structure " + sum + "\nstructure " + sum + "\napp web 8 16\n# structure of web\n"
+	if got, want := WithoutStructure(text), "# Generated\napp web 8 16\n# structure of web\n"; got != want {
+		t.Errorf("WithoutStructure = %q, want %q", got, want)
+	}
+}

@@ -51,7 +51,14 @@ type Stack struct {
 	// Fronts are every app's frontends, host:port, by app name.
 	Fronts map[string]string
 	// Data is what the templates were rendered with.
-	Data    routing.Data
+	Data routing.Data
+	// Strata, when a setup function sets it, is a strata binary: HAProxy
+	// then runs as the HAProxy task runs it, through `strata haproxy run`,
+	// and each render sends that process the template signal
+	// (apply.ChangeSignal), as Nomad's template blocks do, instead of
+	// calling the apply step in the test's own process. Applied then
+	// stays empty, and RenderCount counts the signals sent.
+	Strata  string
 	reloads chan struct{}
 	mu      sync.Mutex
 	renders int
@@ -164,7 +171,13 @@ func StartApps(t testing.TB, setup func(s *Stack), apps []routing.App, waitMin, 
 		t.Fatal(err)
 	}
 	cfg, _ := os.ReadFile(filepath.Join(dir, routing.ConfigFile))
-	s.Proxy = haproxytest.Start(t, string(cfg))
+	var opts []haproxytest.Option
+	if s.Strata != "" {
+		opts = append(opts, haproxytest.WithCommand(func(p *haproxytest.Process, bin string, args []string) []string {
+			return append([]string{s.Strata, "haproxy", "run", "--dir", dir, "--master-socket", p.MasterSocket, "--haproxy", bin, "--"}, args...)
+		}))
+	}
+	s.Proxy = haproxytest.Start(t, string(cfg), opts...)
 
 	runCtx, stop := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -188,6 +201,22 @@ func StartApps(t testing.TB, setup func(s *Stack), apps []routing.App, waitMin, 
 func (s *Stack) apply(files []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	if s.Strata != "" {
+		if exited, _ := s.Proxy.Exited(0); exited {
+			return nil // the test stopped it: nothing to apply to
+		}
+		if err := s.Proxy.Signal(apply.ChangeSignal); err != nil {
+			return fmt.Errorf("signalling strata haproxy run: %w\n%s", err, s.Proxy.Output())
+		}
+		s.mu.Lock()
+		s.renders++
+		s.mu.Unlock()
+		select {
+		case s.reloads <- struct{}{}:
+		default:
+		}
+		return nil
+	}
 	res, err := apply.Apply(ctx, s.ApplyOptions())
 	if err != nil {
 		return fmt.Errorf("apply: %w\n%s", err, s.Proxy.Output())

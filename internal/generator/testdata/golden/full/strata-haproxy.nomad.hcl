@@ -62,20 +62,14 @@ job "strata-haproxy" {
       consul {}
 
       template {
-        destination = "local/routing.intent"
-        change_mode = "script"
-        splay       = "0s"
+        destination   = "local/routing.intent"
+        change_mode   = "signal"
+        change_signal = "SIGHUP"
+        splay         = "0s"
 
         wait {
           min = "100ms"
           max = "2s"
-        }
-
-        change_script {
-          command       = "/usr/bin/strata"
-          args          = ["haproxy", "apply"]
-          timeout       = "30s"
-          fail_on_error = false
         }
 
         data = <<EOT
@@ -309,20 +303,14 @@ EOT
       }
 
       template {
-        destination = "local/haproxy.cfg"
-        change_mode = "script"
-        splay       = "0s"
+        destination   = "local/haproxy.cfg"
+        change_mode   = "signal"
+        change_signal = "SIGHUP"
+        splay         = "0s"
 
         wait {
           min = "100ms"
           max = "2s"
-        }
-
-        change_script {
-          command       = "/usr/bin/strata"
-          args          = ["haproxy", "apply"]
-          timeout       = "30s"
-          fail_on_error = false
         }
 
         data = <<EOT
