@@ -62,9 +62,10 @@ func (c *CLI) haproxyApplyCmd() *cobra.Command {
 		Long: `Apply runs one apply step: the step 'strata haproxy run', the HAProxy task's
 command, runs in its own process each time Nomad's template blocks signal it
 (change_mode = "signal"). Use it by hand, from a script, or as a template
-change script outside Nomad. It takes a lock; while routing.intent and haproxy.cfg name different strata.yaml
-settings (one of the two is still to be written after strata.yaml changed)
-it waits for the other, at most --settle. It gives each running version a
+change script outside Nomad. It takes a lock; while routing.intent and
+haproxy.cfg name different strata.yaml settings (one of the two is still to
+be written after strata.yaml changed) it waits for the other, at most
+--settle. It gives each running version a
 slot and each instance a server (keeping those they have; reusing a slot or
 a server only once no worker holds a session on it), writes
 the map files and servers.state, and applies the difference through HAProxy's
@@ -124,7 +125,7 @@ func (c *CLI) haproxyReloadCmd() *cobra.Command {
 	var settle, timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "reload",
-		Short: "Reload HAProxy once for a set of re-rendered files (the templates' change script)",
+		Short: "Reload HAProxy once for a set of re-rendered files (the change script of older HAProxy jobs)",
 		Long: `Reload reloads HAProxy once for the files in --dir. It was the change script of
 strata-haproxy jobs rendered before 'strata haproxy apply', which now changes
 HAProxy at run time and reloads only when haproxy.cfg changes. It takes a lock,

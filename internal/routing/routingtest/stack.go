@@ -2,8 +2,8 @@
 // real: a Consul agent, demo backends registered the way Nomad registers
 // them, the templates rendered continuously by the consul-template library,
 // and an HAProxy in master-worker mode changed through the same apply step
-// (package routing/apply) the HAProxy job's change script runs: at run
-// time through the admin socket, with a reload only when haproxy.cfg
+// (package routing/apply) the HAProxy task runs at each template signal:
+// at run time through the admin socket, with a reload only when haproxy.cfg
 // changes.
 package routingtest
 
@@ -36,8 +36,8 @@ import (
 // Stack is the whole routing chain of one test, all real: a Consul agent,
 // demo backends registered the way Nomad registers them, the templates
 // rendered continuously by the consul-template library, and an HAProxy in
-// master-worker mode changed through the same apply step the Nomad job's
-// change script runs.
+// master-worker mode changed through the same apply step the HAProxy task
+// runs.
 type Stack struct {
 	t testing.TB
 	// Consul is the agent the templates read.
@@ -196,7 +196,8 @@ func StartApps(t testing.TB, setup func(s *Stack), apps []routing.App, waitMin, 
 	return s
 }
 
-// apply is the test's change script: the apply step of `strata haproxy
+// apply runs at each render, as the template signal does in the HAProxy
+// task: the apply step of `strata haproxy
 // apply`, with the configuration installed where this HAProxy reads it.
 func (s *Stack) apply(files []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -232,7 +233,7 @@ func (s *Stack) apply(files []string) error {
 	return nil
 }
 
-// ApplyOptions are the options the stack's change script passes to
+// ApplyOptions are the options the stack's render hook passes to
 // apply.Apply, for tests that run the apply step themselves.
 func (s *Stack) ApplyOptions() apply.Options {
 	return apply.Options{
