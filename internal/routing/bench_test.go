@@ -1,16 +1,19 @@
 package routing_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
 
+	"github.com/strata-dev/strata/internal/haproxy"
 	"github.com/strata-dev/strata/internal/haproxy/haproxytest"
 	"github.com/strata-dev/strata/internal/routing/measure"
 )
@@ -110,16 +113,36 @@ func pinnedCookies(b *testing.B, d *design) (cookies, servers []string) {
 	return cookies, servers
 }
 
+// cookieConfig is minimalConfig with the in-version stickiness strata's
+// slots have (the same server cookie, dynamic, with the same key): one
+// backend that pins a session to its server as strata does, without slots
+// and maps.
+func cookieConfig(servers []string) string {
+	return strings.Replace(minimalConfig(servers), "    balance roundrobin\n",
+		"    balance roundrobin\n    cookie "+serverCookie+" insert indirect nocache dynamic httponly\n    dynamic-cookie-key strata-web\n", 1)
+}
+
 // BenchmarkDataPath compares requests per second through strata's generated
 // configuration, current design and frozen reload design (8 versions of 2
-// servers, sessions pinned to every version and to a server in it), with a
-// minimal one-backend configuration in front of the same 8 servers the
-// pinned sessions reach: the same load generator, batches interleaved in the
-// same run. It reports both ratios against that baseline (runtime/baseline,
-// reload/baseline); the goal is at least 0.95 for the current design. It
-// also reports runtime/baseline16, against the one backend spread over all
-// 16 servers: measured on 2.6.12, round robin over twice the servers costs
-// the baseline itself 20-40 %, so that ratio flatters strata.
+// servers, sessions pinned to every version and to a server in it), with
+// one-backend configurations in front of the same 8 servers the pinned
+// sessions reach: the same load generator, batches interleaved in the same
+// run, in an order that rotates. Two baselines:
+//
+//   - baseline: one backend, round robin, nothing else; requests carry no
+//     cookie.
+//   - baseline-cookie: the same backend with strata's in-version stickiness
+//     (cookie insert indirect, dynamic, the same key), sent the same cookies
+//     as strata: what slots and maps add is runtime/baseline-cookie.
+//
+// It reports both designs' ratios to both (the goal is at least 0.95), the
+// medians of the per-round ratios, which a burst of load elsewhere on the
+// machine moves less, and the processor time each HAProxy spends per
+// request (measure.CPU: cpu-us/req, and runtime-cpu/baseline...), steadier
+// still on a machine the load generator shares. runtime/baseline16 is
+// against one backend spread over all 16 servers: round robin over twice
+// the servers costs the baseline itself 20-40 % on 2.6.12, so that ratio
+// flatters strata.
 func BenchmarkDataPath(b *testing.B) {
 	eight := func(d *design) {
 		for i := 1; i <= 8; i++ {
@@ -137,52 +160,90 @@ func BenchmarkDataPath(b *testing.B) {
 		all = append(all, fmt.Sprintf("127.0.0.1:%d", port))
 	}
 	base := haproxytest.Start(b, minimalConfig(pinned))
+	baseCookie := haproxytest.Start(b, cookieConfig(pinned))
 	base16 := haproxytest.Start(b, minimalConfig(all))
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
-	baseURL := fmt.Sprintf("http://127.0.0.1:%d/", base.Port)
-	base16URL := fmt.Sprintf("http://127.0.0.1:%d/", base16.Port)
-	runtimeURL, reloadURL := "http://"+runtime.front+"/", "http://"+reload.front+"/"
+	pidOf := func(m *haproxy.Master) int {
+		procs, err := m.Procs(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range procs {
+			if p.Role == haproxy.RoleMaster {
+				return p.PID
+			}
+		}
+		b.Fatalf("the master at %s does not list itself", m.Socket)
+		return 0
+	}
+	type target struct {
+		name, url string
+		cookies   []string
+		pid       int
+		took, cpu time.Duration
+		ratios    []float64 // baseline's batch time / this one's, per round
+	}
+	targets := []*target{
+		{name: "baseline", url: fmt.Sprintf("http://127.0.0.1:%d/", base.Port), pid: base.PID},
+		{name: "baseline-cookie", url: fmt.Sprintf("http://127.0.0.1:%d/", baseCookie.Port), cookies: runtimeCookies, pid: baseCookie.PID},
+		{name: "baseline16", url: fmt.Sprintf("http://127.0.0.1:%d/", base16.Port), pid: base16.PID},
+		{name: "runtime", url: "http://" + runtime.front + "/", cookies: runtimeCookies, pid: pidOf(runtime.master)},
+		{name: "reload", url: "http://" + reload.front + "/", cookies: reloadCookies, pid: pidOf(reload.master)},
+	}
 	// Warm them all up.
-	load(b, client, baseURL, nil, 200)
-	load(b, client, base16URL, nil, 200)
-	load(b, client, runtimeURL, runtimeCookies, 200)
-	load(b, client, reloadURL, reloadCookies, 200)
+	for _, t := range targets {
+		load(b, client, t.url, t.cookies, 200)
+	}
+	cpu := func(pid int) time.Duration {
+		d, err := measure.CPU(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return d
+	}
 
-	// Each iteration is a round of one batch per target, in an order that
-	// rotates, so none always runs first; besides the totals, the median of
-	// the rounds' ratios is reported, which a burst of load elsewhere on the
-	// machine moves less.
 	const batch = 200
-	var tBase, tBase16, tRuntime, tReload time.Duration
-	var rRuntime, rReload []float64
 	round := 0
 	b.ResetTimer()
 	for b.Loop() {
-		var db, db16, dt, dr time.Duration
-		steps := []func(){
-			func() { db = load(b, client, baseURL, nil, batch) },
-			func() { db16 = load(b, client, base16URL, nil, batch) },
-			func() { dt = load(b, client, runtimeURL, runtimeCookies, batch) },
-			func() { dr = load(b, client, reloadURL, reloadCookies, batch) },
+		took := make([]time.Duration, len(targets))
+		for i := range targets {
+			j := (i + round) % len(targets)
+			t := targets[j]
+			c := cpu(t.pid)
+			took[j] = load(b, client, t.url, t.cookies, batch)
+			t.cpu += cpu(t.pid) - c
+			t.took += took[j]
 		}
-		for i := range steps {
-			steps[(i+round)%len(steps)]()
+		for j, t := range targets {
+			t.ratios = append(t.ratios, took[0].Seconds()/took[j].Seconds())
 		}
 		round++
-		tBase, tBase16, tRuntime, tReload = tBase+db, tBase16+db16, tRuntime+dt, tReload+dr
-		rRuntime = append(rRuntime, db.Seconds()/dt.Seconds())
-		rReload = append(rReload, db.Seconds()/dr.Seconds())
 	}
 	n := float64(b.N * batch)
-	b.ReportMetric(n/tBase.Seconds(), "baseline-req/s")
-	b.ReportMetric(n/tRuntime.Seconds(), "runtime-req/s")
-	b.ReportMetric(n/tReload.Seconds(), "reload-req/s")
-	b.ReportMetric(tBase.Seconds()/tRuntime.Seconds(), "runtime/baseline")
-	b.ReportMetric(tBase.Seconds()/tReload.Seconds(), "reload/baseline")
-	b.ReportMetric(tBase16.Seconds()/tRuntime.Seconds(), "runtime/baseline16")
-	b.ReportMetric(tReload.Seconds()/tRuntime.Seconds(), "runtime/reload")
-	b.ReportMetric(median(rRuntime), "runtime/baseline-median")
-	b.ReportMetric(median(rReload), "reload/baseline-median")
+	byName := map[string]*target{}
+	for _, t := range targets {
+		byName[t.name] = t
+		b.ReportMetric(n/t.took.Seconds(), t.name+"-req/s")
+		b.ReportMetric(float64(t.cpu.Microseconds())/n, t.name+"-cpu-us/req")
+	}
+	for _, design := range []string{"runtime", "reload"} {
+		d := byName[design]
+		for _, bl := range []string{"baseline", "baseline-cookie"} {
+			base := byName[bl]
+			b.ReportMetric(base.took.Seconds()/d.took.Seconds(), design+"/"+bl)
+			b.ReportMetric(d.cpu.Seconds()/base.cpu.Seconds(), design+"-cpu/"+bl+"-cpu")
+		}
+		b.ReportMetric(median(d.ratios), design+"/baseline-median")
+		cookie := byName["baseline-cookie"]
+		var perRound []float64
+		for i := range d.ratios {
+			perRound = append(perRound, d.ratios[i]/cookie.ratios[i])
+		}
+		b.ReportMetric(median(perRound), design+"/baseline-cookie-median")
+	}
+	b.ReportMetric(byName["baseline16"].took.Seconds()/byName["runtime"].took.Seconds(), "runtime/baseline16")
+	b.ReportMetric(byName["reload"].took.Seconds()/byName["runtime"].took.Seconds(), "runtime/reload")
 }
 
 // median is the middle value of xs (the mean of the two middle ones for an

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -99,5 +101,36 @@ func TestConvergenceTimesUntilTheFirstPollThatSeesTheChange(t *testing.T) {
 	boom := errors.New("boom")
 	if _, err := measure.Convergence(func() error { return boom }, nil, time.Millisecond, 5, time.Minute); !errors.Is(err, boom) {
 		t.Errorf("Convergence with a failing change = %v, want it wrapped", err)
+	}
+}
+
+// TestCPUCountsAProcessAndItsChildren: a child that burns processor time
+// shows in its parent's CPU, and a process that does not exist is an error.
+func TestCPUCountsAProcessAndItsChildren(t *testing.T) {
+	before, err := measure.CPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A child of this process spinning until it has used 300 ms of CPU.
+	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var after time.Duration
+	for range 200 {
+		time.Sleep(20 * time.Millisecond)
+		if after, err = measure.CPU(os.Getpid()); err != nil {
+			t.Fatal(err)
+		}
+		if after-before >= 300*time.Millisecond {
+			break
+		}
+	}
+	if after-before < 300*time.Millisecond {
+		t.Errorf("CPU went from %v to %v while a child spun for 4 s at most", before, after)
+	}
+	if _, err := measure.CPU(1 << 30); err == nil {
+		t.Error("CPU of a process that does not exist: no error")
 	}
 }
