@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,6 +49,9 @@ on to HAProxy's master, and run exits when HAProxy does, with an error when
 HAProxy failed. HAProxy gets SIGTERM if run itself is killed.`,
 		Example: `  strata haproxy run --haproxy /usr/sbin/haproxy -- -W -S "$NOMAD_ALLOC_DIR/haproxy-master.sock" -f "$NOMAD_TASK_DIR/haproxy.cfg"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if socket == "" {
+				socket = masterSocketArg(args)
+			}
 			dir, socket, err := c.haproxyDirs(dir, socket)
 			if err != nil {
 				return err
@@ -76,7 +80,7 @@ HAProxy failed. HAProxy gets SIGTERM if run itself is killed.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", "", "directory holding haproxy.cfg and routing.intent (default: $NOMAD_TASK_DIR)")
-	f.StringVar(&socket, "master-socket", "", "HAProxy's master CLI socket, as given to HAProxy with -S (default: $NOMAD_ALLOC_DIR/haproxy-master.sock, else DIR/master.sock)")
+	f.StringVar(&socket, "master-socket", "", "HAProxy's master CLI socket (default: the one HAProxy's -S argument names, else $NOMAD_ALLOC_DIR/haproxy-master.sock, else DIR/master.sock)")
 	f.StringVar(&bin, "haproxy", "haproxy", "the haproxy binary")
 	f.DurationVar(&settle, "settle", apply.DefaultSettle, "how long an apply step waits at most for routing.intent and haproxy.cfg to name the same settings (no wait when they do)")
 	return cmd
@@ -141,4 +145,24 @@ func (c *CLI) superviseHAProxy(ctx context.Context, path string, args []string, 
 			return nil
 		}
 	}
+}
+
+// masterSocketArg returns the master CLI socket HAProxy's arguments ask for
+// ("-S <path>[,<bind options>]"), or "" when they name none or name one
+// that is not a unix socket path (an IP address and port, an abstract
+// socket). A relative path is relative to the directory both processes
+// share.
+func masterSocketArg(args []string) string {
+	for i, a := range args {
+		if a != "-S" || i+1 >= len(args) {
+			continue
+		}
+		path, _, _ := strings.Cut(args[i+1], ",")
+		path = strings.TrimPrefix(path, "unix@")
+		if path == "" || strings.ContainsAny(path, "@:") {
+			return ""
+		}
+		return path
+	}
+	return ""
 }
