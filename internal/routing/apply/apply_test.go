@@ -51,14 +51,21 @@ func TestApplyWaitsForTheSiblingTemplate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	t.Run("they agree: no wait", func(t *testing.T) {
+	// applyOnce renders the two files and applies them, and returns the
+	// configuration Apply installed.
+	applyOnce := func(t *testing.T, intentSum, cfgSum, body string, settle time.Duration) string {
+		t.Helper()
 		dir := t.TempDir()
 		target := filepath.Join(t.TempDir(), "haproxy.cfg")
-		structured(t, dir, a, a, "global # a\n")
-		if _, err := Apply(ctx, Options{Dir: dir, ConfigPath: target, Settle: time.Hour}); err != nil {
+		structured(t, dir, intentSum, cfgSum, body)
+		if _, err := Apply(ctx, Options{Dir: dir, ConfigPath: target, Settle: settle}); err != nil {
 			t.Fatal(err)
 		}
-		if got := installed(t, target); !strings.Contains(got, "global # a") {
+		return installed(t, target)
+	}
+
+	t.Run("they agree: no wait", func(t *testing.T) {
+		if got := applyOnce(t, a, a, "global # a\n", time.Hour); !strings.Contains(got, "global # a") {
 			t.Errorf("installed %q", got)
 		}
 	})
@@ -89,13 +96,7 @@ func TestApplyWaitsForTheSiblingTemplate(t *testing.T) {
 	})
 
 	t.Run("they never agree: it goes on after Settle", func(t *testing.T) {
-		dir := t.TempDir()
-		target := filepath.Join(t.TempDir(), "haproxy.cfg")
-		structured(t, dir, b, a, "global # only\n")
-		if _, err := Apply(ctx, Options{Dir: dir, ConfigPath: target, Settle: 20 * time.Millisecond}); err != nil {
-			t.Fatal(err)
-		}
-		if got := installed(t, target); !strings.Contains(got, "global # only") {
+		if got := applyOnce(t, b, a, "global # only\n", 20*time.Millisecond); !strings.Contains(got, "global # only") {
 			t.Errorf("installed %q", got)
 		}
 	})

@@ -202,29 +202,24 @@ func StartApps(t testing.TB, setup func(s *Stack), apps []routing.App, waitMin, 
 func (s *Stack) apply(files []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if s.Strata != "" {
-		if exited, _ := s.Proxy.Exited(0); exited {
-			return nil // the test stopped it: nothing to apply to
-		}
+	var applied []apply.Result
+	switch exited, _ := s.Proxy.Exited(0); {
+	case s.Strata != "" && exited:
+		return nil // the test stopped it: nothing to apply to
+	case s.Strata != "":
 		if err := s.Proxy.Signal(apply.ChangeSignal); err != nil {
 			return fmt.Errorf("signalling strata haproxy run: %w\n%s", err, s.Proxy.Output())
 		}
-		s.mu.Lock()
-		s.renders++
-		s.mu.Unlock()
-		select {
-		case s.reloads <- struct{}{}:
-		default:
+	default:
+		res, err := apply.Apply(ctx, s.ApplyOptions())
+		if err != nil {
+			return fmt.Errorf("apply: %w\n%s", err, s.Proxy.Output())
 		}
-		return nil
-	}
-	res, err := apply.Apply(ctx, s.ApplyOptions())
-	if err != nil {
-		return fmt.Errorf("apply: %w\n%s", err, s.Proxy.Output())
+		applied = append(applied, res)
 	}
 	s.mu.Lock()
 	s.renders++
-	s.applied = append(s.applied, res)
+	s.applied = append(s.applied, applied...)
 	s.mu.Unlock()
 	select {
 	case s.reloads <- struct{}{}:
