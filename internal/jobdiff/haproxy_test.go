@@ -123,3 +123,25 @@ func TestMarkdownWithinALimitKeepsTheTableAndDestructiveDiffs(t *testing.T) {
 		}
 	}
 }
+
+// TestAConsulBlockAddedIsDestructiveInTheCountsToo: strata diff assumes
+// servers with consul.task_identity, where a task's new consul block brings
+// the implicit Consul identity and replaces its allocations; the change it
+// marks and the allocation counts it shows must say the same.
+func TestAConsulBlockAddedIsDestructiveInTheCountsToo(t *testing.T) {
+	head := haproxyJob(t, ":8080")
+	base := haproxyJob(t, ":8080")
+	for _, tg := range base.TaskGroups {
+		for _, task := range tg.Tasks {
+			task.Consul = nil
+		}
+	}
+	diffs := Compare([]*api.Job{base}, []*api.Job{head})
+	if len(diffs) != 1 || diffs[0].Impact != Destructive {
+		t.Fatalf("diffs %+v, want one destructive edit", diffs)
+	}
+	counts := diffs[0].Updates["haproxy"]
+	if counts["create/destroy update"] != 1 || counts["in-place update"] != 0 {
+		t.Errorf("allocation counts %v, want one create/destroy update, as the destructive change says", counts)
+	}
+}

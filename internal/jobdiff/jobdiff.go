@@ -215,11 +215,21 @@ func updates(base, head *api.Job) map[string]map[string]uint64 {
 		head = canonical(head)
 	}
 	out := map[string]map[string]uint64{}
-	for name, u := range nomaddiff.DesiredUpdates(base, head) {
+	for name, u := range nomaddiff.DesiredUpdates(diffServer.Defaults(base), diffServer.Defaults(head)) {
 		out[name] = nomaddiff.UpdateCounts(u)
 	}
 	return out
 }
+
+// diffServer is the Nomad server strata diff assumes, seeing no cluster:
+// one that configures consul.task_identity, the setup strata acl documents,
+// as nomaddiff.DestructiveTaskField assumes for the changes it marks. Its
+// allocation counts (Updates) therefore agree with the changes it marks
+// destructive: a consul block added to a task brings the implicit Consul
+// identity, which replaces the task's allocations.
+var diffServer = nomaddiff.Server{ConsulTaskIdentity: &api.WorkloadIdentity{
+	Name: generator.ConsulIdentityName, Audience: []string{generator.ConsulAudience},
+}}
 
 func jobID(j *api.Job) string {
 	if j.ID == nil {
