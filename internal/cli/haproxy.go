@@ -85,7 +85,7 @@ HAProxy runs the desired state, 1 otherwise.`,
 			res, err := apply.Apply(ctx, apply.Options{
 				Dir: dir, Master: &haproxy.Master{Socket: socket},
 				Runtime: &haproxy.Runtime{Socket: filepath.Join(dir, "admin.sock")},
-				Settle:  settle, Log: c.Stderr, CounterPath: c.fallbackCounter(),
+				Settle:  settle, Log: c.Stderr, StatsCopy: c.applyStatsCopy(),
 			})
 			if err != nil {
 				return err
@@ -109,12 +109,11 @@ HAProxy runs the desired state, 1 otherwise.`,
 	return cmd
 }
 
-// fallbackCounter is where apply counts the steps that found no free slot
-// or server, for the lbstats sidecar: in the allocation directory, which
-// both tasks see.
-func (c *CLI) fallbackCounter() string {
+// applyStatsCopy is where the apply step copies its counters for the
+// lbstats sidecar: in the allocation directory, which both tasks see.
+func (c *CLI) applyStatsCopy() string {
 	if alloc, ok := c.lookupEnv("NOMAD_ALLOC_DIR"); ok && alloc != "" {
-		return filepath.Join(alloc, apply.FallbackCounterName)
+		return filepath.Join(alloc, apply.StatsCopyName)
 	}
 	return ""
 }

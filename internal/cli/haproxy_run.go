@@ -74,7 +74,7 @@ HAProxy failed. HAProxy gets SIGTERM if run itself is killed.`,
 			return c.superviseHAProxy(cmd.Context(), path, args, sigs, apply.Options{
 				Dir: dir, Master: &haproxy.Master{Socket: socket},
 				Runtime: &haproxy.Runtime{Socket: filepath.Join(dir, "admin.sock")},
-				Settle:  settle, Log: c.Stderr, CounterPath: c.fallbackCounter(),
+				Settle:  settle, Log: c.Stderr, StatsCopy: c.applyStatsCopy(),
 			})
 		},
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-dev/strata/internal/applystats"
 	"github.com/strata-dev/strata/internal/haproxy"
 	"github.com/strata-dev/strata/internal/lbstats"
 )
@@ -54,9 +55,11 @@ It never answers numbers it could not read: the sweeper retires a version
 only when every HAProxy provably reports 0 sessions for it, and a rollout
 never advances on incomplete data. It runs until SIGINT or SIGTERM.
 
-Inside a Nomad allocation, /metrics also exposes the apply step's count of
-steps that found no free version slot or server
-(strata_haproxy_apply_fallbacks_total), from $NOMAD_ALLOC_DIR/` + lbstats.ApplyFallbacksName + `.
+Inside a Nomad allocation, /metrics also exposes the apply step's counters,
+from $NOMAD_ALLOC_DIR/` + applystats.CopyName + `: steps that failed
+(strata_haproxy_apply_failures_total), whether the last one did
+(strata_haproxy_apply_failing), and steps that found no free version slot or
+server (strata_haproxy_apply_fallbacks_total).
 
 --master-socket defaults to $NOMAD_ALLOC_DIR/` + lbstats.MasterSocketName + `, --listen to
 $NOMAD_ADDR_lbstats, and --node to $NOMAD_NODE_ID, then the host name.`,
@@ -95,15 +98,15 @@ $NOMAD_ADDR_lbstats, and --node to $NOMAD_NODE_ID, then the host name.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			fallbacks := ""
+			applyStats := ""
 			if dir, _ := c.lookupEnv(lbstatsAllocDirEnv); dir != "" {
-				fallbacks = filepath.Join(dir, lbstats.ApplyFallbacksName)
+				applyStats = filepath.Join(dir, applystats.CopyName)
 			}
 			return lbstats.Serve(ctx, lbstats.Options{
-				Master:         &haproxy.Master{Socket: socket},
-				Listen:         listen,
-				Node:           node,
-				ApplyFallbacks: fallbacks,
+				Master:     &haproxy.Master{Socket: socket},
+				Listen:     listen,
+				Node:       node,
+				ApplyStats: applyStats,
 				Ready: func(addr net.Addr) {
 					fmt.Fprintf(c.Stdout, "strata lbstats: node %s, HAProxy master %s, serving http://%s/sessions\n", node, socket, addr)
 				},

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-dev/strata/internal/applystats"
 	"github.com/strata-dev/strata/internal/generator"
 	"github.com/strata-dev/strata/internal/haproxy/haproxytest"
 	"github.com/strata-dev/strata/internal/lbstats"
-	"github.com/strata-dev/strata/internal/routing/apply"
 )
 
 // lbstatsPatience bounds every wait in the lbstats tests.
@@ -269,7 +269,7 @@ func TestLbstatsLooksForTheMasterSocketWhereTheHAProxyJobPutsIt(t *testing.T) {
 func TestLbstatsMetricsReadTheApplyStepsCounterInItsAllocation(t *testing.T) {
 	t.Parallel()
 	_, alloc := lbstatsHAProxy(t)
-	if err := os.WriteFile(filepath.Join(alloc, lbstats.ApplyFallbacksName), []byte("2\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(alloc, applystats.CopyName), []byte(`{"applies":4,"failures":0,"failing":false,"exhausted":2}`+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := startLbstats(t, map[string]string{
@@ -282,17 +282,10 @@ func TestLbstatsMetricsReadTheApplyStepsCounterInItsAllocation(t *testing.T) {
 	defer resp.Body.Close()
 	b := new(bytes.Buffer)
 	b.ReadFrom(resp.Body)
-	for _, want := range []string{`strata_haproxy_workers{node="9f1c2a7e"} 1`, `strata_haproxy_apply_fallbacks_total{node="9f1c2a7e"} 2`} {
+	for _, want := range []string{`strata_haproxy_workers{node="9f1c2a7e"} 1`, `strata_haproxy_apply_fallbacks_total{node="9f1c2a7e"} 2`, `strata_haproxy_apply_failing{node="9f1c2a7e"} 0`} {
 		if resp.StatusCode != http.StatusOK || !strings.Contains(b.String(), want+"\n") {
 			t.Errorf("GET /metrics = %s\n%s\nwant %s", resp.Status, b, want)
 		}
 	}
 }
 
-// TestLbstatsReadsTheFallbackCounterApplyWrites: the apply step and the
-// sidecar name the same file in the allocation directory.
-func TestLbstatsReadsTheFallbackCounterApplyWrites(t *testing.T) {
-	if apply.FallbackCounterName != lbstats.ApplyFallbacksName {
-		t.Errorf("apply writes %s, lbstats reads %s", apply.FallbackCounterName, lbstats.ApplyFallbacksName)
-	}
-}

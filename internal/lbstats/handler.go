@@ -39,15 +39,15 @@ func Handler(src func(ctx context.Context) (Report, error)) http.Handler {
 	return newHandler(src, "")
 }
 
-// newHandler is Handler whose /metrics also reads the apply step's fallback
-// counter at fallbacks, when set (see [Options.ApplyFallbacks]).
-func newHandler(src func(ctx context.Context) (Report, error), fallbacks string) http.Handler {
+// newHandler is Handler whose /metrics also reads the apply step's
+// counters at applyStats, when set (see [Options.ApplyStats]).
+func newHandler(src func(ctx context.Context) (Report, error), applyStats string) http.Handler {
 	if src == nil {
 		src = func(context.Context) (Report, error) {
 			return Report{}, errors.New("lbstats: no source of reports configured")
 		}
 	}
-	h := &handler{src: src, fallbacks: fallbacks, slots: make(chan struct{}, maxCollections)}
+	h := &handler{src: src, applyStats: applyStats, slots: make(chan struct{}, maxCollections)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /sessions", h.sessions)
 	mux.HandleFunc("GET /healthz", h.healthz)
@@ -56,9 +56,9 @@ func newHandler(src func(ctx context.Context) (Report, error), fallbacks string)
 }
 
 type handler struct {
-	src       func(ctx context.Context) (Report, error)
-	fallbacks string
-	slots     chan struct{}
+	src        func(ctx context.Context) (Report, error)
+	applyStats string
+	slots      chan struct{}
 }
 
 // collect makes one valid report for r, waiting for a free slot first.
@@ -112,8 +112,8 @@ func (h *handler) metrics(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = WriteMetrics(&b, rep)
 	}
-	if err == nil && h.fallbacks != "" {
-		err = writeFallbacks(&b, rep.Node, h.fallbacks)
+	if err == nil && h.applyStats != "" {
+		err = writeApplyStats(&b, rep.Node, h.applyStats)
 	}
 	if err != nil {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -1,14 +1,13 @@
 package lbstats
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/strata-dev/strata/internal/applystats"
 )
 
 // MetricsContentType is the Content-Type of /metrics: Prometheus' text
@@ -38,35 +37,37 @@ var (
 		"Failed responses of a version's servers in one worker, from one backend (eresp)."}
 	metricFallbacks = metric{"strata_haproxy_apply_fallbacks_total", "counter",
 		"Apply steps that found no free version slot or server for a version or an instance (the apply step's own counter)."}
+	metricApplyFailures = metric{"strata_haproxy_apply_failures_total", "counter",
+		"Apply steps that failed: HAProxy was not verified to run what Consul asks for (the apply step's own counter)."}
+	metricApplyFailing = metric{"strata_haproxy_apply_failing", "gauge",
+		"1 while the last apply step failed (HAProxy may not route as Consul asks; the HAProxy task retries), 0 once one succeeded."}
 )
 
-// maxCounterFile bounds what writeFallbacks reads of the counter file.
-const maxCounterFile = 64
-
-// writeFallbacks appends the apply step's fallback counter, read from the
-// file at path (one integer and a newline), labelled with node. A file that
-// does not exist yet (no apply step wrote it) adds nothing; one that cannot
-// be read or holds anything but a count is an error naming it.
-func writeFallbacks(w io.Writer, node, path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
+// writeApplyStats appends the apply step's counters, read from the copy at
+// path (applystats.ReadFile), labelled with node. A file that does not
+// exist yet (no apply step wrote it) adds nothing; one that cannot be read
+// or is not the apply step's counters is an error naming it.
+func writeApplyStats(w io.Writer, node, path string) error {
+	st, ok, err := applystats.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("lbstats: the apply step's counters: %w", err)
+	}
+	if !ok {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("lbstats: the apply step's fallback counter: %w", err)
+	failing := 0
+	if st.Failing {
+		failing = 1
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxCounterFile+1))
-	if err != nil {
-		return fmt.Errorf("lbstats: the apply step's fallback counter: %w", err)
+	for _, m := range []struct {
+		metric
+		v int64
+	}{{metricApplyFailures, st.Failures}, {metricApplyFailing, int64(failing)}, {metricFallbacks, st.Exhausted}} {
+		if _, err := fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s{%s} %d\n", m.name, m.help, m.name, m.kind, m.name, label("node", node), m.v); err != nil {
+			return err
+		}
 	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil || n < 0 || len(b) > maxCounterFile {
-		return fmt.Errorf("lbstats: the apply step's fallback counter %s: %s is not a count", path, quote(b))
-	}
-	_, err = fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s{%s} %d\n", metricFallbacks.name, metricFallbacks.help,
-		metricFallbacks.name, metricFallbacks.kind, metricFallbacks.name, label("node", node), n)
-	return err
+	return nil
 }
 
 // WriteMetrics writes r in Prometheus' text format: the number of workers,

@@ -15,12 +15,6 @@ import (
 // once its context ends; counts still running then are cancelled.
 const ShutdownTimeout = 5 * time.Second
 
-// ApplyFallbacksName is the file name, in the allocation directory
-// ($NOMAD_ALLOC_DIR) the HAProxy task and the lbstats sidecar share, where
-// the apply step counts the steps that found no free slot or server: one
-// integer and a newline.
-const ApplyFallbacksName = "strata-apply-fallbacks"
-
 // Options configures [Serve].
 type Options struct {
 	// Master is the client of the HAProxy master CLI to count sessions
@@ -35,11 +29,11 @@ type Options struct {
 	// Ready, when set, is called with the address served on once the
 	// listener is open (useful with port 0).
 	Ready func(net.Addr)
-	// ApplyFallbacks, when set, is the file where the apply step (`strata
-	// haproxy apply`) counts the steps that found no free slot or server,
-	// one integer: /metrics exposes it as
-	// strata_haproxy_apply_fallbacks_total once the file exists.
-	ApplyFallbacks string
+	// ApplyStats, when set, is the copy of the apply step's counters in
+	// the allocation directory (applystats.CopyName): /metrics exposes its
+	// failures, whether the last step failed, and its fallbacks once the
+	// file exists (see writeApplyStats).
+	ApplyStats string
 }
 
 // Serve serves [Handler] on opts.Listen with reports from [Collect] until ctx
@@ -69,7 +63,7 @@ func Serve(ctx context.Context, opts Options) error {
 	m, node := opts.Master, opts.Node
 	h := newHandler(func(ctx context.Context) (Report, error) {
 		return Collect(ctx, m, now, node)
-	}, opts.ApplyFallbacks)
+	}, opts.ApplyStats)
 	// Requests run under base, which is cancelled when the shutdown grace
 	// has passed, so that counts still running end then.
 	base, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-dev/strata/internal/applystats"
 	"github.com/strata-dev/strata/internal/haproxy"
 	"github.com/strata-dev/strata/internal/haproxy/haproxytest"
 	"github.com/strata-dev/strata/internal/lbstats"
@@ -398,17 +399,17 @@ func TestCollectCountsAWebsocketWhenItEnds(t *testing.T) {
 	}
 }
 
-func TestServeExposesTheApplyStepsFallbackCounter(t *testing.T) {
+func TestServeExposesTheApplyStepsCounters(t *testing.T) {
 	t.Parallel()
 	p := haproxytest.Start(t, slotConfig("127.0.0.1:9", "127.0.0.1:9", "127.0.0.1:9"),
 		haproxytest.WithFile("slots.map", "be_web_1 web/v1\n"), haproxytest.WithFile("versions.map", "v1 be_web_1\n"))
-	counter := filepath.Join(t.TempDir(), "strata-apply-fallbacks")
+	counters := filepath.Join(t.TempDir(), applystats.CopyName)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
 	served := make(chan error, 1)
 	go func() {
 		served <- lbstats.Serve(ctx, lbstats.Options{Master: p.Master(), Listen: "127.0.0.1:0", Node: "node-1", Now: fixedClock,
-			ApplyFallbacks: counter, Ready: func(a net.Addr) { ready <- a }})
+			ApplyStats: counters, Ready: func(a net.Addr) { ready <- a }})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -431,20 +432,26 @@ func TestServeExposesTheApplyStepsFallbackCounter(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	const name = "strata_haproxy_apply_fallbacks_total"
-	if code, body := metrics(); code != http.StatusOK || strings.Contains(body, name) || !strings.Contains(body, `strata_sessions{node="node-1",app="web",version="v1"} 0`) {
-		t.Errorf("GET /metrics before the apply step wrote its counter = %d\n%s\nwant 200, sessions and no %s", code, body, name)
+	if code, body := metrics(); code != http.StatusOK || strings.Contains(body, "strata_haproxy_apply_") || !strings.Contains(body, `strata_sessions{node="node-1",app="web",version="v1"} 0`) {
+		t.Errorf("GET /metrics before the apply step wrote its counters = %d\n%s\nwant 200, sessions and no strata_haproxy_apply_*", code, body)
 	}
-	if err := os.WriteFile(counter, []byte("3\n"), 0o644); err != nil {
+	if err := os.WriteFile(counters, []byte(`{"applies":7,"failures":2,"failing":true,"last_error":"apply: boom","reloads":0,"exhausted":3}`+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, body := metrics(); code != http.StatusOK || !strings.Contains(body, name+`{node="node-1"} 3`+"\n") {
-		t.Errorf("GET /metrics with the counter at 3 = %d\n%s", code, body)
+	code, body := metrics()
+	for _, want := range []string{
+		`strata_haproxy_apply_failures_total{node="node-1"} 2`,
+		`strata_haproxy_apply_failing{node="node-1"} 1`,
+		`strata_haproxy_apply_fallbacks_total{node="node-1"} 3`,
+	} {
+		if code != http.StatusOK || !strings.Contains(body, want+"\n") {
+			t.Errorf("GET /metrics with the counters written = %d\n%s\nwant %s", code, body, want)
+		}
 	}
-	if err := os.WriteFile(counter, []byte("three\n"), 0o644); err != nil {
+	if err := os.WriteFile(counters, []byte(`{"failures":-1}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, body := metrics(); code != http.StatusServiceUnavailable || !strings.Contains(body, counter+`: "three" is not a count`) {
-		t.Errorf("GET /metrics with a counter that is not a count = %d\n%s\nwant 503 naming the file", code, body)
+	if code, body := metrics(); code != http.StatusServiceUnavailable || !strings.Contains(body, counters+": a negative counter") {
+		t.Errorf("GET /metrics with counters that are not the apply step's = %d\n%s\nwant 503 naming the file", code, body)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-dev/strata/internal/applystats"
 	"github.com/strata-dev/strata/internal/haproxy"
 	"github.com/strata-dev/strata/internal/routing"
 )
@@ -63,15 +64,16 @@ type Options struct {
 	// Log receives one line per notable event (a reload, exhaustion);
 	// nil discards them.
 	Log io.Writer
-	// CounterPath, when set, is a file holding one integer: the number of
-	// apply steps that found no free slot or server (Stats.Exhausted), for
-	// the lbstats sidecar, which reads it from the allocation directory.
-	CounterPath string
+	// StatsCopy, when set, is a file that gets a copy of the stats (Stats,
+	// JSON) after every step, for the lbstats sidecar, which reads it from
+	// the allocation directory (applystats.ReadFile).
+	StatsCopy string
 }
 
-// FallbackCounterName is the file name `strata haproxy apply` keeps
-// Options.CounterPath under in $NOMAD_ALLOC_DIR.
-const FallbackCounterName = "strata-apply-fallbacks"
+// StatsCopyName is the file name `strata haproxy run` and `strata haproxy
+// apply` keep Options.StatsCopy under in $NOMAD_ALLOC_DIR, the directory
+// the HAProxy task and the lbstats sidecar share.
+const StatsCopyName = applystats.CopyName
 
 // Result says what one Apply did.
 type Result struct {
@@ -86,30 +88,26 @@ type Result struct {
 }
 
 // Stats are the apply step's counters since the routing directory was
-// created, in StatsFile, for lbstats and metrics.
-type Stats struct {
-	// Applies counts apply steps that completed.
-	Applies int64 `json:"applies"`
-	// Reloads counts reloads Apply made because haproxy.cfg changed.
-	Reloads int64 `json:"reloads"`
-	// Exhausted counts apply steps that left a version or an instance out
-	// for want of a slot or a server.
-	Exhausted int64 `json:"exhausted"`
-	// LastExhausted says what was left out the last time.
-	LastExhausted []string `json:"last_exhausted,omitempty"`
-}
+// created, in StatsFile, for lbstats and metrics (package applystats, which
+// lbstats reads them with).
+type Stats = applystats.Stats
 
 // Apply brings HAProxy to the state routing.intent asks for; see the package
 // documentation. It holds an exclusive lock on the routing directory for the
 // whole step, so concurrent calls run one after the other and the later one
 // finds nothing left to do.
-func Apply(ctx context.Context, opts Options) (Result, error) {
-	var res Result
+func Apply(ctx context.Context, opts Options) (res Result, err error) {
 	unlock, err := haproxy.Lock(ctx, filepath.Join(opts.Dir, lockFile))
 	if err != nil {
 		return res, fmt.Errorf("apply: %w", err)
 	}
 	defer unlock()
+	// Counted under the lock, success or failure.
+	defer func() {
+		if serr := updateStats(opts, res, err); serr != nil && err == nil {
+			err = fmt.Errorf("apply: recording the step: %w", serr)
+		}
+	}()
 	in, rendered, err := readRendered(ctx, opts)
 	if err != nil {
 		return res, fmt.Errorf("apply: %w", err)
@@ -187,7 +185,7 @@ func Apply(ctx context.Context, opts Options) (Result, error) {
 		if err := writeAtomic(loadedPath, []byte(cfgSum+"\n")); err != nil {
 			return res, fmt.Errorf("apply: %w", err)
 		}
-		return res, updateStats(opts, res)
+		return res, nil
 	}
 	loaded, err := os.ReadFile(loadedPath)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -219,7 +217,7 @@ func Apply(ctx context.Context, opts Options) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("apply: %w", err)
 	}
-	return res, updateStats(opts, res)
+	return res, nil
 }
 
 // settlePoll is how often readRendered looks again while the two rendered
@@ -368,13 +366,25 @@ func writeFiles(dir string, d Desired, st *State) error {
 	return nil
 }
 
-func updateStats(opts Options, res Result) error {
+// updateStats counts the step that returned res and stepErr in StatsFile,
+// and copies the counters to opts.StatsCopy when set.
+func updateStats(opts Options, res Result, stepErr error) error {
 	path := filepath.Join(opts.Dir, StatsFile)
 	var st Stats
 	if b, err := os.ReadFile(path); err == nil {
 		_ = json.Unmarshal(b, &st) // a damaged file starts over
 	}
-	st.Applies++
+	if stepErr != nil {
+		st.Failures++
+		st.Failing = true
+		st.LastError = stepErr.Error()
+		if len(st.LastError) > applystats.MaxLastError {
+			st.LastError = st.LastError[:applystats.MaxLastError]
+		}
+	} else {
+		st.Applies++
+		st.Failing, st.LastError = false, ""
+	}
 	if res.Reloaded {
 		st.Reloads++
 	}
@@ -386,11 +396,12 @@ func updateStats(opts Options, res Result) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(path, append(b, '\n')); err != nil {
+	b = append(b, '\n')
+	if err := writeAtomic(path, b); err != nil {
 		return err
 	}
-	if opts.CounterPath != "" {
-		return writeAtomic(opts.CounterPath, fmt.Appendf(nil, "%d\n", st.Exhausted))
+	if opts.StatsCopy != "" {
+		return writeAtomic(opts.StatsCopy, b)
 	}
 	return nil
 }
@@ -398,18 +409,8 @@ func updateStats(opts Options, res Result) error {
 // ReadStats reads the counters of the routing directory dir; a directory
 // without them reads as zero.
 func ReadStats(dir string) (Stats, error) {
-	var st Stats
-	b, err := os.ReadFile(filepath.Join(dir, StatsFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return st, nil
-	}
-	if err != nil {
-		return st, err
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("%s: %w", filepath.Join(dir, StatsFile), err)
-	}
-	return st, nil
+	st, _, err := applystats.ReadFile(filepath.Join(dir, StatsFile))
+	return st, err
 }
 
 // writeAtomic writes b beside path and renames it over path.
