@@ -47,6 +47,12 @@ type haproxyStatus struct {
 	// workers still hold connections from before a reload. -1 when the
 	// node's lbstats was not read.
 	Workers int `json:"workers"`
+	// Apply says whether the apply step that changes the node's HAProxy at
+	// run time last succeeded: "ok", or "failing" (HAProxy may then not
+	// route as Consul asks), and ApplyError why; empty when the node's
+	// lbstats did not say.
+	Apply      string `json:"apply,omitempty"`
+	ApplyError string `json:"apply_error,omitempty"`
 }
 
 // haproxies lists the nodes that run an lbstats, with their worker counts.
@@ -56,7 +62,7 @@ func haproxies(nodes []sweeper.HAProxyNode) []haproxyStatus {
 		if !n.LBStats {
 			continue
 		}
-		h := haproxyStatus{Node: n.Name, Workers: n.Workers}
+		h := haproxyStatus{Node: n.Name, Workers: n.Workers, Apply: n.Apply, ApplyError: n.ApplyError}
 		if h.Workers == 0 {
 			h.Workers = -1
 		}
@@ -267,13 +273,20 @@ func (c *CLI) printHAProxies(hs []haproxyStatus) {
 	}
 	fmt.Fprintln(c.Stdout)
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HAPROXY\tWORKERS")
+	fmt.Fprintln(tw, "HAPROXY\tWORKERS\tAPPLY")
 	for _, h := range hs {
-		workers := "?"
+		workers, apply := "?", "?"
 		if h.Workers >= 0 {
 			workers = fmt.Sprint(h.Workers)
 		}
-		fmt.Fprintf(tw, "%s\t%s\n", h.Node, workers)
+		switch h.Apply {
+		case "":
+		case "failing":
+			apply = "failing: " + release.Quote(h.ApplyError)
+		default:
+			apply = h.Apply
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", h.Node, workers, apply)
 	}
 	tw.Flush()
 }

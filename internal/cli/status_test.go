@@ -16,6 +16,7 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 	nomadapi "github.com/hashicorp/nomad/api"
 
+	"github.com/strata-dev/strata/internal/applystats"
 	"github.com/strata-dev/strata/internal/lbstats"
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/nomadfake"
@@ -234,7 +235,7 @@ func TestStatusShowsEachHAProxysWorkers(t *testing.T) {
 		return lbstats.Report{}, errors.New("haproxy master CLI /alloc/haproxy-master.sock: connection refused")
 	})
 	code, out, errOut := run(t, env, "status", "web", "-c", path)
-	if code == ExitOK || !strings.Contains(out, "HAPROXY      WORKERS\nstrata-test  ?\n") || !strings.Contains(errOut, "connection refused") {
+	if code == ExitOK || !strings.Contains(out, "HAPROXY      WORKERS  APPLY\nstrata-test  ?        ?\n") || !strings.Contains(errOut, "connection refused") {
 		t.Errorf("status with an lbstats that fails: exit %d\n%s%s\nwant a failure and strata-test's workers as ?", code, out, errOut)
 	}
 	code, out, errOut = run(t, env, "status", "web", "-o", "json", "-c", path)
@@ -245,6 +246,26 @@ func TestStatusShowsEachHAProxysWorkers(t *testing.T) {
     }
   ]`) {
 		t.Errorf("status -o json with an lbstats that fails: exit %d\n%s%s\nwant strata-test's workers as -1", code, out, errOut)
+	}
+}
+
+// TestStatusShowsAFailingApplyStep: a node whose apply step last failed
+// says so in the HAProxy table, with the reason quoted (it comes from the
+// node's lbstats), and in JSON.
+func TestStatusShowsAFailingApplyStep(t *testing.T) {
+	env, path := cohortCluster(t)
+	withHAProxy(t, env, func(ctx context.Context) (lbstats.Report, error) {
+		r, err := twoWorkers(ctx)
+		r.Apply = &applystats.Stats{Applies: 5, Failures: 2, Failing: true, LastError: "apply: reading HAProxy's state: connection refused\n\x1b[2J"}
+		return r, err
+	})
+	code, out, errOut := run(t, env, "status", "web", "-c", path)
+	if code != ExitOK || !strings.Contains(out, `strata-test  2        failing: "apply: reading HAProxy's state: connection refused\n\x1b[2J"`+"\n") {
+		t.Errorf("status with a failing apply step: exit %d\n%s%s\nwant strata-test's apply failing, its reason quoted", code, out, errOut)
+	}
+	code, out, errOut = run(t, env, "status", "web", "-o", "json", "-c", path)
+	if code != ExitOK || !strings.Contains(out, `"apply": "failing",`) || !strings.Contains(out, `"apply_error": "apply: reading HAProxy's state: connection refused\n\u001b[2J"`) {
+		t.Errorf("status -o json with a failing apply step: exit %d\n%s%s", code, out, errOut)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/strata-dev/strata/internal/applystats"
 )
 
 // CollectTimeout bounds one count made for a request, whatever the client
@@ -87,6 +89,11 @@ func (h *handler) sessions(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: err.Error()})
 		return
+	}
+	if h.applyStats != "" {
+		if st, ok, err := applystats.ReadFile(h.applyStats); ok && err == nil {
+			rep.Apply = &st
+		}
 	}
 	writeJSON(w, http.StatusOK, rep)
 }

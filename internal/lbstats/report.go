@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-dev/strata/internal/applystats"
 	"github.com/strata-dev/strata/internal/naming"
 )
 
@@ -67,6 +68,13 @@ type Report struct {
 	// use Traffic for display. nil in a report from a sidecar older than
 	// the counters.
 	Traffic map[string]map[string]Traffic `json:"traffic"`
+	// Apply holds the counters of the apply step that changes this HAProxy
+	// at run time (Failing says whether its last step failed), when the
+	// sidecar reads them (Options.ApplyStats). nil outside a Nomad
+	// allocation, before the first step, or when the file cannot be read:
+	// /metrics then answers 503 and says why. Counting sessions never
+	// depends on it.
+	Apply *applystats.Stats `json:"apply,omitempty"`
 }
 
 // Process is one HAProxy worker process as one count saw it.

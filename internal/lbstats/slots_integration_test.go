@@ -448,8 +448,22 @@ func TestServeExposesTheApplyStepsCounters(t *testing.T) {
 			t.Errorf("GET /metrics with the counters written = %d\n%s\nwant %s", code, body, want)
 		}
 	}
+	sessions := func() (int, lbstats.Report) {
+		r, err := lbstats.Fetch(context.Background(), &http.Client{Timeout: patience}, "http://"+addr.String())
+		if err != nil {
+			return 0, r
+		}
+		return http.StatusOK, r
+	}
+	if code, r := sessions(); code != http.StatusOK || r.Apply == nil || !r.Apply.Failing || r.Apply.LastError != "apply: boom" {
+		t.Errorf("GET /sessions with the counters written = %d, apply %+v; want the counters, failing", code, r.Apply)
+	}
 	if err := os.WriteFile(counters, []byte(`{"failures":-1}`), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	// Counting sessions never depends on the apply step's file.
+	if code, r := sessions(); code != http.StatusOK || r.Apply != nil {
+		t.Errorf("GET /sessions with counters that are not the apply step's = %d, apply %+v; want the report without them", code, r.Apply)
 	}
 	if code, body := metrics(); code != http.StatusServiceUnavailable || !strings.Contains(body, counters+": a negative counter") {
 		t.Errorf("GET /metrics with counters that are not the apply step's = %d\n%s\nwant 503 naming the file", code, body)

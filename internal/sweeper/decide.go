@@ -83,6 +83,11 @@ type HAProxyNode struct {
 	// Workers is the number of live HAProxy worker processes, current and
 	// old, that the node's lbstats reported; 0 when it was not read.
 	Workers int
+	// Apply is whether the apply step that changes the node's HAProxy at
+	// run time last succeeded, as its lbstats reported: "ok", "failing"
+	// (ApplyError says why, as the sidecar sent it: print it quoted), or
+	// "" when the report carried no counters.
+	Apply, ApplyError string
 	// Failing are the node's own checks (not a service's) that are not
 	// passing, as "serfHealth is critical": the node's Consul agent is
 	// down, or the node is in maintenance.
