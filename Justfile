@@ -80,9 +80,10 @@ demo:
     @echo '== 1. render examples/local into examples/local/jobs, and ship it to the nodes'
     go run ./cmd/strata render --config {{local_config}}
     cd vagrant && vagrant rsync
-    @echo '== 2. run the HAProxy system job and the sweeper periodic job'
+    @echo '== 2. run the HAProxy system job, the sweeper periodic job and the rollout controller'
     curl -fsS -X POST --data @examples/local/jobs/strata-haproxy.json http://{{subnet}}.11:4646/v1/jobs
     curl -fsS -X POST --data @examples/local/jobs/strata-sweeper.json http://{{subnet}}.11:4646/v1/jobs
+    curl -fsS -X POST --data @examples/local/jobs/strata-rollout.json http://{{subnet}}.11:4646/v1/jobs
     @echo '== 3. deploy v1 and v2 of web, each until its deployment is healthy'
     {{cluster_env}} go run ./cmd/strata deploy web v1 --config {{local_config}}
     {{cluster_env}} go run ./cmd/strata deploy web v2 --config {{local_config}}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -194,6 +195,19 @@ func (c *CLI) localWithoutNomad(ctx context.Context, cl *topology.Cluster, cfg *
 		if _, err := n.RunLBStats(ctx, self, h); err != nil {
 			return err
 		}
+	}
+	// The strata-rollout job's controller, when an app has a rollout
+	// section: one is enough (any number would be safe).
+	for _, a := range cfg.Apps {
+		if a.Rollout == nil {
+			continue
+		}
+		n := cl.Nodes[0]
+		if _, err := n.Run("rollout", "env", "CONSUL_HTTP_ADDR="+net.JoinHostPort(n.IP, "8500"), self, "rollout", "control", "--every", "2s"); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Stdout, "strata local: the rollout controller runs on %s: strata rollout start <app> <version>\n", n.Name)
+		break
 	}
 	return nil
 }

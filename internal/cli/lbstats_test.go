@@ -288,4 +288,3 @@ func TestLbstatsMetricsReadTheApplyStepsCounterInItsAllocation(t *testing.T) {
 		}
 	}
 }
-

@@ -85,8 +85,11 @@ func (n *Node) RunHAProxy(ctx context.Context, haproxyBin string, apps []routing
 	opts.OnRender = func([]string) error {
 		rctx, cancel := context.WithTimeout(follow, 25*time.Second)
 		defer cancel()
+		// The node's directory stands for the allocation directory the
+		// HAProxy task and lbstats share: the counters' copy goes there.
 		_, err := apply.Apply(rctx, apply.Options{Dir: dir, Master: h.Master,
-			Runtime: &haproxy.Runtime{Socket: filepath.Join(dir, "admin.sock")}, Settle: apply.DefaultSettle})
+			Runtime: &haproxy.Runtime{Socket: filepath.Join(dir, "admin.sock")}, Settle: apply.DefaultSettle,
+			StatsCopy: filepath.Join(n.Dir, apply.StatsCopyName)})
 		if err != nil && follow.Err() == nil {
 			return fmt.Errorf("topology: %s: applying the routing to HAProxy: %w", n.Name, err)
 		}
@@ -106,7 +109,10 @@ func (n *Node) RunHAProxy(ctx context.Context, haproxyBin string, apps []routing
 // HTTP check.
 func (n *Node) RunLBStats(ctx context.Context, strataBin string, h *HAProxy) (*Proc, error) {
 	listen := n.IP + ":" + strconv.Itoa(LBStatsPort)
-	p, err := n.Run("lbstats", strataBin, "lbstats", "--master-socket", h.Master.Socket, "--listen", listen, "--node", n.Name)
+	// NOMAD_ALLOC_DIR, as in the HAProxy job, is where lbstats finds the
+	// apply step's counters (RunHAProxy writes them to the node's
+	// directory).
+	p, err := n.Run("lbstats", "env", "NOMAD_ALLOC_DIR="+n.Dir, strataBin, "lbstats", "--master-socket", h.Master.Socket, "--listen", listen, "--node", n.Name)
 	if err != nil {
 		return nil, err
 	}

@@ -283,6 +283,13 @@ apps:
 		if calls.LBStats != 3 {
 			t.Fatalf("sweep at +%s: %d lbstats read, want one per node, node C's too", at, calls.LBStats)
 		}
+		// Every node's lbstats reads its apply step's counters from the
+		// directory they share, as in the HAProxy job's allocation.
+		for _, n := range inv.Nodes {
+			if n.LBStats && n.Apply != "ok" {
+				t.Errorf("sweep at +%s: node %s's apply step: %q (%s), want ok", at, n.Name, n.Apply, n.ApplyError)
+			}
+		}
 		plan := sweeper.Decide(inv, cfg, now)
 		for _, r := range sweeper.Apply(ctx, src, plan, idx, now) {
 			if r.Err != nil {

@@ -23,3 +23,7 @@ key "strata/web/history" {
 key_prefix "strata/web/cohorts/" {
   policy = "write"
 }
+
+key "strata/web/rollout" {
+  policy = "write"
+}
