@@ -29,7 +29,7 @@ var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, sy
 // and every template signal is applied in process.
 func (c *CLI) haproxyRunCmd() *cobra.Command {
 	var dir, socket, bin string
-	var settle time.Duration
+	var settle, reconcile time.Duration
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- HAPROXY-ARGS...",
 		Short: "Run HAProxy and apply the routing files at each template signal (the HAProxy task's command)",
@@ -46,7 +46,12 @@ arrive during an apply step cause one more step after it, and a failed step
 is retried (from 250 ms, doubling up to 10 s) until one succeeds. Every other
 signal (SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU) is passed
 on to HAProxy's master, and run exits when HAProxy does, with an error when
-HAProxy failed. HAProxy gets SIGTERM if run itself is killed.`,
+HAProxy failed. HAProxy gets SIGTERM if run itself is killed.
+
+Every --reconcile (30s; 0 turns it off) run also makes a step with no
+signal: it compares what HAProxy runs with the files and puts back anything
+changed by hand through the admin socket or missed, and costs a few
+milliseconds when nothing differs.`,
 		Example: `  strata haproxy run --haproxy /usr/sbin/haproxy -- -W -S "$NOMAD_ALLOC_DIR/haproxy-master.sock" -f "$NOMAD_TASK_DIR/haproxy.cfg"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if socket == "" {
@@ -58,6 +63,9 @@ HAProxy failed. HAProxy gets SIGTERM if run itself is killed.`,
 			}
 			if len(args) == 0 {
 				return usageError{fmt.Errorf("give HAProxy's arguments after --")}
+			}
+			if reconcile < 0 {
+				return usageError{fmt.Errorf("--reconcile %s: want 0 (off) or a positive duration, like 30s", reconcile)}
 			}
 			path, err := exec.LookPath(bin)
 			if err != nil {
@@ -71,7 +79,7 @@ HAProxy failed. HAProxy gets SIGTERM if run itself is killed.`,
 			if _, err := apply.Apply(cmd.Context(), apply.Options{Dir: dir, Log: c.Stderr}); err != nil {
 				return err
 			}
-			return c.superviseHAProxy(cmd.Context(), path, args, sigs, apply.Options{
+			return c.superviseHAProxy(cmd.Context(), path, args, sigs, reconcile, apply.Options{
 				Dir: dir, Master: &haproxy.Master{Socket: socket},
 				Runtime: &haproxy.Runtime{Socket: filepath.Join(dir, "admin.sock")},
 				Settle:  settle, Log: c.Stderr, StatsCopy: c.applyStatsCopy(),
@@ -83,13 +91,19 @@ HAProxy failed. HAProxy gets SIGTERM if run itself is killed.`,
 	f.StringVar(&socket, "master-socket", "", "HAProxy's master CLI socket (default: the one HAProxy's -S argument names, else $NOMAD_ALLOC_DIR/haproxy-master.sock, else DIR/master.sock)")
 	f.StringVar(&bin, "haproxy", "haproxy", "the haproxy binary")
 	f.DurationVar(&settle, "settle", apply.DefaultSettle, "how long an apply step waits at most for routing.intent and haproxy.cfg to name the same settings (no wait when they do)")
+	f.DurationVar(&reconcile, "reconcile", DefaultReconcile, "time between apply steps made with no signal, to put back what differs from the files (0: none)")
 	return cmd
 }
 
+// DefaultReconcile is the time between the apply steps `strata haproxy run`
+// makes without a signal.
+const DefaultReconcile = 30 * time.Second
+
 // superviseHAProxy runs HAProxy (path, args) as a child, applies opts at
-// each apply.ChangeSignal from sigs, passes the other signals on, and returns once
-// HAProxy has exited: nil when it exited with status 0.
-func (c *CLI) superviseHAProxy(ctx context.Context, path string, args []string, sigs <-chan os.Signal, opts apply.Options) error {
+// each apply.ChangeSignal from sigs and every reconcile (when positive),
+// passes the other signals on, and returns once HAProxy has exited: nil
+// when it exited with status 0.
+func (c *CLI) superviseHAProxy(ctx context.Context, path string, args []string, sigs <-chan os.Signal, reconcile time.Duration, opts apply.Options) error {
 	type started struct {
 		proc *os.Process
 		err  error
@@ -125,14 +139,25 @@ func (c *CLI) superviseHAProxy(ctx context.Context, path string, args []string, 
 		stop()
 		<-served
 	}()
+	step := func() {
+		select {
+		case changed <- struct{}{}:
+		default: // one step is pending already: it reads the files then
+		}
+	}
+	var tick <-chan time.Time
+	if reconcile > 0 {
+		t := time.NewTicker(reconcile)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
+		case <-tick:
+			step()
 		case s := <-sigs:
 			if s == apply.ChangeSignal {
-				select {
-				case changed <- struct{}{}:
-				default: // one step is pending already: it reads the files then
-				}
+				step()
 				continue
 			}
 			if err := st.proc.Signal(s); err != nil && !errors.Is(err, os.ErrProcessDone) {

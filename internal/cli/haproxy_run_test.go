@@ -75,3 +75,10 @@ func TestHAProxyRunExitsWithHAProxy(t *testing.T) {
 		})
 	}
 }
+
+func TestHAProxyRunRefusesANegativeReconcile(t *testing.T) {
+	code, _, errOut := run(t, nil, "haproxy", "run", "--dir", t.TempDir(), "--reconcile", "-1s", "--haproxy", "sh", "--", "-W")
+	if code != ExitUsage || !strings.Contains(errOut, "--reconcile -1s") {
+		t.Errorf("exit %d, stderr %q; want %d naming --reconcile", code, errOut, ExitUsage)
+	}
+}

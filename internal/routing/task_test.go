@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-dev/strata/internal/haproxy"
+	"github.com/strata-dev/strata/internal/routing/apply"
 	"github.com/strata-dev/strata/internal/routing/routingtest"
 )
 
@@ -83,5 +85,37 @@ func TestTheHAProxyTaskAppliesAtEachSignal(t *testing.T) {
 	}
 	if exited, err := s.Proxy.Exited(30 * time.Second); !exited || err != nil {
 		t.Errorf("after SIGUSR1, strata haproxy run exited: %v, with %v; want exit status 0", exited, err)
+	}
+}
+
+// TestTheHAProxyTaskPutsBackWhatWasChangedByHand: every --reconcile, with no
+// signal and no change in Consul, `strata haproxy run` makes an apply step,
+// which puts back what was changed through the admin socket by hand.
+func TestTheHAProxyTaskPutsBackWhatWasChangedByHand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Consul and HAProxy and builds strata; -short skips it")
+	}
+	strata := buildStrata(t)
+	s := routingtest.Start(t, func(s *routingtest.Stack) {
+		s.Strata = strata
+		s.StrataArgs = []string{"--reconcile", "200ms"}
+		twoVersions(s)
+	}, webApp())
+	s.Eventually("new sessions on the live v2", func() (bool, string) {
+		a := s.Get("/", nil, nil)
+		return a.Version == "v2", a.Version
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rt := &haproxy.Runtime{Socket: filepath.Join(s.Dir, "admin.sock")}
+	if _, err := rt.Exec(ctx, "set map "+filepath.Join(s.Dir, apply.LiveMap)+" web v1"); err != nil {
+		t.Fatal(err)
+	}
+	s.Eventually("the hand-made change undone", func() (bool, string) {
+		a := s.Get("/", nil, nil)
+		return a.Version == "v2", "new sessions go to " + a.Version
+	})
+	if got, want := runningState(t, s.Dir), writtenState(t, s.Dir); got != want {
+		t.Errorf("HAProxy runs:\n%s\nthe files say:\n%s", got, want)
 	}
 }

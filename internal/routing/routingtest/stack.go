@@ -58,11 +58,14 @@ type Stack struct {
 	// (apply.ChangeSignal), as Nomad's template blocks do, instead of
 	// calling the apply step in the test's own process. Applied then
 	// stays empty, and RenderCount counts the signals sent.
-	Strata  string
-	reloads chan struct{}
-	mu      sync.Mutex
-	renders int
-	applied []apply.Result
+	Strata string
+	// StrataArgs are more flags for `strata haproxy run`, when Strata is
+	// set.
+	StrataArgs []string
+	reloads    chan struct{}
+	mu         sync.Mutex
+	renders    int
+	applied    []apply.Result
 }
 
 // Backend starts a demo server for version v and registers it in Consul
@@ -174,7 +177,8 @@ func StartApps(t testing.TB, setup func(s *Stack), apps []routing.App, waitMin, 
 	var opts []haproxytest.Option
 	if s.Strata != "" {
 		opts = append(opts, haproxytest.WithCommand(func(p *haproxytest.Process, bin string, args []string) []string {
-			return append([]string{s.Strata, "haproxy", "run", "--dir", dir, "--master-socket", p.MasterSocket, "--haproxy", bin, "--"}, args...)
+			cmd := append([]string{s.Strata, "haproxy", "run", "--dir", dir, "--master-socket", p.MasterSocket, "--haproxy", bin}, s.StrataArgs...)
+			return append(append(cmd, "--"), args...)
 		}))
 	}
 	s.Proxy = haproxytest.Start(t, string(cfg), opts...)
