@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -78,15 +80,33 @@ func startRuntimeTask(tb testing.TB, strata string, setup func(d *design)) *desi
 	return d
 }
 
-// buildStrata builds strata's binary into a directory of tb's and returns
-// its path.
+// strataBuild is strata's binary, built once per test process (buildStrata)
+// and removed by TestMain.
+var strataBuild struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// buildStrata returns the path of strata's binary, built the first time a
+// test asks for it.
 func buildStrata(tb testing.TB) string {
 	tb.Helper()
-	bin := filepath.Join(tb.TempDir(), "strata")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/strata-dev/strata/cmd/strata").CombinedOutput(); err != nil {
-		tb.Fatalf("building strata: %v\n%s", err, out)
+	strataBuild.once.Do(func() {
+		dir, err := os.MkdirTemp("", "strata-bin")
+		if err != nil {
+			strataBuild.err = err
+			return
+		}
+		strataBuild.dir, strataBuild.path = dir, filepath.Join(dir, "strata")
+		if out, err := exec.Command("go", "build", "-o", strataBuild.path, "github.com/strata-dev/strata/cmd/strata").CombinedOutput(); err != nil {
+			strataBuild.err = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if strataBuild.err != nil {
+		tb.Fatalf("building strata: %v", strataBuild.err)
 	}
-	return bin
+	return strataBuild.path
 }
 
 // startReload runs the frozen reload design with the timers strata set when

@@ -12,5 +12,9 @@ func TestMain(m *testing.M) {
 	// consul-template logs every render at DEBUG through the standard
 	// logger; keep its warnings and errors only.
 	log.SetOutput(routing.LogFilter{W: os.Stderr})
-	os.Exit(m.Run())
+	code := m.Run()
+	if strataBuild.dir != "" {
+		os.RemoveAll(strataBuild.dir)
+	}
+	os.Exit(code)
 }

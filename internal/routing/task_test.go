@@ -15,6 +15,20 @@ import (
 	"github.com/strata-dev/strata/internal/routing/routingtest"
 )
 
+// startTask starts a stack whose HAProxy runs under `strata haproxy run`,
+// with args as more flags, and setup's backends.
+func startTask(t *testing.T, args []string, setup func(*routingtest.Stack)) *routingtest.Stack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts Consul and HAProxy and builds strata; -short skips it")
+	}
+	strata := buildStrata(t)
+	return routingtest.Start(t, func(s *routingtest.Stack) {
+		s.Strata, s.StrataArgs = strata, args
+		setup(s)
+	}, webApp())
+}
+
 // TestTheHAProxyTaskAppliesAtEachSignal runs HAProxy as the HAProxy task
 // runs it, under `strata haproxy run`, and signals it at each render as
 // Nomad's template blocks do (change_mode = "signal"): promotions, cohorts
@@ -23,14 +37,7 @@ import (
 // and the stream survives); and the soft stop at the end (SIGUSR1, passed
 // on) ends HAProxy and strata both.
 func TestTheHAProxyTaskAppliesAtEachSignal(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Consul and HAProxy and builds strata; -short skips it")
-	}
-	strata := buildStrata(t)
-	s := routingtest.Start(t, func(s *routingtest.Stack) {
-		s.Strata = strata
-		twoVersions(s)
-	}, webApp())
+	s := startTask(t, nil, twoVersions)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stream := s.OpenStream(ctx, "v1")
@@ -92,15 +99,7 @@ func TestTheHAProxyTaskAppliesAtEachSignal(t *testing.T) {
 // signal and no change in Consul, `strata haproxy run` makes an apply step,
 // which puts back what was changed through the admin socket by hand.
 func TestTheHAProxyTaskPutsBackWhatWasChangedByHand(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Consul and HAProxy and builds strata; -short skips it")
-	}
-	strata := buildStrata(t)
-	s := routingtest.Start(t, func(s *routingtest.Stack) {
-		s.Strata = strata
-		s.StrataArgs = []string{"--reconcile", "200ms"}
-		twoVersions(s)
-	}, webApp())
+	s := startTask(t, []string{"--reconcile", "200ms"}, twoVersions)
 	s.Eventually("new sessions on the live v2", func() (bool, string) {
 		a := s.Get("/", nil, nil)
 		return a.Version == "v2", a.Version
