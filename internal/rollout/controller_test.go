@@ -19,6 +19,7 @@ import (
 
 	consulapi "github.com/hashicorp/consul/api"
 
+	"github.com/strata-dev/strata/internal/applystats"
 	"github.com/strata-dev/strata/internal/lbstats"
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/release"
@@ -39,10 +40,12 @@ type fleet struct {
 }
 
 type fakeNode struct {
-	down     bool // answers 503
-	master   int
-	procs    []lbstats.Process
-	requests int
+	down bool // answers 503
+	// applyFailing: the report says the node's apply step last failed.
+	applyFailing bool
+	master       int
+	procs        []lbstats.Process
+	requests     int
 }
 
 func newFleet(t *testing.T, nodes ...string) *fleet {
@@ -115,7 +118,11 @@ func (f *fleet) newProc(pid int) lbstats.Process {
 func (f *fleet) report(node string, n *fakeNode) lbstats.Report {
 	r := lbstats.Report{Node: node, Time: f.clock, Workers: len(n.procs), MasterPID: n.master,
 		Versions: map[string]map[string]int{"web": {"v3": 0, "v4": 0}}, Other: map[string]int{},
-		Processes: n.procs, Traffic: map[string]map[string]lbstats.Traffic{}, Reloads: n.procs[len(n.procs)-1].Generation}
+		Processes: n.procs, Traffic: map[string]map[string]lbstats.Traffic{}, Reloads: n.procs[len(n.procs)-1].Generation,
+		Apply: &applystats.Stats{Applies: 3, Failing: n.applyFailing}}
+	if n.applyFailing {
+		r.Apply.Failures, r.Apply.LastError = 1, "apply: reading HAProxy's state: connection refused"
+	}
 	for _, p := range n.procs {
 		for _, b := range p.Backends {
 			if r.Traffic[b.App] == nil {
@@ -161,6 +168,12 @@ func (f *fleet) setDown(node string, down bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.nodes[node].down = down
+}
+
+func (f *fleet) setApplyFailing(node string, failing bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nodes[node].applyFailing = failing
 }
 
 func (f *fleet) advance(d time.Duration) {
@@ -401,6 +414,30 @@ func TestLBStatsThatDoesNotAnswerHolds(t *testing.T) {
 	pass(t, c)
 	if st := f.state(); st.Step != 1 {
 		t.Errorf("after n2 answered again: step %d, want 1: %v", st.Step, decisions(st))
+	}
+}
+
+// TestAnHAProxyWhoseApplyStepFailsHolds: a node whose HAProxy may not route
+// the candidate's share as asked (its apply step last failed) holds the
+// rollout, like an lbstats that does not answer.
+func TestAnHAProxyWhoseApplyStepFailsHolds(t *testing.T) {
+	f := newFleet(t, "n1", "n2")
+	f.start(fastSettings())
+	c := f.controller("c")
+	pass(t, c) // baseline
+	f.serve(500, 0, 500)
+	f.setApplyFailing("n2", true)
+	f.advance(11 * time.Second)
+	pass(t, c)
+	st := f.state()
+	last, _ := st.Last()
+	if st.Step != 0 || last.Decision != ActionHold || !strings.Contains(last.Why, "node n2: its HAProxy's apply step is failing") {
+		t.Fatalf("with n2's apply step failing: step %d, last %+v", st.Step, last)
+	}
+	f.setApplyFailing("n2", false)
+	pass(t, c)
+	if st := f.state(); st.Step != 1 {
+		t.Errorf("after n2's apply step succeeded again: step %d, want 1: %v", st.Step, decisions(st))
 	}
 }
 

@@ -34,7 +34,9 @@ type Reports struct {
 // the catalog lists an HAProxy but no lbstats, a node whose own checks
 // (serfHealth) are not passing (its HAProxy may route with stale data), an
 // lbstats that does not answer with a valid report, and a catalog without
-// any HAProxy are problems. A nil client fetches with lbstats' default.
+// any HAProxy are problems, and so is an HAProxy whose apply step is failing
+// (its lbstats says so): it may not route the candidate's share as asked.
+// A nil client fetches with lbstats' default.
 func GatherReports(ctx context.Context, consul *consulapi.Client, client *http.Client, now time.Time) Reports {
 	out := Reports{Time: now.UTC()}
 	q := (&consulapi.QueryOptions{}).WithContext(ctx)
@@ -93,6 +95,9 @@ func GatherReports(ctx context.Context, consul *consulapi.Client, client *http.C
 		if err != nil {
 			out.Problems = append(out.Problems, fmt.Sprintf("node %s: %v", s.Node.Node, err))
 			continue
+		}
+		if r.Apply != nil && r.Apply.Failing {
+			out.Problems = append(out.Problems, fmt.Sprintf("node %s: its HAProxy's apply step is failing: it may not route the candidate's share as asked (strata status says why)", s.Node.Node))
 		}
 		out.Reports = append(out.Reports, r)
 	}

@@ -235,6 +235,8 @@ func Decide(inv Inventory, cfg Config, now time.Time) Plan {
 //     strata/<app>/draining/<version> and keeps sending the version's cookies
 //     to it, and its lbstats may report sessions of a stale configuration);
 //   - an HAProxy without its lbstats, whose sessions nobody counts;
+//   - an HAProxy whose apply step is failing (its lbstats says so): it may
+//     still send a draining version's cookies to it;
 //   - an HAProxy allocation Nomad reports unknown or lost: the node may still
 //     route, unseen;
 //   - fewer nodes with an HAProxy and an lbstats in Consul's catalog than
@@ -255,6 +257,8 @@ func NodeDoubts(nodes []HAProxyNode, allocs []HAProxyAlloc) []string {
 				n.Name, strings.Join(n.Failing, ", "), what))
 		case n.HAProxy && !n.LBStats:
 			out = append(out, "node "+n.Name+": an HAProxy without its lbstats (nobody counts its sessions)")
+		case n.Apply == "failing":
+			out = append(out, "node "+n.Name+": its HAProxy's apply step is failing (it may still route a draining version; strata status says why)")
 		}
 		if n.HAProxy && n.LBStats {
 			listed[n.Name] = true

@@ -166,6 +166,12 @@ func TestDecide(t *testing.T) {
 			inv.Nodes = []HAProxyNode{{Name: "c", LBStats: true, Failing: []string{"serfHealth is critical"}}}
 			return inv
 		}, config, "v1", StateUnknown, ActionNone, "its lbstats may not see a drain"},
+		{"an HAProxy whose apply step fails stops every drain", func() Inventory {
+			inv := idle()
+			inv.Nodes = []HAProxyNode{{Name: "b", HAProxy: true, LBStats: true, Apply: "failing", ApplyError: "apply: connection refused"}}
+			inv.Draining = map[string]map[string]time.Time{"web": {"v1": t0.Add(-11 * time.Minute)}}
+			return inv
+		}, config, "v1", StateUnknown, ActionNone, "node b: its HAProxy's apply step is failing"},
 		{"an HAProxy without its lbstats stops every drain", func() Inventory {
 			inv := idle()
 			inv.Nodes = []HAProxyNode{{Name: "b", HAProxy: true}}
