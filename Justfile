@@ -43,7 +43,9 @@ fuzz TIME="60s":
 # the sweeper's decision and whole pass.
 bench:
     go test ./internal/generator -run '^$' -bench 'Render' -benchtime 5x -count 5
-    ./scripts/test ./internal/routing -run '^$' -bench 'DataPath|Convergence' -benchtime 30x -count 3
+    ./scripts/test ./internal/routing -run '^$' -bench 'Convergence' -benchtime 30x
+    ./scripts/test ./internal/routing -run '^$' -bench 'DataPath' -benchtime 300x -count 2
+    ./scripts/test ./internal/routing -run '^$' -bench 'ChurnFootprint' -benchtime 1x
     ./scripts/test ./internal/sweeper -run '^$' -bench . -benchtime 5x
 
 # Format and vet.
