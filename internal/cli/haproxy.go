@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-dev/strata/internal/applystats"
 	"github.com/strata-dev/strata/internal/generator"
 	"github.com/strata-dev/strata/internal/haproxy"
 	"github.com/strata-dev/strata/internal/routing"
@@ -113,7 +114,7 @@ HAProxy runs the desired state, 1 otherwise.`,
 // lbstats sidecar: in the allocation directory, which both tasks see.
 func (c *CLI) applyStatsCopy() string {
 	if alloc, ok := c.lookupEnv("NOMAD_ALLOC_DIR"); ok && alloc != "" {
-		return filepath.Join(alloc, apply.StatsCopyName)
+		return filepath.Join(alloc, applystats.CopyName)
 	}
 	return ""
 }

@@ -62,7 +62,14 @@ func haproxies(nodes []sweeper.HAProxyNode) []haproxyStatus {
 		if !n.LBStats {
 			continue
 		}
-		h := haproxyStatus{Node: n.Name, Workers: n.Workers, Apply: n.Apply, ApplyError: n.ApplyError}
+		h := haproxyStatus{Node: n.Name, Workers: n.Workers}
+		switch {
+		case n.Apply == nil:
+		case n.Apply.Failing:
+			h.Apply, h.ApplyError = "failing", n.Apply.LastError
+		default:
+			h.Apply = "ok"
+		}
 		if h.Workers == 0 {
 			h.Workers = -1
 		}

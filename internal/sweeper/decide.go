@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-dev/strata/internal/applystats"
 	"github.com/strata-dev/strata/internal/naming"
 )
 
@@ -83,11 +84,11 @@ type HAProxyNode struct {
 	// Workers is the number of live HAProxy worker processes, current and
 	// old, that the node's lbstats reported; 0 when it was not read.
 	Workers int
-	// Apply is whether the apply step that changes the node's HAProxy at
-	// run time last succeeded, as its lbstats reported: "ok", "failing"
-	// (ApplyError says why, as the sidecar sent it: print it quoted), or
-	// "" when the report carried no counters.
-	Apply, ApplyError string
+	// Apply holds the counters of the apply step that changes the node's
+	// HAProxy at run time, as its lbstats reported them (Failing: its last
+	// step failed, and LastError, as the sidecar sent it, says why: print
+	// it quoted); nil when the report carried none.
+	Apply *applystats.Stats
 	// Failing are the node's own checks (not a service's) that are not
 	// passing, as "serfHealth is critical": the node's Consul agent is
 	// down, or the node is in maintenance.
@@ -257,7 +258,7 @@ func NodeDoubts(nodes []HAProxyNode, allocs []HAProxyAlloc) []string {
 				n.Name, strings.Join(n.Failing, ", "), what))
 		case n.HAProxy && !n.LBStats:
 			out = append(out, "node "+n.Name+": an HAProxy without its lbstats (nobody counts its sessions)")
-		case n.Apply == "failing":
+		case n.Apply != nil && n.Apply.Failing:
 			out = append(out, "node "+n.Name+": its HAProxy's apply step is failing (it may still route a draining version; strata status says why)")
 		}
 		if n.HAProxy && n.LBStats {

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-dev/strata/internal/applystats"
 )
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -168,7 +170,7 @@ func TestDecide(t *testing.T) {
 		}, config, "v1", StateUnknown, ActionNone, "its lbstats may not see a drain"},
 		{"an HAProxy whose apply step fails stops every drain", func() Inventory {
 			inv := idle()
-			inv.Nodes = []HAProxyNode{{Name: "b", HAProxy: true, LBStats: true, Apply: "failing", ApplyError: "apply: connection refused"}}
+			inv.Nodes = []HAProxyNode{{Name: "b", HAProxy: true, LBStats: true, Apply: &applystats.Stats{Failures: 1, Failing: true, LastError: "apply: connection refused"}}}
 			inv.Draining = map[string]map[string]time.Time{"web": {"v1": t0.Add(-11 * time.Minute)}}
 			return inv
 		}, config, "v1", StateUnknown, ActionNone, "node b: its HAProxy's apply step is failing"},

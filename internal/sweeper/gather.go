@@ -284,13 +284,7 @@ func gatherSessions(ctx context.Context, src Sources, inv *Inventory, calls *Cal
 		for i := range inv.Nodes {
 			if inv.Nodes[i].Name == s.Node.Node {
 				inv.Nodes[i].Workers += r.Workers
-				switch {
-				case r.Apply == nil:
-				case r.Apply.Failing:
-					inv.Nodes[i].Apply, inv.Nodes[i].ApplyError = "failing", r.Apply.LastError
-				default:
-					inv.Nodes[i].Apply = "ok"
-				}
+				inv.Nodes[i].Apply = r.Apply
 			}
 		}
 		for app, versions := range r.Versions {

@@ -10,6 +10,7 @@ import (
 
 	consulapi "github.com/hashicorp/consul/api"
 
+	"github.com/strata-dev/strata/internal/applystats"
 	"github.com/strata-dev/strata/internal/haproxy"
 	"github.com/strata-dev/strata/internal/naming"
 	"github.com/strata-dev/strata/internal/routing"
@@ -89,7 +90,7 @@ func (n *Node) RunHAProxy(ctx context.Context, haproxyBin string, apps []routing
 		// HAProxy task and lbstats share: the counters' copy goes there.
 		_, err := apply.Apply(rctx, apply.Options{Dir: dir, Master: h.Master,
 			Runtime: &haproxy.Runtime{Socket: filepath.Join(dir, "admin.sock")}, Settle: apply.DefaultSettle,
-			StatsCopy: filepath.Join(n.Dir, apply.StatsCopyName)})
+			StatsCopy: filepath.Join(n.Dir, applystats.CopyName)})
 		if err != nil && follow.Err() == nil {
 			return fmt.Errorf("topology: %s: applying the routing to HAProxy: %w", n.Name, err)
 		}

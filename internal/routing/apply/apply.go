@@ -24,7 +24,7 @@ import (
 const (
 	// StateFile is the assignment of slots and servers (State, JSON).
 	StateFile = "state.json"
-	// StatsFile counts applies, reloads and slot exhaustion (Stats, JSON).
+	// StatsFile holds the step counters (applystats.Stats, JSON).
 	StatsFile = "apply-stats.json"
 	// lockFile serialises apply steps.
 	lockFile = ".strata-apply.lock"
@@ -64,16 +64,11 @@ type Options struct {
 	// Log receives one line per notable event (a reload, exhaustion);
 	// nil discards them.
 	Log io.Writer
-	// StatsCopy, when set, is a file that gets a copy of the stats (Stats,
-	// JSON) after every step, for the lbstats sidecar, which reads it from
-	// the allocation directory (applystats.ReadFile).
+	// StatsCopy, when set, is a file that gets a copy of the counters
+	// (applystats.Stats, JSON) after every step, for the lbstats sidecar,
+	// which reads it from the allocation directory (applystats.CopyName).
 	StatsCopy string
 }
-
-// StatsCopyName is the file name `strata haproxy run` and `strata haproxy
-// apply` keep Options.StatsCopy under in $NOMAD_ALLOC_DIR, the directory
-// the HAProxy task and the lbstats sidecar share.
-const StatsCopyName = applystats.CopyName
 
 // Result says what one Apply did.
 type Result struct {
@@ -86,11 +81,6 @@ type Result struct {
 	// and reloaded (Reloaded).
 	Exhausted []string
 }
-
-// Stats are the apply step's counters since the routing directory was
-// created, in StatsFile, for lbstats and metrics (package applystats, which
-// lbstats reads them with).
-type Stats = applystats.Stats
 
 // Apply brings HAProxy to the state routing.intent asks for; see the package
 // documentation. It holds an exclusive lock on the routing directory for the
@@ -370,7 +360,7 @@ func writeFiles(dir string, d Desired, st *State) error {
 // and copies the counters to opts.StatsCopy when set.
 func updateStats(opts Options, res Result, stepErr error) error {
 	path := filepath.Join(opts.Dir, StatsFile)
-	var st Stats
+	var st applystats.Stats
 	if b, err := os.ReadFile(path); err == nil {
 		_ = json.Unmarshal(b, &st) // a damaged file starts over
 	}
@@ -408,7 +398,7 @@ func updateStats(opts Options, res Result, stepErr error) error {
 
 // ReadStats reads the counters of the routing directory dir; a directory
 // without them reads as zero.
-func ReadStats(dir string) (Stats, error) {
+func ReadStats(dir string) (applystats.Stats, error) {
 	st, _, err := applystats.ReadFile(filepath.Join(dir, StatsFile))
 	return st, err
 }

@@ -291,29 +291,36 @@ const cfgStructurePrefix = "# strata-structure "
 // "# strata-structure <sha256>" line, or "" when it names none.
 func CfgStructure(cfg []byte) string {
 	for line := range strings.Lines(string(cfg)) {
-		if rest, ok := strings.CutPrefix(line, cfgStructurePrefix); ok {
-			if rest = strings.TrimSpace(rest); structureRe.MatchString(rest) {
-				return rest
-			}
-			return ""
+		if strings.HasPrefix(line, cfgStructurePrefix) {
+			return structureOf(line)
 		}
 	}
 	return ""
 }
 
+// structureOf returns the SHA-256 a structure line names, "structure
+// <sha256>" (routing.intent) or "# strata-structure <sha256>" (haproxy.cfg),
+// or "" when line is not one.
+func structureOf(line string) string {
+	rest, ok := strings.CutPrefix(line, cfgStructurePrefix)
+	if !ok {
+		rest, ok = strings.CutPrefix(line, "structure ")
+	}
+	if rest = strings.TrimSpace(rest); ok && structureRe.MatchString(rest) {
+		return rest
+	}
+	return ""
+}
+
 // WithoutStructure returns text, a rendered routing.intent or haproxy.cfg,
-// without its structure line ("structure <sha256>" or "# strata-structure
-// <sha256>"): a digest of the settings, which tells a reader of a diff of the
-// settings themselves nothing.
+// without its structure line: a digest of the settings, which tells a
+// reader of a diff of the settings themselves nothing.
 func WithoutStructure(text string) string {
 	var out strings.Builder
 	for line := range strings.Lines(text) {
-		f := strings.Fields(line)
-		if (len(f) == 2 && f[0] == "structure" && structureRe.MatchString(f[1])) ||
-			(strings.HasPrefix(line, cfgStructurePrefix) && len(f) == 3 && structureRe.MatchString(f[2])) {
-			continue
+		if structureOf(line) == "" {
+			out.WriteString(line)
 		}
-		out.WriteString(line)
 	}
 	return out.String()
 }

@@ -207,14 +207,14 @@ func (s *Stack) apply(files []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var applied []apply.Result
-	switch exited, _ := s.Proxy.Exited(0); {
-	case s.Strata != "" && exited:
-		return nil // the test stopped it: nothing to apply to
-	case s.Strata != "":
+	if s.Strata != "" {
+		if exited, _ := s.Proxy.Exited(0); exited {
+			return nil // the test stopped it: nothing to apply to
+		}
 		if err := s.Proxy.Signal(apply.ChangeSignal); err != nil {
 			return fmt.Errorf("signalling strata haproxy run: %w\n%s", err, s.Proxy.Output())
 		}
-	default:
+	} else {
 		res, err := apply.Apply(ctx, s.ApplyOptions())
 		if err != nil {
 			return fmt.Errorf("apply: %w\n%s", err, s.Proxy.Output())
